@@ -1,0 +1,6 @@
+//! zk-chaos: stand up ZooKeeper ensembles, break them, and prove they survive.
+//!
+//! Data flows one way: steps -> cluster/operator -> workload/faults ->
+//! checkers -> report. See the README's architecture section.
+
+pub mod zkconfig;
