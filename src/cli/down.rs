@@ -1,0 +1,65 @@
+//! `zk-chaos down`: remove ensembles, or everything of ours.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::Args;
+use zk_chaos::local::{ensemble, state};
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// The cluster to remove.
+    #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+    name: Option<String>,
+    /// Remove every ensemble of ours, and whatever a crashed run left behind.
+    #[arg(long)]
+    all: bool,
+    /// Keep the pods' volumes (data and config) on disk.
+    #[arg(long)]
+    keep_data: bool,
+}
+
+pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
+    if !zk_chaos::sys::has_net_admin() {
+        bail!("`down` needs root (CAP_NET_ADMIN) to remove namespaces and interfaces; run with sudo");
+    }
+    if args.all {
+        let r = ensemble::sweep_all(args.keep_data);
+        println!(
+            "removed {} run(s), {} process(es), {} namespace(s), {} interface(s), {} route(s), {} hosts dir(s)",
+            r.runs.len(),
+            r.processes,
+            r.namespaces,
+            r.links,
+            r.routes,
+            r.hosts_dirs
+        );
+        let left = ensemble::leftovers();
+        if !left.is_empty() {
+            bail!("could not remove: {}", left.join(", "));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = args.name.expect("clap requires --name without --all");
+    let runs: Vec<_> = state::registered_runs().into_iter().filter(|(_, e)| e.name == name).collect();
+    if runs.is_empty() {
+        bail!("no ensemble named `{name}` is registered; `zk-chaos status` lists them, `down --all` removes leftovers");
+    }
+    for (run, entry) in runs {
+        match state::RunState::load(&entry.run_dir) {
+            Ok(st) => {
+                ensemble::teardown_run(&st, args.keep_data);
+                let left = ensemble::leftovers_of(&run, st.subnet);
+                if !left.is_empty() {
+                    bail!("run {run}: could not remove: {}", left.join(", "));
+                }
+                println!("removed `{name}` (run {run}); logs kept in {}", st.run_dir.join("logs").display());
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(state::RunState::registry_entry(&run));
+                eprintln!("run {run}: {e}; removed its registry entry, run `down --all` for leftovers");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,154 @@
+//! Argument parsing and dispatch for the `zk-chaos` binary (the only place
+//! that uses `anyhow`).
+
+mod down;
+mod progress;
+mod provision;
+mod run;
+mod status;
+mod up;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use zk_chaos::local::naming;
+
+/// Prove a ZooKeeper ensemble survives what production does to it.
+#[derive(Debug, Parser)]
+#[command(name = "zk-chaos", version, propagate_version = true, after_help = "\
+Examples:
+  zk-chaos run                                   # the main job: ensemble up, checks, faults, teardown
+  zk-chaos up --name zk --replicas 3 --version 3.8.0
+  zk-chaos status --name zk
+  zk-chaos down --all")]
+pub struct Cli {
+    /// More logging (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the main job on the local backend and print a summary.
+    #[command(after_help = "\
+Examples:
+  sudo zk-chaos run
+  sudo zk-chaos run --version 3.9.3 --replicas 5")]
+    Run(run::RunArgs),
+    /// Stand an ensemble up and keep it running until Ctrl-C (or --detach).
+    #[command(after_help = "\
+Examples:
+  sudo zk-chaos up --name zk --replicas 3 --version 3.8.0
+  sudo zk-chaos up --name zk5 --replicas 5 --version 3.9.3 --detach
+  sudo zk-chaos up --subnet 10.77.0.0/24 --heap-mb 128")]
+    Up(up::UpArgs),
+    /// Show every member of running ensembles: mode, zxid, config version.
+    #[command(after_help = "\
+Examples:
+  zk-chaos status
+  zk-chaos status --name zk --json")]
+    Status(status::StatusArgs),
+    /// Remove ensembles: processes, namespaces, interfaces, routes, data.
+    #[command(after_help = "\
+Examples:
+  sudo zk-chaos down --name zk
+  sudo zk-chaos down --all            # also what a crashed run left behind
+  sudo zk-chaos down --name zk --keep-data")]
+    Down(down::DownArgs),
+    /// Download ZooKeeper distributions into the cache ahead of time.
+    #[command(after_help = "\
+Examples:
+  zk-chaos provision                 # every supported version
+  zk-chaos provision --version 3.9.3")]
+    Provision(provision::ProvisionArgs),
+}
+
+/// Options shared by the commands that stand ensembles up.
+#[derive(Debug, Clone, Args)]
+pub struct EnsembleArgs {
+    /// Cluster name: pods are <name>-0..N-1 behind headless service <name>-pods.
+    #[arg(long, default_value = "zk")]
+    pub name: String,
+    /// Number of members.
+    #[arg(long, default_value_t = 3)]
+    pub replicas: u32,
+    /// ZooKeeper version (3.8.0, 3.9.3, or one you point at with ZK_CHAOS_ZK_HOME).
+    #[arg(long = "version", default_value = "3.8.0")]
+    pub zk_version: String,
+    /// Subnet for the ensemble's bridge; default: a free /24 of 10.213.0.0/16.
+    #[arg(long)]
+    pub subnet: Option<naming::Subnet>,
+    /// JVM heap per member, MiB.
+    #[arg(long, default_value_t = 96)]
+    pub heap_mb: u32,
+    /// ZooKeeper tickTime, ms.
+    #[arg(long, default_value_t = 500)]
+    pub tick_ms: u32,
+    /// Kubernetes namespace the pod names mirror.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// Where run dirs (volumes, logs, state) go [default: $ZK_CHAOS_WORK_DIR or ~/.local/state/zk-chaos].
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Seconds to wait for quorum.
+    #[arg(long, default_value_t = 60)]
+    pub quorum_timeout: u64,
+}
+
+impl EnsembleArgs {
+    /// The library spec these flags describe.
+    pub fn spec(&self, detach: bool) -> zk_chaos::local::EnsembleSpec {
+        let mut spec = zk_chaos::local::EnsembleSpec::new(&self.name, self.replicas, &self.zk_version);
+        spec.namespace = self.namespace.clone();
+        spec.subnet = self.subnet;
+        spec.heap_mb = self.heap_mb;
+        spec.settings.tick_time_ms = self.tick_ms;
+        spec.detach = detach;
+        if let Some(w) = &self.work_dir {
+            spec.work_dir = w.clone();
+        }
+        spec
+    }
+}
+
+/// Set up logging to stderr.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "zk_chaos=debug,info",
+        _ => "trace",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Run one command.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(a) => run::run(a).await,
+        Command::Up(a) => up::up(a).await,
+        Command::Status(a) => status::status(a).await,
+        Command::Down(a) => down::down(a),
+        Command::Provision(a) => provision::provision(a).await,
+    }
+}
+
+/// Resolve when the process receives Ctrl-C or SIGTERM.
+pub async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,85 @@
+//! `zk-chaos status`: a table per ensemble, one row per member.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::Args;
+use zk_chaos::local::{ensemble, state};
+use zk_chaos::probe::EnsembleStatus;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this cluster.
+    #[arg(long)]
+    name: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let runs: Vec<_> = state::registered_runs()
+        .into_iter()
+        .filter(|(_, e)| args.name.as_ref().is_none_or(|n| *n == e.name))
+        .collect();
+    if runs.is_empty() {
+        match &args.name {
+            Some(n) => bail!("no ensemble named `{n}` is up; start one with `zk-chaos up --name {n}`"),
+            None => {
+                println!("no ensembles are up");
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    }
+    let mut healthy = true;
+    let mut all = Vec::new();
+    for (run, entry) in runs {
+        let st = state::RunState::load(&entry.run_dir)?;
+        let status = ensemble::probe_run(&st).await;
+        healthy &= status.quorum;
+        if args.json {
+            all.push(serde_json::json!({ "run": run, "name": entry.name, "connect": st.connect_string(), "status": status }));
+        } else {
+            print_table(&st, &status);
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// Print one ensemble's member table.
+pub fn print_table(st: &state::RunState, status: &EnsembleStatus) {
+    println!(
+        "{} (run {}, subnet {}): {}",
+        st.names.name,
+        st.run,
+        st.subnet,
+        if status.quorum { "quorum".to_string() } else { format!("NO QUORUM: {}", status.problems.join("; ")) }
+    );
+    println!("  {:<8} {:<8} {:<14} {:<12} {:<14} {:<11} {:<8} {:>8}", "ORDINAL", "POD", "ADDRESS", "MODE", "ZXID", "CONFIG", "VERSION", "UPTIME");
+    for m in &status.members {
+        let rec = st.pods.get(&m.ordinal);
+        let zxid = m.srvr.as_ref().map(|s| format!("0x{:x}", s.zxid)).unwrap_or_else(|| "-".into());
+        let cfg = m.config_version.map(|v| format!("0x{v:x}")).unwrap_or_else(|| "-".into());
+        let version = m
+            .srvr
+            .as_ref()
+            .map(|s| s.version.clone())
+            .or_else(|| rec.map(|r| r.version.clone()))
+            .unwrap_or_else(|| "-".into());
+        let up = m.uptime_ms.map(|ms| format!("{:.0}s", ms as f64 / 1000.0)).unwrap_or_else(|| "-".into());
+        println!(
+            "  {:<8} {:<8} {:<14} {:<12} {:<14} {:<11} {:<8} {:>8}",
+            m.ordinal,
+            st.names.pod(m.ordinal),
+            m.addr.to_string(),
+            m.state_word(),
+            zxid,
+            cfg,
+            version,
+            up
+        );
+    }
+}

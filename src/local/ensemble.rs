@@ -1,0 +1,708 @@
+//! A local ensemble: pods as JVMs in namespaces on one bridge, with
+//! StatefulSet semantics for ordinals, volumes that outlive pods, and a
+//! teardown that always runs (explicitly, from `Drop`, or from `down`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::Signal;
+
+use super::naming::{self, NamingError, RunId, Subnet};
+use super::net::{self, NetError};
+use super::pod::{self, PodDirs, PodError, PodProcess};
+use super::state::{self, PodRecord, RunState, StateError};
+use crate::dist::{self, DistConfig, DistError, Distribution, JvmOptions, Progress};
+use crate::probe::{self, EnsembleStatus};
+use crate::sys;
+use crate::zkconfig::{self, ConfigError, DynamicConfig, EnsembleNames, ServerSettings, SuperCredential};
+
+/// How long a graceful stop may take before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Bound of one probe exchange.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// What to stand up.
+#[derive(Debug, Clone)]
+pub struct EnsembleSpec {
+    /// Cluster name (a DNS-1035 label).
+    pub name: String,
+    /// Kubernetes namespace the names mirror.
+    pub namespace: String,
+    /// Number of members.
+    pub replicas: u32,
+    /// ZooKeeper version.
+    pub version: String,
+    /// A fixed subnet, or `None` to allocate a /24 from `pool`.
+    pub subnet: Option<Subnet>,
+    /// The pool subnets are allocated from.
+    pub pool: Subnet,
+    /// zoo.cfg settings.
+    pub settings: ServerSettings,
+    /// JVM heap per member in MiB.
+    pub heap_mb: u32,
+    /// Where run dirs go.
+    pub work_dir: PathBuf,
+    /// Start processes so that they outlive this process.
+    pub detach: bool,
+    /// Where ZooKeeper distributions come from.
+    pub dist: DistConfig,
+}
+
+impl EnsembleSpec {
+    /// Three members of 3.8.0 named `zk`, with a 500 ms tick.
+    pub fn new(name: &str, replicas: u32, version: &str) -> Self {
+        let settings = ServerSettings { tick_time_ms: 500, ..ServerSettings::default() };
+        Self {
+            name: name.to_string(),
+            namespace: "default".into(),
+            replicas,
+            version: version.to_string(),
+            subnet: None,
+            pool: naming::DEFAULT_POOL.parse().expect("default pool parses"),
+            settings,
+            heap_mb: 96,
+            work_dir: state::default_work_dir(),
+            detach: false,
+            dist: DistConfig::from_env(),
+        }
+    }
+}
+
+/// Failures of the local backend.
+#[derive(Debug, thiserror::Error)]
+pub enum EnsembleError {
+    /// The spec is invalid; nothing was started.
+    #[error("{0}")]
+    Invalid(String),
+    /// Not root / no CAP_NET_ADMIN.
+    #[error(
+        "the local backend needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create network namespaces; run with sudo"
+    )]
+    NotPrivileged,
+    /// Another live run serves the same cluster name.
+    #[error("a cluster named `{name}` is already up (run {run}); use another --name or `zk-chaos down --name {name}`")]
+    NameInUse {
+        /// The name.
+        name: String,
+        /// The run that has it.
+        run: RunId,
+    },
+    /// A name or subnet is invalid.
+    #[error(transparent)]
+    Naming(#[from] NamingError),
+    /// Network set-up failed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// A pod process failed.
+    #[error(transparent)]
+    Pod(#[from] PodError),
+    /// Run state I/O failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A distribution could not be resolved.
+    #[error(transparent)]
+    Dist(#[from] DistError),
+    /// Config rendering failed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A server exited while starting.
+    #[error("pod {pod} exited while starting; last lines of its logs:\n{tail}")]
+    StartFailed {
+        /// Pod name.
+        pod: String,
+        /// Tail of its console and server logs.
+        tail: String,
+    },
+    /// Quorum was not reached in time.
+    #[error("no quorum after {after:?}: {problems}\n{tail}")]
+    QuorumTimeout {
+        /// How long we waited.
+        after: Duration,
+        /// What the last probe found.
+        problems: String,
+        /// Tails of the logs of members that were not serving.
+        tail: String,
+    },
+    /// No pod with that ordinal.
+    #[error("no pod with ordinal {0}")]
+    NoSuchPod(u32),
+}
+
+/// A running local ensemble. Dropping it tears everything down.
+pub struct LocalEnsemble {
+    state: RunState,
+    dists: BTreeMap<String, Distribution>,
+    procs: BTreeMap<u32, PodProcess>,
+    blocked: BTreeSet<(u32, u32)>,
+    closed: bool,
+}
+
+/// Check everything that can be checked before anything is created.
+pub fn preflight(spec: &EnsembleSpec) -> Result<(), EnsembleError> {
+    naming::validate_cluster_name(&spec.name)?;
+    if spec.replicas == 0 {
+        return Err(EnsembleError::Invalid("--replicas must be at least 1 (got 0)".into()));
+    }
+    if spec.heap_mb < 16 {
+        return Err(EnsembleError::Invalid(format!("--heap-mb must be at least 16 (got {})", spec.heap_mb)));
+    }
+    spec.settings.validate()?;
+    if !dist::supported_versions().contains(&spec.version.as_str()) && spec.dist.user_dists.is_empty() {
+        return Err(DistError::UnknownVersion { version: spec.version.clone() }.into());
+    }
+    if !sys::has_net_admin() {
+        return Err(EnsembleError::NotPrivileged);
+    }
+    dist::find_java()?;
+    if let Some((run, _)) = live_run_named(&spec.name) {
+        return Err(EnsembleError::NameInUse { name: spec.name.clone(), run });
+    }
+    let routes = net::host_routes()?;
+    match spec.subnet {
+        Some(s) => {
+            net::check_subnet_free(s, &routes)?;
+            let cap = s.pod_capacity();
+            if spec.replicas > cap {
+                return Err(NamingError::SubnetFull { subnet: s, capacity: cap, wanted: spec.replicas }.into());
+            }
+        }
+        None => {
+            net::allocate_subnet(spec.pool, &routes)?;
+        }
+    }
+    Ok(())
+}
+
+/// The registered run that serves `name` and still has its bridge.
+pub fn live_run_named(name: &str) -> Option<(RunId, state::RegistryEntry)> {
+    let links = net::our_links();
+    state::registered_runs().into_iter().find(|(run, e)| e.name == name && links.contains(&run.bridge()))
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+impl LocalEnsemble {
+    /// Stand an ensemble up: preflight, provision the distribution, build
+    /// the network, render configs and start every pod. Does not wait for
+    /// quorum (see [`LocalEnsemble::wait_for_quorum`]). On any failure,
+    /// whatever was created is removed again.
+    pub async fn up(spec: &EnsembleSpec, progress: &dyn Progress) -> Result<Self, EnsembleError> {
+        preflight(spec)?;
+        let dist = dist::resolve(&spec.version, &spec.dist, progress).await?;
+        progress.stage("creating network");
+        let run = RunId::generate();
+        let subnet = match spec.subnet {
+            Some(s) => s,
+            None => net::allocate_subnet(spec.pool, &net::host_routes()?)?,
+        };
+        let run_dir = spec.work_dir.join("runs").join(run.as_str());
+        let names = EnsembleNames::new(&spec.name, &spec.namespace);
+        let mut me = Self {
+            state: RunState {
+                run,
+                names,
+                subnet,
+                fenced: false,
+                bridged: false,
+                run_dir,
+                settings: spec.settings.clone(),
+                credential: SuperCredential::generate(),
+                heap_mb: spec.heap_mb,
+                pods: BTreeMap::new(),
+                detached: spec.detach,
+                created_unix: now_unix(),
+            },
+            dists: BTreeMap::from([(spec.version.clone(), dist)]),
+            procs: BTreeMap::new(),
+            blocked: BTreeSet::new(),
+            closed: false,
+        };
+        // From here on `me` owns what exists; an early return drops it and
+        // the drop removes it.
+        me.state.save()?;
+        net::add_fence(subnet)?;
+        me.state.fenced = true;
+        net::add_bridge(&me.state.run, subnet)?;
+        me.state.bridged = true;
+        me.state.save()?;
+        for ordinal in 0..spec.replicas {
+            me.add_pod_network(ordinal, &spec.version)?;
+        }
+        me.write_all_hosts()?;
+        for ordinal in 0..spec.replicas {
+            net::verify_route(&me.state.run, me.addr(ordinal)?)?;
+        }
+        progress.stage(&format!("starting {} members", spec.replicas));
+        let initial = DynamicConfig::for_replicas(&me.state.names, spec.replicas);
+        for ordinal in 0..spec.replicas {
+            me.prepare_volume(ordinal, &initial, false)?;
+            me.start_pod(ordinal).await?;
+        }
+        Ok(me)
+    }
+
+    /// The run's recorded state.
+    pub fn state(&self) -> &RunState {
+        &self.state
+    }
+
+    /// Ordinals of all pods that exist (running or not).
+    pub fn ordinals(&self) -> Vec<u32> {
+        self.state.pods.keys().copied().collect()
+    }
+
+    /// The address of pod `ordinal`.
+    pub fn addr(&self, ordinal: u32) -> Result<Ipv4Addr, EnsembleError> {
+        self.state.pods.get(&ordinal).map(|p| p.addr).ok_or(EnsembleError::NoSuchPod(ordinal))
+    }
+
+    /// `ip:2181,...` of all pods.
+    pub fn connect_string(&self) -> String {
+        self.state.connect_string()
+    }
+
+    /// The client connect string of one pod.
+    pub fn pod_connect_string(&self, ordinal: u32) -> Result<String, EnsembleError> {
+        Ok(format!("{}:{}", self.addr(ordinal)?, zkconfig::CLIENT_PORT))
+    }
+
+    /// The super-user credential (for reconfig).
+    pub fn credential(&self) -> &SuperCredential {
+        &self.state.credential
+    }
+
+    /// Create the namespace and veth of a new pod and record it (the
+    /// StatefulSet creating pod `ordinal`). Its volume is made on start.
+    pub fn add_pod_network(&mut self, ordinal: u32, version: &str) -> Result<(), EnsembleError> {
+        let addr = self.state.subnet.pod_addr(ordinal)?;
+        let pod = self.state.names.pod(ordinal);
+        let dirs = PodDirs {
+            volume: self.state.run_dir.join("volumes").join(&pod),
+            logs: self.state.run_dir.join("logs").join(&pod),
+        };
+        self.state.pods.insert(ordinal, PodRecord { addr, version: version.to_string(), dirs, pid: None, wired: false });
+        self.state.save()?;
+        net::add_pod_netns(&self.state.run, self.state.subnet, ordinal)?;
+        self.state.pods.get_mut(&ordinal).expect("just inserted").wired = true;
+        self.state.save()?;
+        Ok(())
+    }
+
+    /// Rewrite every pod's hosts file with every pod's names.
+    pub fn write_all_hosts(&self) -> Result<(), EnsembleError> {
+        let pods: Vec<(u32, Ipv4Addr)> = self.state.pods.iter().map(|(o, p)| (*o, p.addr)).collect();
+        let hosts = net::render_hosts(&self.state.names, &pods);
+        for ordinal in self.state.pods.keys() {
+            net::write_hosts(&self.state.run.netns(*ordinal), &hosts)?;
+        }
+        Ok(())
+    }
+
+    /// Write `myid`, `zoo.cfg` and the dynamic config into the pod's volume.
+    /// Unless `force`, a volume that already has a config keeps it (a
+    /// restarted pod comes back with its data and its latest config).
+    pub fn prepare_volume(&self, ordinal: u32, dynamic: &DynamicConfig, force: bool) -> Result<(), EnsembleError> {
+        let rec = self.state.pods.get(&ordinal).ok_or(EnsembleError::NoSuchPod(ordinal))?;
+        let dirs = &rec.dirs;
+        if dirs.zoo_cfg().exists() && !force {
+            return Ok(());
+        }
+        let files = |path: &std::path::Path| {
+            let p = path.to_path_buf();
+            move |source| PodError::Files { path: p, source }
+        };
+        std::fs::create_dir_all(dirs.data()).map_err(files(&dirs.data()))?;
+        pod::write_file(&dirs.myid(), &zkconfig::render_myid(ordinal))?;
+        pod::write_file(&dirs.dynamic_cfg(), &dynamic.render())?;
+        let cfg = zkconfig::render_zoo_cfg(
+            &self.state.settings,
+            &dirs.data().to_string_lossy(),
+            &dirs.dynamic_cfg().to_string_lossy(),
+        )?;
+        pod::write_file(&dirs.zoo_cfg(), &cfg)?;
+        Ok(())
+    }
+
+    fn jvm_args(&self, ordinal: u32, dist: &Distribution, dirs: &PodDirs) -> Vec<OsString> {
+        let jvm = JvmOptions {
+            heap_mb: self.state.heap_mb,
+            extra: vec![
+                self.state.run.process_marker(),
+                format!("-Dzkchaos.pod={}", self.state.names.pod(ordinal)),
+                self.state.credential.jvm_flag(),
+            ],
+        };
+        dist.server_args(&jvm, &dirs.zoo_cfg(), &dirs.logs)
+    }
+
+    /// Start pod `ordinal` at its recorded version (no-op when running).
+    pub async fn start_pod(&mut self, ordinal: u32) -> Result<(), EnsembleError> {
+        if self.procs.get_mut(&ordinal).is_some_and(|p| p.alive()) {
+            return Ok(());
+        }
+        let rec = self.state.pods.get(&ordinal).ok_or(EnsembleError::NoSuchPod(ordinal))?.clone();
+        let dist = self.dists.get(&rec.version).cloned().ok_or_else(|| {
+            EnsembleError::Invalid(format!("version {} was not resolved for this run", rec.version))
+        })?;
+        let args = self.jvm_args(ordinal, &dist, &rec.dirs);
+        let pod = self.state.names.pod(ordinal);
+        let p = PodProcess::spawn(&pod, &self.state.run.netns(ordinal), &dist.java, &args, &rec.dirs, self.state.detached)?;
+        tracing::debug!(pod, pid = p.pid, version = rec.version, "started");
+        self.state.pods.get_mut(&ordinal).expect("exists").pid = Some(p.pid);
+        self.procs.insert(ordinal, p);
+        self.state.save()?;
+        Ok(())
+    }
+
+    /// Resolve (provisioning if needed) another version for this run, so
+    /// pods can be moved to it.
+    pub async fn add_version(&mut self, version: &str, cfg: &DistConfig, progress: &dyn Progress) -> Result<(), EnsembleError> {
+        if !self.dists.contains_key(version) {
+            let d = dist::resolve(version, cfg, progress).await?;
+            self.dists.insert(version.to_string(), d);
+        }
+        Ok(())
+    }
+
+    /// Set the version pod `ordinal` runs at its next start.
+    pub fn set_pod_version(&mut self, ordinal: u32, version: &str) -> Result<(), EnsembleError> {
+        if !self.dists.contains_key(version) {
+            return Err(EnsembleError::Invalid(format!("version {version} was not resolved for this run")));
+        }
+        self.state.pods.get_mut(&ordinal).ok_or(EnsembleError::NoSuchPod(ordinal))?.version = version.to_string();
+        self.state.save()?;
+        Ok(())
+    }
+
+    fn take_proc(&mut self, ordinal: u32) -> Result<Option<PodProcess>, EnsembleError> {
+        let rec = self.state.pods.get_mut(&ordinal).ok_or(EnsembleError::NoSuchPod(ordinal))?;
+        rec.pid = None;
+        let p = self.procs.remove(&ordinal);
+        self.state.save()?;
+        Ok(p)
+    }
+
+    /// Graceful stop: SIGTERM, SIGKILL after [`STOP_GRACE`].
+    pub async fn stop_pod(&mut self, ordinal: u32) -> Result<(), EnsembleError> {
+        if let Some(mut p) = self.take_proc(ordinal)? {
+            p.stop(STOP_GRACE).await?;
+        }
+        Ok(())
+    }
+
+    /// SIGKILL the pod's server.
+    pub async fn kill_pod(&mut self, ordinal: u32) -> Result<(), EnsembleError> {
+        if let Some(mut p) = self.take_proc(ordinal)? {
+            p.kill().await?;
+        }
+        Ok(())
+    }
+
+    /// Stop, then start again with the same volume.
+    pub async fn restart_pod(&mut self, ordinal: u32) -> Result<(), EnsembleError> {
+        self.stop_pod(ordinal).await?;
+        self.start_pod(ordinal).await
+    }
+
+    /// SIGSTOP the pod's server.
+    pub fn pause_pod(&self, ordinal: u32) -> Result<(), EnsembleError> {
+        self.signal_pod(ordinal, Signal::SIGSTOP)
+    }
+
+    /// SIGCONT the pod's server.
+    pub fn resume_pod(&self, ordinal: u32) -> Result<(), EnsembleError> {
+        self.signal_pod(ordinal, Signal::SIGCONT)
+    }
+
+    fn signal_pod(&self, ordinal: u32, sig: Signal) -> Result<(), EnsembleError> {
+        match self.procs.get(&ordinal) {
+            Some(p) => Ok(p.signal(sig)?),
+            None => Err(EnsembleError::Invalid(format!("pod {ordinal} is not running"))),
+        }
+    }
+
+    /// Whether pod `ordinal`'s server process is running.
+    pub fn pod_running(&mut self, ordinal: u32) -> bool {
+        self.procs.get_mut(&ordinal).is_some_and(|p| p.alive())
+    }
+
+    /// Remove pod `ordinal` entirely: stop it, delete its namespace, and
+    /// release its volume when `release_volume` (scale-down).
+    pub async fn remove_pod(&mut self, ordinal: u32, release_volume: bool) -> Result<(), EnsembleError> {
+        self.stop_pod(ordinal).await?;
+        self.blocked.retain(|(a, b)| *a != ordinal && *b != ordinal);
+        net::remove_pod_netns(&self.state.run, ordinal);
+        if let Some(rec) = self.state.pods.remove(&ordinal)
+            && release_volume
+        {
+            let _ = std::fs::remove_dir_all(&rec.dirs.volume);
+        }
+        self.state.save()?;
+        self.write_all_hosts()
+    }
+
+    /// Cut pod `ordinal` off from every other pod (both directions).
+    pub fn isolate(&mut self, ordinal: u32) -> Result<(), EnsembleError> {
+        let peers: Vec<u32> = self.ordinals().into_iter().filter(|o| *o != ordinal).collect();
+        self.partition(&[ordinal], &peers)
+    }
+
+    /// Cut every pod in `side_a` off from every pod in `side_b`.
+    pub fn partition(&mut self, side_a: &[u32], side_b: &[u32]) -> Result<(), EnsembleError> {
+        for a in side_a {
+            for b in side_b {
+                if a == b {
+                    continue;
+                }
+                net::block(&self.state.run, *a, self.addr(*a)?, *b, self.addr(*b)?)?;
+                self.blocked.insert((*a.min(b), *a.max(b)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove every partition.
+    pub fn heal(&mut self) {
+        for (a, b) in std::mem::take(&mut self.blocked) {
+            if let (Ok(aa), Ok(ba)) = (self.addr(a), self.addr(b)) {
+                net::unblock(&self.state.run, a, aa, b, ba);
+            }
+        }
+    }
+
+    /// Probe every pod and judge the ensemble.
+    pub async fn status(&self) -> EnsembleStatus {
+        probe_run(&self.state).await
+    }
+
+    /// Wait until every pod serves in one quorum. Fails early, with the
+    /// tail of its logs, when a server process exits.
+    pub async fn wait_for_quorum(&mut self, timeout: Duration) -> Result<EnsembleStatus, EnsembleError> {
+        let members: Vec<u32> = self.ordinals();
+        self.wait_until(timeout, |s| s.all_healthy() && s.members.len() == members.len()).await
+    }
+
+    /// Poll status until `done` holds, failing on a dead process or timeout.
+    pub async fn wait_until(
+        &mut self,
+        timeout: Duration,
+        done: impl Fn(&EnsembleStatus) -> bool,
+    ) -> Result<EnsembleStatus, EnsembleError> {
+        let start = Instant::now();
+        loop {
+            let dead = self.procs.iter_mut().find(|(_, p)| !p.alive()).map(|(o, _)| *o);
+            if let Some(ordinal) = dead {
+                let tail = self.log_tail(ordinal);
+                return Err(EnsembleError::StartFailed { pod: self.state.names.pod(ordinal), tail });
+            }
+            let status = self.status().await;
+            if done(&status) {
+                return Ok(status);
+            }
+            if start.elapsed() >= timeout {
+                let tail = status
+                    .members
+                    .iter()
+                    .filter(|m| !m.serving())
+                    .map(|m| self.log_tail(m.ordinal))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                return Err(EnsembleError::QuorumTimeout {
+                    after: start.elapsed(),
+                    problems: status.problems.join("; "),
+                    tail,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The last lines of a pod's console and server logs.
+    pub fn log_tail(&self, ordinal: u32) -> String {
+        let Some(rec) = self.state.pods.get(&ordinal) else { return String::new() };
+        let pod = self.state.names.pod(ordinal);
+        format!(
+            "--- {pod} console.log ---\n{}\n--- {pod} zookeeper.log ---\n{}",
+            sys::tail(&rec.dirs.console_log(), 15),
+            sys::tail(&rec.dirs.server_log(), 25)
+        )
+    }
+
+    /// Leave everything running and forget it (for `up --detach`): the run
+    /// stays registered for `status` and `down`.
+    pub fn detach(mut self) -> RunState {
+        self.closed = true;
+        self.state.clone()
+    }
+
+    /// Stop every pod gracefully, then remove namespaces, interfaces,
+    /// routes, hosts files and (unless `keep_data`) volumes. Logs stay.
+    pub async fn teardown(mut self, keep_data: bool) -> Result<(), EnsembleError> {
+        self.heal();
+        let stops = self.procs.values_mut().map(|p| p.stop(Duration::from_secs(5)));
+        for r in futures::future::join_all(stops).await {
+            r?;
+        }
+        self.procs.clear();
+        for p in self.state.pods.values_mut() {
+            p.pid = None;
+        }
+        teardown_run(&self.state, keep_data);
+        self.closed = true;
+        Ok(())
+    }
+}
+
+impl Drop for LocalEnsemble {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        for p in self.procs.values_mut() {
+            p.kill_now();
+        }
+        teardown_run(&self.state, false);
+    }
+}
+
+/// Probe every pod of a recorded run.
+pub async fn probe_run(state: &RunState) -> EnsembleStatus {
+    let members: Vec<(u32, Ipv4Addr)> = state.pods.iter().map(|(o, p)| (*o, p.addr)).collect();
+    EnsembleStatus::judge(probe::probe_all(&members, PROBE_TIMEOUT).await)
+}
+
+/// Remove everything a recorded run created, synchronously and
+/// idempotently: its processes (found by pid and by the run's marker, and
+/// only if they carry it), namespaces, veths, bridge, fence, hosts files,
+/// registry entry and, unless `keep_data`, volumes.
+pub fn teardown_run(state: &RunState, keep_data: bool) {
+    let marker = state.run.process_marker();
+    let mut pids: BTreeSet<u32> = sys::pids_with_marker(&marker).into_iter().collect();
+    pids.extend(state.pods.values().filter_map(|p| p.pid).filter(|pid| {
+        sys::pid_cmdline(*pid).is_some_and(|c| c.contains(&marker))
+    }));
+    kill_and_reap(&pids);
+    for ordinal in state.pods.keys() {
+        net::remove_pod_netns(&state.run, *ordinal);
+    }
+    // Namespaces of pods that were removed from the record mid-way.
+    for ns in net::our_namespaces() {
+        if naming::parse_netns(&ns).is_some_and(|(r, _)| r == state.run) {
+            net::remove_netns_by_name(&ns);
+        }
+    }
+    if state.bridged {
+        net::remove_bridge(&state.run);
+    }
+    if state.fenced {
+        net::remove_fence(state.subnet);
+    }
+    if !keep_data {
+        let _ = std::fs::remove_dir_all(state.run_dir.join("volumes"));
+    }
+    state.unregister();
+}
+
+fn kill_and_reap(pids: &BTreeSet<u32>) {
+    for pid in pids {
+        let _ = sys::signal(*pid, Signal::SIGKILL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|p| sys::pid_alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What `down --all` removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Runs torn down from their records.
+    pub runs: Vec<RunId>,
+    /// Server processes killed.
+    pub processes: usize,
+    /// Namespaces deleted.
+    pub namespaces: usize,
+    /// Interfaces deleted.
+    pub links: usize,
+    /// Fence routes deleted.
+    pub routes: usize,
+    /// Hosts dirs deleted.
+    pub hosts_dirs: usize,
+}
+
+/// Remove everything of ours on this host, recorded or not: every
+/// registered run, then any leftover process carrying our marker, namespace,
+/// interface, fence route or hosts dir with our prefix.
+pub fn sweep_all(keep_data: bool) -> SweepReport {
+    let mut report = SweepReport::default();
+    for (run, entry) in state::registered_runs() {
+        if let Ok(st) = RunState::load(&entry.run_dir) {
+            teardown_run(&st, keep_data);
+        }
+        let _ = std::fs::remove_file(RunState::registry_entry(&run));
+        report.runs.push(run);
+    }
+    let pids: BTreeSet<u32> = sys::pids_with_marker("-Dzkchaos.run=").into_iter().collect();
+    report.processes = pids.len();
+    kill_and_reap(&pids);
+    for ns in net::our_namespaces() {
+        net::remove_netns_by_name(&ns);
+        report.namespaces += 1;
+    }
+    for link in net::our_links() {
+        let _ = sys::ip(["link", "del", &link]);
+        report.links += 1;
+    }
+    for dir in net::our_hosts_dirs() {
+        let _ = std::fs::remove_dir_all(dir);
+        report.hosts_dirs += 1;
+    }
+    if let Ok(routes) = net::host_routes() {
+        for r in routes.iter().filter(|r| r.is_fence()) {
+            if let Some(s) = r.subnet() {
+                net::remove_fence(s);
+                report.routes += 1;
+            }
+        }
+    }
+    report
+}
+
+/// What is left of ours on this host (for tests and `down --all --check`).
+pub fn leftovers() -> Vec<String> {
+    let mut out = Vec::new();
+    out.extend(sys::pids_with_marker("-Dzkchaos.run=").into_iter().map(|p| format!("process {p}")));
+    out.extend(net::our_namespaces().into_iter().map(|n| format!("namespace {n}")));
+    out.extend(net::our_links().into_iter().map(|l| format!("link {l}")));
+    out.extend(net::our_hosts_dirs().into_iter().map(|d| format!("hosts dir {}", d.display())));
+    if let Ok(routes) = net::host_routes() {
+        out.extend(routes.iter().filter(|r| r.is_fence()).map(|r| format!("fence route {}", r.dst)));
+    }
+    out
+}
+
+/// Like [`leftovers`], restricted to one run (by its id and subnet).
+pub fn leftovers_of(run: &RunId, subnet: Subnet) -> Vec<String> {
+    let mut out = Vec::new();
+    out.extend(sys::pids_with_marker(&run.process_marker()).into_iter().map(|p| format!("process {p}")));
+    let mine = |n: &str| n.contains(run.as_str());
+    out.extend(net::our_namespaces().into_iter().filter(|n| mine(n)).map(|n| format!("namespace {n}")));
+    out.extend(net::our_links().into_iter().filter(|n| mine(n)).map(|l| format!("link {l}")));
+    out.extend(
+        net::our_hosts_dirs()
+            .into_iter()
+            .filter(|d| d.to_str().is_some_and(mine))
+            .map(|d| format!("hosts dir {}", d.display())),
+    );
+    if let Ok(routes) = net::host_routes() {
+        out.extend(
+            routes.iter().filter(|r| r.is_fence() && r.subnet() == Some(subnet)).map(|r| format!("fence route {}", r.dst)),
+        );
+    }
+    out
+}

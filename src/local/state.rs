@@ -1,0 +1,168 @@
+//! The on-disk record of a local run: what it created, where, and which
+//! processes it started. Written at every change, so `status`, `down` and
+//! `down --all` work from another process, and after a crash.
+//!
+//! Layout: a registry entry `/run/zk-chaos/<run>.json` (tmpfs: it goes away
+//! with the namespaces on reboot) points at the run dir
+//! `<work>/runs/<run>/` that holds `state.json`, `volumes/` and `logs/`.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use super::naming::{RunId, Subnet};
+use super::pod::PodDirs;
+use crate::zkconfig::{EnsembleNames, ServerSettings, SuperCredential};
+
+/// Errors reading or writing run state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// File I/O failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A state file could not be parsed.
+    #[error("{path}: not a zk-chaos state file: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: serde_json::Error,
+    },
+}
+
+/// The directory of the registry of live runs.
+pub fn registry_dir() -> PathBuf {
+    std::env::var_os("ZK_CHAOS_REGISTRY").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/zk-chaos"))
+}
+
+/// The default work dir: `$ZK_CHAOS_WORK_DIR`, else
+/// `$XDG_STATE_HOME/zk-chaos`, else `~/.local/state/zk-chaos`.
+pub fn default_work_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("ZK_CHAOS_WORK_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(d).join("zk-chaos");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    home.join(".local/state/zk-chaos")
+}
+
+/// What is recorded of one pod.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PodRecord {
+    /// Its address on the run's bridge.
+    pub addr: Ipv4Addr,
+    /// The ZooKeeper version it runs (or last ran).
+    pub version: String,
+    /// Its files.
+    pub dirs: PodDirs,
+    /// The pid of its JVM while it runs.
+    pub pid: Option<u32>,
+    /// Whether its namespace and veth exist.
+    pub wired: bool,
+}
+
+/// The whole record of a run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunState {
+    /// The run id.
+    pub run: RunId,
+    /// Cluster names.
+    pub names: EnsembleNames,
+    /// The run's subnet.
+    pub subnet: Subnet,
+    /// Whether the fence route was installed.
+    pub fenced: bool,
+    /// Whether the bridge was created.
+    pub bridged: bool,
+    /// The run dir.
+    pub run_dir: PathBuf,
+    /// zoo.cfg settings.
+    pub settings: ServerSettings,
+    /// The super-user credential for reconfig.
+    pub credential: SuperCredential,
+    /// JVM heap per member in MiB.
+    pub heap_mb: u32,
+    /// Pods by ordinal.
+    pub pods: BTreeMap<u32, PodRecord>,
+    /// Whether the processes were started detached from the CLI.
+    pub detached: bool,
+    /// Seconds since the epoch when the run started.
+    pub created_unix: u64,
+}
+
+impl RunState {
+    /// `state.json` of a run dir.
+    pub fn file(run_dir: &Path) -> PathBuf {
+        run_dir.join("state.json")
+    }
+    /// The registry entry of a run.
+    pub fn registry_entry(run: &RunId) -> PathBuf {
+        registry_dir().join(format!("{run}.json"))
+    }
+    /// Write `state.json` atomically and the registry entry.
+    pub fn save(&self) -> Result<(), StateError> {
+        let path = Self::file(&self.run_dir);
+        let json = serde_json::to_vec_pretty(self).expect("state serialises");
+        write_atomic(&path, &json)?;
+        let entry = Self::registry_entry(&self.run);
+        let pointer = serde_json::to_vec(&RegistryEntry { name: self.names.name.clone(), run_dir: self.run_dir.clone() })
+            .expect("registry entry serialises");
+        write_atomic(&entry, &pointer)
+    }
+    /// Load a run's state from its run dir.
+    pub fn load(run_dir: &Path) -> Result<Self, StateError> {
+        let path = Self::file(run_dir);
+        let bytes = std::fs::read(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
+        serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path, source })
+    }
+    /// Remove the registry entry (the run dir keeps its logs).
+    pub fn unregister(&self) {
+        let _ = std::fs::remove_file(Self::registry_entry(&self.run));
+    }
+    /// `ip:2181,...` over the pods.
+    pub fn connect_string(&self) -> String {
+        self.pods.values().map(|p| format!("{}:{}", p.addr, crate::zkconfig::CLIENT_PORT)).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// A registry entry: which cluster name a run serves and where it lives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RegistryEntry {
+    /// The cluster name.
+    pub name: String,
+    /// The run dir.
+    pub run_dir: PathBuf,
+}
+
+/// Every registered run: `(run id, entry)`; unreadable entries are skipped.
+pub fn registered_runs() -> Vec<(RunId, RegistryEntry)> {
+    let Ok(dir) = std::fs::read_dir(registry_dir()) else { return Vec::new() };
+    let mut out: Vec<_> = dir
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.strip_suffix(".json")?.to_string();
+            let run = RunId::try_from(name).ok()?;
+            let entry = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+            Some((run, entry))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let io = |source| StateError::Io { path: path.to_path_buf(), source };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}

@@ -1,0 +1,193 @@
+//! Member and ensemble status: probe every member, then judge the whole.
+//!
+//! Quorum means exactly one leader among the serving members, a majority of
+//! the committed config serving in the leader's epoch, and every serving
+//! member on the same config version.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use super::parse::{self, Mode, MntrReply, SrvrReply};
+use super::wire;
+use crate::zkconfig::{self, CLIENT_PORT};
+
+/// What one probe of one member found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MemberStatus {
+    /// Pod ordinal.
+    pub ordinal: u32,
+    /// Pod address.
+    pub addr: Ipv4Addr,
+    /// The `srvr` report when serving.
+    pub srvr: Option<parse::Srvr>,
+    /// Up but not serving.
+    pub not_serving: bool,
+    /// Committed config version the member has (from `conf`).
+    pub config_version: Option<u64>,
+    /// The membership the member has (from `conf`).
+    pub membership: Option<zkconfig::DynamicConfig>,
+    /// Server uptime in ms (from `mntr`).
+    pub uptime_ms: Option<u64>,
+    /// Synced followers, when it leads (from `mntr`).
+    pub synced_followers: Option<u64>,
+    /// Why the probe failed, when it did (connection refused, timeout...).
+    pub error: Option<String>,
+}
+
+impl MemberStatus {
+    /// The mode, when serving.
+    pub fn mode(&self) -> Option<Mode> {
+        self.srvr.as_ref().map(|s| s.mode)
+    }
+    /// Whether the member serves clients.
+    pub fn serving(&self) -> bool {
+        self.srvr.is_some()
+    }
+    /// A short word for tables: the mode, `not-serving` or `down`.
+    pub fn state_word(&self) -> String {
+        match (&self.srvr, self.not_serving) {
+            (Some(s), _) => s.mode.to_string(),
+            (None, true) => "not-serving".into(),
+            (None, false) => "down".into(),
+        }
+    }
+}
+
+/// Probe one member over its client port: `srvr`, then `conf` and `mntr`
+/// when it serves. Never fails: failures are recorded in the status.
+pub async fn probe_member(ordinal: u32, addr: Ipv4Addr, timeout: Duration) -> MemberStatus {
+    let sock = SocketAddr::from((addr, CLIENT_PORT));
+    let mut st = MemberStatus {
+        ordinal,
+        addr,
+        srvr: None,
+        not_serving: false,
+        config_version: None,
+        membership: None,
+        uptime_ms: None,
+        synced_followers: None,
+        error: None,
+    };
+    let srvr = wire::four_letter(sock, "srvr", timeout).await.map_err(|e| e.to_string());
+    match srvr.and_then(|b| parse::parse_srvr(&b).map_err(|e| e.to_string())) {
+        Ok(SrvrReply::Serving(s)) => st.srvr = Some(s),
+        Ok(SrvrReply::NotServing) => {
+            st.not_serving = true;
+            return st;
+        }
+        Err(e) => {
+            st.error = Some(e);
+            return st;
+        }
+    }
+    let (conf, mntr) =
+        tokio::join!(wire::four_letter(sock, "conf", timeout), wire::four_letter(sock, "mntr", timeout));
+    match conf.map_err(|e| e.to_string()).and_then(|b| parse::parse_conf(&b).map_err(|e| e.to_string())) {
+        Ok(Some(c)) => {
+            st.config_version = c.membership.version;
+            st.membership = Some(c.membership);
+        }
+        Ok(None) => {}
+        Err(e) => st.error = Some(e),
+    }
+    if let Ok(Ok(MntrReply::Serving(m))) = mntr.map(|b| parse::parse_mntr(&b)) {
+        st.uptime_ms = m.uptime_ms();
+        st.synced_followers = m.synced_followers();
+    }
+    st
+}
+
+/// Probe all members concurrently.
+pub async fn probe_all(members: &[(u32, Ipv4Addr)], timeout: Duration) -> Vec<MemberStatus> {
+    futures::future::join_all(members.iter().map(|(o, a)| probe_member(*o, *a, timeout))).await
+}
+
+/// The judgement over one round of member probes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EnsembleStatus {
+    /// Every member's probe.
+    pub members: Vec<MemberStatus>,
+    /// Ordinals that claim to lead.
+    pub leaders: Vec<u32>,
+    /// Ordinals following the single leader (same epoch).
+    pub followers_of_leader: Vec<u32>,
+    /// Distinct config versions among serving members.
+    pub config_versions: Vec<u64>,
+    /// Voters in the committed config (from the leader, else any member).
+    pub voters: usize,
+    /// Whether the ensemble has quorum (see the module docs).
+    pub quorum: bool,
+    /// Why not, when it has none; or notes when it does.
+    pub problems: Vec<String>,
+}
+
+impl EnsembleStatus {
+    /// Judge a round of probes.
+    pub fn judge(members: Vec<MemberStatus>) -> Self {
+        let leaders: Vec<u32> = members.iter().filter(|m| m.mode() == Some(Mode::Leader)).map(|m| m.ordinal).collect();
+        let mut config_versions: Vec<u64> = members.iter().filter_map(|m| m.config_version).collect();
+        config_versions.sort_unstable();
+        config_versions.dedup();
+        let leader = match leaders.as_slice() {
+            [one] => members.iter().find(|m| m.ordinal == *one),
+            _ => None,
+        };
+        let committed =
+            leader.and_then(|l| l.membership.clone()).or_else(|| members.iter().find_map(|m| m.membership.clone()));
+        let voter_ids: Vec<u64> = committed.as_ref().map(|c| c.voters().collect()).unwrap_or_default();
+        let voters = voter_ids.len();
+        let followers_of_leader: Vec<u32> = match leader.and_then(|l| l.srvr.as_ref()) {
+            Some(ls) => members
+                .iter()
+                .filter(|m| {
+                    m.srvr.as_ref().is_some_and(|s| {
+                        matches!(s.mode, Mode::Follower | Mode::Observer) && s.epoch() == ls.epoch()
+                    })
+                })
+                .map(|m| m.ordinal)
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut problems = Vec::new();
+        if leaders.is_empty() {
+            problems.push("no leader".to_string());
+        } else if leaders.len() > 1 {
+            problems.push(format!("{} members claim to lead: {leaders:?}", leaders.len()));
+        }
+        if config_versions.len() > 1 {
+            let hex: Vec<String> = config_versions.iter().map(|v| format!("{v:x}")).collect();
+            problems.push(format!("config versions disagree: {}", hex.join(", ")));
+        }
+        // Voters in the leader's epoch: the leader plus its voting followers.
+        let voting_in_epoch = leader
+            .iter()
+            .map(|l| l.ordinal)
+            .chain(followers_of_leader.iter().copied())
+            .filter(|o| voter_ids.contains(&zkconfig::server_id(*o)))
+            .count();
+        let majority = voters / 2 + 1;
+        if leader.is_some() && voting_in_epoch < majority {
+            problems.push(format!("only {voting_in_epoch} of {voters} voters follow the leader, {majority} needed"));
+        }
+        for m in &members {
+            if !m.serving() {
+                problems.push(format!("member {} is {}", m.ordinal, m.state_word()));
+            }
+        }
+        let quorum = leaders.len() == 1 && config_versions.len() <= 1 && voters > 0 && voting_in_epoch >= majority;
+        Self { members, leaders, followers_of_leader, config_versions, voters, quorum, problems }
+    }
+
+    /// The single leader's ordinal, when there is exactly one.
+    pub fn leader(&self) -> Option<u32> {
+        match self.leaders.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
+    /// Quorum, and every probed member serving in it.
+    pub fn all_healthy(&self) -> bool {
+        self.quorum && self.members.iter().all(|m| m.serving()) && self.followers_of_leader.len() + 1 == self.members.len()
+    }
+}

@@ -1,0 +1,147 @@
+//! Thin, synchronous wrappers around the host tools the local backend drives
+//! (`ip`, signals, `/proc`). Synchronous on purpose: cleanup must also run
+//! from `Drop` and from a panic.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+/// An external command that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SysError {
+    /// The program could not be started at all.
+    #[error("cannot run `{program}`: {source} (is it installed and on PATH?)")]
+    Spawn {
+        /// The program name.
+        program: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The program ran and exited unsuccessfully.
+    #[error("`{command}` failed ({status}): {stderr}")]
+    Failed {
+        /// The command line, for the message.
+        command: String,
+        /// The exit status.
+        status: String,
+        /// Its standard error, trimmed.
+        stderr: String,
+    },
+}
+
+/// Run `program args...`, returning stdout; a non-zero exit is an error that
+/// carries the command line and stderr.
+pub fn run<I, S>(program: &str, args: I) -> Result<String, SysError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+    let out = Command::new(program)
+        .args(&args)
+        .output()
+        .map_err(|source| SysError::Spawn { program: program.to_string(), source })?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        let command = std::iter::once(program.to_string())
+            .chain(args.iter().map(|a| a.to_string_lossy().into_owned()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Err(SysError::Failed {
+            command,
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+/// Run `ip args...`.
+pub fn ip<I, S>(args: I) -> Result<String, SysError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run("ip", args)
+}
+
+/// Whether the process `pid` exists and is not a zombie.
+pub fn pid_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // Field 3, after the parenthesised command name, is the state.
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) != Some("Z"),
+        Err(_) => false,
+    }
+}
+
+/// The NUL-separated command line of `pid`, joined by spaces.
+pub fn pid_cmdline(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(raw.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>().join(" "))
+}
+
+/// Every pid whose command line contains `marker` (a string only our own
+/// processes carry, such as `-Dzkchaos.run=<id>`).
+pub fn pids_with_marker(marker: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let me = std::process::id();
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| pid_cmdline(*pid).is_some_and(|c| c.contains(marker)))
+        .collect()
+}
+
+/// Send `signal` to `pid`; a process that is already gone is not an error.
+pub fn signal(pid: u32, signal: nix::sys::signal::Signal) -> std::io::Result<()> {
+    let Ok(raw) = i32::try_from(pid) else { return Ok(()) };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), signal) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(std::io::Error::from(e)),
+    }
+}
+
+/// Peak resident set size (`VmHWM`) of `pid` in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// The last `lines` lines of a text file ("" when it cannot be read).
+pub fn tail(path: &Path, lines: usize) -> String {
+    let Ok(text) = std::fs::read(path) else { return String::new() };
+    let text = String::from_utf8_lossy(&text);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Whether this process may create namespaces and interfaces (root, or at
+/// least CAP_NET_ADMIN and CAP_SYS_ADMIN in its effective set).
+pub fn has_net_admin() -> bool {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_NET_ADMIN: u32 = 12;
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return false };
+    let Some(eff) = status.lines().find_map(|l| l.strip_prefix("CapEff:")) else { return false };
+    let Ok(bits) = u64::from_str_radix(eff.trim(), 16) else { return false };
+    bits & (1 << CAP_NET_ADMIN) != 0 && bits & (1 << CAP_SYS_ADMIN) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_command_carries_stderr() {
+        let err = run("sh", ["-c", "echo boom >&2; exit 3"]).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("boom") && msg.contains("sh -c"), "{msg}");
+        assert!(matches!(run("zk-chaos-no-such-program", ["x"]), Err(SysError::Spawn { .. })));
+    }
+
+    #[test]
+    fn own_process_is_alive_and_has_cmdline() {
+        let me = std::process::id();
+        assert!(pid_alive(me));
+        assert!(pid_cmdline(me).is_some());
+        assert!(!pid_alive(u32::MAX - 1));
+    }
+}
