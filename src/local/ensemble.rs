@@ -495,7 +495,7 @@ impl LocalEnsemble {
     ) -> Result<EnsembleStatus, EnsembleError> {
         let start = Instant::now();
         loop {
-            let dead = self.procs.iter_mut().find(|(_, p)| !p.alive()).map(|(o, _)| *o);
+            let dead = self.procs.iter_mut().find_map(|(o, p)| (!p.alive()).then_some(*o));
             if let Some(ordinal) = dead {
                 let tail = self.log_tail(ordinal);
                 return Err(EnsembleError::StartFailed { pod: self.state.names.pod(ordinal), tail });

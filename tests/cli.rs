@@ -1,0 +1,98 @@
+//! The `zk-chaos` binary end to end: bad flags, `up --detach`, `status`,
+//! `down`, and cleaning up after an `up` that was killed outright.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use zk_chaos::local::ensemble;
+use zk_chaos::local::state::{self, RunState};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("the binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn registered(name: &str) -> Option<RunState> {
+    state::registered_runs().into_iter().find(|(_, e)| e.name == name).and_then(|(_, e)| RunState::load(&e.run_dir).ok())
+}
+
+#[test]
+fn bad_flags_name_what_was_expected() {
+    let o = run(bin().args(["up", "--replicas", "0", "--name", "cli-zero"]));
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--replicas must be at least 1"), "{}", text(&o));
+    let o = run(bin().args(["up", "--subnet", "10.1.2.3/24"]));
+    assert!(!o.status.success());
+    assert!(text(&o).contains("host bits are set"), "{}", text(&o));
+    let o = run(bin().args(["up", "--version", "9.9.9", "--name", "cli-ver"]));
+    assert!(text(&o).contains("9.9.9"), "{}", text(&o));
+    let o = run(bin().args(["down"]));
+    assert!(!o.status.success() && text(&o).contains("--name"), "{}", text(&o));
+    for cmd in ["up", "down", "status", "run", "provision"] {
+        let o = run(bin().args([cmd, "--help"]));
+        assert!(o.status.success() && text(&o).contains("Examples:"), "{cmd} --help has examples");
+    }
+}
+
+#[test]
+fn detached_up_status_and_down() {
+    let work = tempfile::tempdir().unwrap();
+    let o = run(bin().args(["up", "--detach", "--name", "cli-detach", "--replicas", "3"]).env("ZK_CHAOS_WORK_DIR", work.path()));
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("connect string:") && out.contains("leader"), "{out}");
+    let st = registered("cli-detach").expect("registered");
+    let o = run(bin().args(["status", "--name", "cli-detach"]));
+    assert!(o.status.success(), "{}", text(&o));
+    let table = text(&o);
+    assert_eq!(table.matches("leader").count(), 1, "{table}");
+    assert_eq!(table.matches("follower").count(), 2, "{table}");
+    let o = run(bin().args(["status", "--name", "cli-detach", "--json"]));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json[0]["status"]["quorum"], true);
+    let o = run(bin().args(["down", "--name", "cli-detach"]));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(ensemble::leftovers_of(&st.run, st.subnet), Vec::<String>::new());
+    assert!(registered("cli-detach").is_none());
+    assert!(!st.run_dir.join("volumes").exists(), "data released");
+}
+
+#[test]
+fn a_killed_up_leaves_no_server_and_down_cleans_the_rest() {
+    let work = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["up", "--name", "cli-crash", "--replicas", "1"])
+        .env("ZK_CHAOS_WORK_DIR", work.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let st = loop {
+        if let Some(st) = registered("cli-crash").filter(|s| s.pods.values().all(|p| p.pid.is_some()) && !s.pods.is_empty()) {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "up never started its server");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let pid = st.pods[&0].pid.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while zk_chaos::sys::pid_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!zk_chaos::sys::pid_alive(pid), "the server died with its parent");
+    assert!(!ensemble::leftovers_of(&st.run, st.subnet).is_empty(), "namespaces outlive a SIGKILL");
+    let o = run(bin().args(["down", "--name", "cli-crash"]));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(ensemble::leftovers_of(&st.run, st.subnet), Vec::<String>::new());
+}
