@@ -3,4 +3,11 @@
 //! Data flows one way: steps -> cluster/operator -> workload/faults ->
 //! checkers -> report. See the README's architecture section.
 
+pub mod client;
+pub mod dist;
+pub mod local;
+pub mod operator;
+pub mod probe;
+pub mod smoke;
+pub mod sys;
 pub mod zkconfig;

@@ -16,12 +16,16 @@ use zk_chaos::local::naming;
 
 /// Prove a ZooKeeper ensemble survives what production does to it.
 #[derive(Debug, Parser)]
-#[command(name = "zk-chaos", version, propagate_version = true, after_help = "\
+#[command(
+    name = "zk-chaos",
+    version,
+    after_help = "\
 Examples:
   zk-chaos run                                   # the main job: ensemble up, checks, faults, teardown
   zk-chaos up --name zk --replicas 3 --version 3.8.0
   zk-chaos status --name zk
-  zk-chaos down --all")]
+  zk-chaos down --all"
+)]
 pub struct Cli {
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -117,12 +121,12 @@ impl EnsembleArgs {
 /// Set up logging to stderr.
 pub fn init_tracing(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        0 => "zk_chaos=warn,zookeeper_client=error,warn",
         1 => "zk_chaos=debug,info",
         _ => "trace",
     };
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
@@ -150,5 +154,15 @@ pub async fn interrupted() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

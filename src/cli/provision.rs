@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use zk_chaos::dist::{self, DistConfig};
+use zk_chaos::dist::{self, DistConfig, Progress as _};
 
 use super::progress::Spinner;
 
@@ -25,7 +25,12 @@ pub async fn provision(args: ProvisionArgs) -> anyhow::Result<ExitCode> {
     for v in versions {
         spinner.stage(&format!("resolving ZooKeeper {v}"));
         let d = dist::resolve(&v, &cfg, &spinner).await?;
-        spinner.println(format!("ZooKeeper {v}: {} jars from {:?} in {}", d.classpath.len(), d.source, d.home.display()));
+        spinner.println(format!(
+            "ZooKeeper {v}: {} jars from {:?} in {}",
+            d.classpath.len(),
+            d.source,
+            d.home.display()
+        ));
     }
     spinner.finish();
     Ok(ExitCode::SUCCESS)

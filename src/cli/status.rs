@@ -18,10 +18,8 @@ pub struct StatusArgs {
 }
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let runs: Vec<_> = state::registered_runs()
-        .into_iter()
-        .filter(|(_, e)| args.name.as_ref().is_none_or(|n| *n == e.name))
-        .collect();
+    let runs: Vec<_> =
+        state::registered_runs().into_iter().filter(|(_, e)| args.name.as_ref().is_none_or(|n| *n == e.name)).collect();
     if runs.is_empty() {
         match &args.name {
             Some(n) => bail!("no ensemble named `{n}` is up; start one with `zk-chaos up --name {n}`"),
@@ -38,7 +36,9 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         let status = ensemble::probe_run(&st).await;
         healthy &= status.quorum;
         if args.json {
-            all.push(serde_json::json!({ "run": run, "name": entry.name, "connect": st.connect_string(), "status": status }));
+            all.push(
+                serde_json::json!({ "run": run, "name": entry.name, "connect": st.connect_string(), "status": status }),
+            );
         } else {
             print_table(&st, &status);
         }
@@ -58,7 +58,10 @@ pub fn print_table(st: &state::RunState, status: &EnsembleStatus) {
         st.subnet,
         if status.quorum { "quorum".to_string() } else { format!("NO QUORUM: {}", status.problems.join("; ")) }
     );
-    println!("  {:<8} {:<8} {:<14} {:<12} {:<14} {:<11} {:<8} {:>8}", "ORDINAL", "POD", "ADDRESS", "MODE", "ZXID", "CONFIG", "VERSION", "UPTIME");
+    println!(
+        "  {:<8} {:<8} {:<14} {:<12} {:<14} {:<11} {:<8} {:>8}",
+        "ORDINAL", "POD", "ADDRESS", "MODE", "ZXID", "CONFIG", "VERSION", "UPTIME"
+    );
     for m in &status.members {
         let rec = st.pods.get(&m.ordinal);
         let zxid = m.srvr.as_ref().map(|s| format!("0x{:x}", s.zxid)).unwrap_or_else(|| "-".into());

@@ -285,7 +285,9 @@ impl LocalEnsemble {
             volume: self.state.run_dir.join("volumes").join(&pod),
             logs: self.state.run_dir.join("logs").join(&pod),
         };
-        self.state.pods.insert(ordinal, PodRecord { addr, version: version.to_string(), dirs, pid: None, wired: false });
+        self.state
+            .pods
+            .insert(ordinal, PodRecord { addr, version: version.to_string(), dirs, pid: None, wired: false });
         self.state.save()?;
         net::add_pod_netns(&self.state.run, self.state.subnet, ordinal)?;
         self.state.pods.get_mut(&ordinal).expect("just inserted").wired = true;
@@ -346,12 +348,14 @@ impl LocalEnsemble {
             return Ok(());
         }
         let rec = self.state.pods.get(&ordinal).ok_or(EnsembleError::NoSuchPod(ordinal))?.clone();
-        let dist = self.dists.get(&rec.version).cloned().ok_or_else(|| {
-            EnsembleError::Invalid(format!("version {} was not resolved for this run", rec.version))
-        })?;
+        let dist =
+            self.dists.get(&rec.version).cloned().ok_or_else(|| {
+                EnsembleError::Invalid(format!("version {} was not resolved for this run", rec.version))
+            })?;
         let args = self.jvm_args(ordinal, &dist, &rec.dirs);
         let pod = self.state.names.pod(ordinal);
-        let p = PodProcess::spawn(&pod, &self.state.run.netns(ordinal), &dist.java, &args, &rec.dirs, self.state.detached)?;
+        let p =
+            PodProcess::spawn(&pod, &self.state.run.netns(ordinal), &dist.java, &args, &rec.dirs, self.state.detached)?;
         tracing::debug!(pod, pid = p.pid, version = rec.version, "started");
         self.state.pods.get_mut(&ordinal).expect("exists").pid = Some(p.pid);
         self.procs.insert(ordinal, p);
@@ -361,7 +365,12 @@ impl LocalEnsemble {
 
     /// Resolve (provisioning if needed) another version for this run, so
     /// pods can be moved to it.
-    pub async fn add_version(&mut self, version: &str, cfg: &DistConfig, progress: &dyn Progress) -> Result<(), EnsembleError> {
+    pub async fn add_version(
+        &mut self,
+        version: &str,
+        cfg: &DistConfig,
+        progress: &dyn Progress,
+    ) -> Result<(), EnsembleError> {
         if !self.dists.contains_key(version) {
             let d = dist::resolve(version, cfg, progress).await?;
             self.dists.insert(version.to_string(), d);
@@ -573,7 +582,7 @@ impl Drop for LocalEnsemble {
 /// Probe every pod of a recorded run.
 pub async fn probe_run(state: &RunState) -> EnsembleStatus {
     let members: Vec<(u32, Ipv4Addr)> = state.pods.iter().map(|(o, p)| (*o, p.addr)).collect();
-    EnsembleStatus::judge(probe::probe_all(&members, PROBE_TIMEOUT).await)
+    EnsembleStatus::judge(probe::probe_all(&members, state.settings.admin_port, PROBE_TIMEOUT).await)
 }
 
 /// Remove everything a recorded run created, synchronously and
@@ -583,9 +592,13 @@ pub async fn probe_run(state: &RunState) -> EnsembleStatus {
 pub fn teardown_run(state: &RunState, keep_data: bool) {
     let marker = state.run.process_marker();
     let mut pids: BTreeSet<u32> = sys::pids_with_marker(&marker).into_iter().collect();
-    pids.extend(state.pods.values().filter_map(|p| p.pid).filter(|pid| {
-        sys::pid_cmdline(*pid).is_some_and(|c| c.contains(&marker))
-    }));
+    pids.extend(
+        state
+            .pods
+            .values()
+            .filter_map(|p| p.pid)
+            .filter(|pid| sys::pid_cmdline(*pid).is_some_and(|c| c.contains(&marker))),
+    );
     kill_and_reap(&pids);
     for ordinal in state.pods.keys() {
         net::remove_pod_netns(&state.run, *ordinal);
@@ -701,7 +714,10 @@ pub fn leftovers_of(run: &RunId, subnet: Subnet) -> Vec<String> {
     );
     if let Ok(routes) = net::host_routes() {
         out.extend(
-            routes.iter().filter(|r| r.is_fence() && r.subnet() == Some(subnet)).map(|r| format!("fence route {}", r.dst)),
+            routes
+                .iter()
+                .filter(|r| r.is_fence() && r.subnet() == Some(subnet))
+                .map(|r| format!("fence route {}", r.dst)),
         );
     }
     out

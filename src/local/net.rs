@@ -255,7 +255,11 @@ pub fn unblock(run: &RunId, ordinal: u32, own: Ipv4Addr, peer_ordinal: u32, peer
 /// Names of all existing network namespaces that are ours.
 pub fn our_namespaces() -> Vec<String> {
     let out = sys::ip(["netns", "list"]).unwrap_or_default();
-    out.lines().filter_map(|l| l.split_whitespace().next()).filter(|n| naming::is_our_netns(n)).map(String::from).collect()
+    out.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| naming::is_our_netns(n))
+        .map(String::from)
+        .collect()
 }
 
 /// Names of all existing links that are ours.

@@ -160,7 +160,11 @@ impl PodProcess {
 
     /// Send `signal`.
     pub fn signal(&self, signal: Signal) -> Result<(), PodError> {
-        sys::signal(self.pid, signal).map_err(|source| PodError::Signal { pod: self.pod.clone(), pid: self.pid, source })
+        sys::signal(self.pid, signal).map_err(|source| PodError::Signal {
+            pod: self.pod.clone(),
+            pid: self.pid,
+            source,
+        })
     }
 
     /// Wait up to `bound` for the process to exit; true when it did.

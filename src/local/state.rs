@@ -112,8 +112,9 @@ impl RunState {
         let json = serde_json::to_vec_pretty(self).expect("state serialises");
         write_atomic(&path, &json)?;
         let entry = Self::registry_entry(&self.run);
-        let pointer = serde_json::to_vec(&RegistryEntry { name: self.names.name.clone(), run_dir: self.run_dir.clone() })
-            .expect("registry entry serialises");
+        let pointer =
+            serde_json::to_vec(&RegistryEntry { name: self.names.name.clone(), run_dir: self.run_dir.clone() })
+                .expect("registry entry serialises");
         write_atomic(&entry, &pointer)
     }
     /// Load a run's state from its run dir.

@@ -150,7 +150,13 @@ pub fn parse_srvr(body: &str) -> Result<SrvrReply, ParseError> {
         let v = field(body, f).ok_or_else(|| missing(f))?;
         v.parse().map_err(|_| malformed(f, v))
     };
-    Ok(SrvrReply::Serving(Srvr { version, zxid, mode, node_count: count("Node count")?, connections: count("Connections")? }))
+    Ok(SrvrReply::Serving(Srvr {
+        version,
+        zxid,
+        mode,
+        node_count: count("Node count")?,
+        connections: count("Connections")?,
+    }))
 }
 
 /// A `mntr` report: every `key<TAB>value` pair, plus typed views of the
@@ -241,12 +247,18 @@ pub fn parse_conf(body: &str) -> Result<Option<Conf>, ParseError> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    let id_s = settings
-        .get("serverId")
-        .ok_or_else(|| ParseError::Missing { word: W, field: "serverId", excerpt: excerpt(body) })?;
-    let server_id = id_s.parse().map_err(|_| ParseError::Malformed { word: W, field: "serverId", value: id_s.clone() })?;
-    let membership = DynamicConfig::parse(members)
-        .map_err(|e| ParseError::Malformed { word: W, field: "membership", value: e.to_string() })?;
+    let id_s = settings.get("serverId").ok_or_else(|| ParseError::Missing {
+        word: W,
+        field: "serverId",
+        excerpt: excerpt(body),
+    })?;
+    let server_id =
+        id_s.parse().map_err(|_| ParseError::Malformed { word: W, field: "serverId", value: id_s.clone() })?;
+    let membership = DynamicConfig::parse(members).map_err(|e| ParseError::Malformed {
+        word: W,
+        field: "membership",
+        value: e.to_string(),
+    })?;
     Ok(Some(Conf { server_id, settings, membership }))
 }
 

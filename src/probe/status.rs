@@ -1,13 +1,13 @@
 //! Member and ensemble status: probe every member, then judge the whole.
 //!
 //! Quorum means exactly one leader among the serving members, a majority of
-//! the committed config serving in the leader's epoch, and every serving
+//! the committed config following it in broadcast, and every serving
 //! member on the same config version.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use super::parse::{self, Mode, MntrReply, SrvrReply};
+use super::parse::{self, MntrReply, Mode, SrvrReply};
 use super::wire;
 use crate::zkconfig::{self, CLIENT_PORT};
 
@@ -30,6 +30,10 @@ pub struct MemberStatus {
     pub uptime_ms: Option<u64>,
     /// Synced followers, when it leads (from `mntr`).
     pub synced_followers: Option<u64>,
+    /// `zk_peer_state` (from `mntr`), e.g. `following - broadcast`.
+    pub peer_state: Option<String>,
+    /// The server id of the leader it follows (admin server `leader`).
+    pub leader_id: Option<u64>,
     /// Why the probe failed, when it did (connection refused, timeout...).
     pub error: Option<String>,
 }
@@ -43,6 +47,13 @@ impl MemberStatus {
     pub fn serving(&self) -> bool {
         self.srvr.is_some()
     }
+    /// Whether it serves as a synced follower or observer of `leader_id`.
+    pub fn follows(&self, leader_id: u64) -> bool {
+        matches!(self.mode(), Some(Mode::Follower | Mode::Observer))
+            && self.leader_id == Some(leader_id)
+            && self.peer_state.as_deref().is_none_or(|p| p.ends_with("broadcast"))
+    }
+
     /// A short word for tables: the mode, `not-serving` or `down`.
     pub fn state_word(&self) -> String {
         match (&self.srvr, self.not_serving) {
@@ -53,9 +64,10 @@ impl MemberStatus {
     }
 }
 
-/// Probe one member over its client port: `srvr`, then `conf` and `mntr`
-/// when it serves. Never fails: failures are recorded in the status.
-pub async fn probe_member(ordinal: u32, addr: Ipv4Addr, timeout: Duration) -> MemberStatus {
+/// Probe one member: `srvr` over the client port, then, when it serves,
+/// `conf` and `mntr` and the admin server's `leader` command. Never fails:
+/// failures are recorded in the status.
+pub async fn probe_member(ordinal: u32, addr: Ipv4Addr, admin_port: u16, timeout: Duration) -> MemberStatus {
     let sock = SocketAddr::from((addr, CLIENT_PORT));
     let mut st = MemberStatus {
         ordinal,
@@ -66,6 +78,8 @@ pub async fn probe_member(ordinal: u32, addr: Ipv4Addr, timeout: Duration) -> Me
         membership: None,
         uptime_ms: None,
         synced_followers: None,
+        peer_state: None,
+        leader_id: None,
         error: None,
     };
     let srvr = wire::four_letter(sock, "srvr", timeout).await.map_err(|e| e.to_string());
@@ -80,8 +94,12 @@ pub async fn probe_member(ordinal: u32, addr: Ipv4Addr, timeout: Duration) -> Me
             return st;
         }
     }
-    let (conf, mntr) =
-        tokio::join!(wire::four_letter(sock, "conf", timeout), wire::four_letter(sock, "mntr", timeout));
+    let admin = SocketAddr::from((addr, admin_port));
+    let (conf, mntr, leader) = tokio::join!(
+        wire::four_letter(sock, "conf", timeout),
+        wire::four_letter(sock, "mntr", timeout),
+        wire::admin_get(admin, "/commands/leader", timeout)
+    );
     match conf.map_err(|e| e.to_string()).and_then(|b| parse::parse_conf(&b).map_err(|e| e.to_string())) {
         Ok(Some(c)) => {
             st.config_version = c.membership.version;
@@ -93,13 +111,18 @@ pub async fn probe_member(ordinal: u32, addr: Ipv4Addr, timeout: Duration) -> Me
     if let Ok(Ok(MntrReply::Serving(m))) = mntr.map(|b| parse::parse_mntr(&b)) {
         st.uptime_ms = m.uptime_ms();
         st.synced_followers = m.synced_followers();
+        st.peer_state = m.peer_state().map(String::from);
+    }
+    match leader.map_err(|e| e.to_string()).and_then(|b| parse::parse_admin_leader(&b).map_err(|e| e.to_string())) {
+        Ok(l) => st.leader_id = l.leader_id,
+        Err(e) => st.error = Some(format!("admin server: {e}")),
     }
     st
 }
 
 /// Probe all members concurrently.
-pub async fn probe_all(members: &[(u32, Ipv4Addr)], timeout: Duration) -> Vec<MemberStatus> {
-    futures::future::join_all(members.iter().map(|(o, a)| probe_member(*o, *a, timeout))).await
+pub async fn probe_all(members: &[(u32, Ipv4Addr)], admin_port: u16, timeout: Duration) -> Vec<MemberStatus> {
+    futures::future::join_all(members.iter().map(|(o, a)| probe_member(*o, *a, admin_port, timeout))).await
 }
 
 /// The judgement over one round of member probes.
@@ -109,7 +132,7 @@ pub struct EnsembleStatus {
     pub members: Vec<MemberStatus>,
     /// Ordinals that claim to lead.
     pub leaders: Vec<u32>,
-    /// Ordinals following the single leader (same epoch).
+    /// Ordinals following the single leader and in broadcast (synced).
     pub followers_of_leader: Vec<u32>,
     /// Distinct config versions among serving members.
     pub config_versions: Vec<u64>,
@@ -136,16 +159,11 @@ impl EnsembleStatus {
             leader.and_then(|l| l.membership.clone()).or_else(|| members.iter().find_map(|m| m.membership.clone()));
         let voter_ids: Vec<u64> = committed.as_ref().map(|c| c.voters().collect()).unwrap_or_default();
         let voters = voter_ids.len();
-        let followers_of_leader: Vec<u32> = match leader.and_then(|l| l.srvr.as_ref()) {
-            Some(ls) => members
-                .iter()
-                .filter(|m| {
-                    m.srvr.as_ref().is_some_and(|s| {
-                        matches!(s.mode, Mode::Follower | Mode::Observer) && s.epoch() == ls.epoch()
-                    })
-                })
-                .map(|m| m.ordinal)
-                .collect(),
+        let followers_of_leader: Vec<u32> = match leader {
+            Some(l) => {
+                let leader_id = zkconfig::server_id(l.ordinal);
+                members.iter().filter(|m| m.follows(leader_id)).map(|m| m.ordinal).collect()
+            }
             None => Vec::new(),
         };
         let mut problems = Vec::new();
@@ -158,23 +176,23 @@ impl EnsembleStatus {
             let hex: Vec<String> = config_versions.iter().map(|v| format!("{v:x}")).collect();
             problems.push(format!("config versions disagree: {}", hex.join(", ")));
         }
-        // Voters in the leader's epoch: the leader plus its voting followers.
-        let voting_in_epoch = leader
+        // Voters in the leader's quorum: the leader plus its synced voting followers.
+        let voting_with_leader = leader
             .iter()
             .map(|l| l.ordinal)
             .chain(followers_of_leader.iter().copied())
             .filter(|o| voter_ids.contains(&zkconfig::server_id(*o)))
             .count();
         let majority = voters / 2 + 1;
-        if leader.is_some() && voting_in_epoch < majority {
-            problems.push(format!("only {voting_in_epoch} of {voters} voters follow the leader, {majority} needed"));
+        if leader.is_some() && voting_with_leader < majority {
+            problems.push(format!("only {voting_with_leader} of {voters} voters follow the leader, {majority} needed"));
         }
         for m in &members {
             if !m.serving() {
                 problems.push(format!("member {} is {}", m.ordinal, m.state_word()));
             }
         }
-        let quorum = leaders.len() == 1 && config_versions.len() <= 1 && voters > 0 && voting_in_epoch >= majority;
+        let quorum = leaders.len() == 1 && config_versions.len() <= 1 && voters > 0 && voting_with_leader >= majority;
         Self { members, leaders, followers_of_leader, config_versions, voters, quorum, problems }
     }
 
@@ -188,6 +206,8 @@ impl EnsembleStatus {
 
     /// Quorum, and every probed member serving in it.
     pub fn all_healthy(&self) -> bool {
-        self.quorum && self.members.iter().all(|m| m.serving()) && self.followers_of_leader.len() + 1 == self.members.len()
+        self.quorum
+            && self.members.iter().all(|m| m.serving())
+            && self.followers_of_leader.len() + 1 == self.members.len()
     }
 }
