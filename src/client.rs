@@ -90,11 +90,11 @@ async fn connect_with(
 /// Create a persistent, world-writable znode with `data`.
 pub async fn create(client: &zk::Client, path: &str, data: &[u8]) -> Result<zk::Stat, ClientError> {
     let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-    client
-        .create(path, data, &opts)
-        .await
-        .map(|(stat, _)| stat)
-        .map_err(|source| ClientError::Op { op: "create", path: path.to_string(), source })
+    client.create(path, data, &opts).await.map(|(stat, _)| stat).map_err(|source| ClientError::Op {
+        op: "create",
+        path: path.to_string(),
+        source,
+    })
 }
 
 /// `sync` then read `path` (a linearizable read).

@@ -6,7 +6,6 @@
 pub mod client;
 pub mod dist;
 pub mod local;
-pub mod operator;
 pub mod probe;
 pub mod smoke;
 pub mod sys;

@@ -89,7 +89,11 @@ impl Summary {
             let _ = writeln!(out, "  time to quorum: {:.2}s", q as f64 / 1000.0);
         }
         if let Some(m) = self.peak_rss_mib {
-            let _ = writeln!(out, "  peak memory of the ensemble: {m:.0} MiB ({:.0} MiB per member)", m / f64::from(self.replicas.max(1)));
+            let _ = writeln!(
+                out,
+                "  peak memory of the ensemble: {m:.0} MiB ({:.0} MiB per member)",
+                m / f64::from(self.replicas.max(1))
+            );
         }
         let passed = self.steps.iter().filter(|s| s.outcome == Outcome::Passed).count();
         let failed = self.steps.iter().filter(|s| s.outcome == Outcome::Failed).count();

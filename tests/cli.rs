@@ -20,7 +20,10 @@ fn text(o: &Output) -> String {
 }
 
 fn registered(name: &str) -> Option<RunState> {
-    state::registered_runs().into_iter().find(|(_, e)| e.name == name).and_then(|(_, e)| RunState::load(&e.run_dir).ok())
+    state::registered_runs()
+        .into_iter()
+        .find(|(_, e)| e.name == name)
+        .and_then(|(_, e)| RunState::load(&e.run_dir).ok())
 }
 
 #[test]
@@ -44,7 +47,9 @@ fn bad_flags_name_what_was_expected() {
 #[test]
 fn detached_up_status_and_down() {
     let work = tempfile::tempdir().unwrap();
-    let o = run(bin().args(["up", "--detach", "--name", "cli-detach", "--replicas", "3"]).env("ZK_CHAOS_WORK_DIR", work.path()));
+    let o = run(bin()
+        .args(["up", "--detach", "--name", "cli-detach", "--replicas", "3"])
+        .env("ZK_CHAOS_WORK_DIR", work.path()));
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     assert!(out.contains("connect string:") && out.contains("leader"), "{out}");
@@ -76,7 +81,9 @@ fn a_killed_up_leaves_no_server_and_down_cleans_the_rest() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
     let st = loop {
-        if let Some(st) = registered("cli-crash").filter(|s| s.pods.values().all(|p| p.pid.is_some()) && !s.pods.is_empty()) {
+        if let Some(st) =
+            registered("cli-crash").filter(|s| s.pods.values().all(|p| p.pid.is_some()) && !s.pods.is_empty())
+        {
             break st;
         }
         assert!(Instant::now() < deadline, "up never started its server");

@@ -291,3 +291,92 @@ pub fn parse_admin_leader(body: &str) -> Result<LeaderInfo, ParseError> {
         raw.is_leader.ok_or(ParseError::Missing { word: "leader", field: "is_leader", excerpt: excerpt(body) })?;
     Ok(LeaderInfo { is_leader, leader_id: raw.leader_id.and_then(|i| u64::try_from(i).ok()) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(version: &str, name: &str) -> String {
+        let path = format!("{}/tests/fixtures/4lw/{version}/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    const VERSIONS: [&str; 2] = ["3.8.0", "3.9.3"];
+
+    #[test]
+    fn srvr_and_stat_of_real_servers() {
+        for v in VERSIONS {
+            for word in ["srvr", "stat"] {
+                let SrvrReply::Serving(l) = parse_srvr(&fixture(v, &format!("leader-{word}.txt"))).unwrap() else {
+                    panic!("{v} leader {word} serves")
+                };
+                assert_eq!((l.version.as_str(), l.mode), (v, Mode::Leader), "{v} {word}");
+                assert!(l.zxid > 0 && l.epoch() >= 1 && l.node_count > 0);
+                let SrvrReply::Serving(f) = parse_srvr(&fixture(v, &format!("follower-{word}.txt"))).unwrap() else {
+                    panic!("{v} follower {word} serves")
+                };
+                assert_eq!(f.mode, Mode::Follower);
+            }
+            assert_eq!(parse_srvr(&fixture(v, "notserving-srvr.txt")).unwrap(), SrvrReply::NotServing);
+        }
+    }
+
+    #[test]
+    fn mntr_of_real_servers() {
+        for v in VERSIONS {
+            let MntrReply::Serving(l) = parse_mntr(&fixture(v, "leader-mntr.txt")).unwrap() else { panic!() };
+            assert_eq!(l.server_state(), Some(Mode::Leader));
+            assert_eq!(l.synced_followers(), Some(2), "{v}");
+            assert!(l.uptime_ms().is_some_and(|u| u > 0));
+            assert_eq!(l.peer_state(), Some("leading - broadcast"));
+            let MntrReply::Serving(f) = parse_mntr(&fixture(v, "follower-mntr.txt")).unwrap() else { panic!() };
+            assert_eq!(f.server_state(), Some(Mode::Follower));
+            assert_eq!(f.peer_state(), Some("following - broadcast"));
+            assert_eq!(parse_mntr(&fixture(v, "notserving-mntr.txt")).unwrap(), MntrReply::NotServing);
+        }
+    }
+
+    #[test]
+    fn conf_of_real_servers() {
+        for v in VERSIONS {
+            let c = parse_conf(&fixture(v, "leader-conf.txt")).unwrap().unwrap();
+            assert_eq!(c.membership.servers.len(), 3, "{v}");
+            assert!(c.membership.version.is_some_and(|x| x >= 0x1_0000_0000), "{v}: {:?}", c.membership.version);
+            assert!(c.settings.contains_key("tickTime"));
+            let f = parse_conf(&fixture(v, "follower-conf.txt")).unwrap().unwrap();
+            assert_ne!(f.server_id, c.server_id);
+            assert_eq!(f.membership, c.membership, "leader and follower agree");
+            assert_eq!(parse_conf(&fixture(v, "notserving-conf.txt")).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn malformed_bodies_say_what_is_missing() {
+        let e = parse_srvr("Zookeeper version: 3.8.0\nMode: leader\n").unwrap_err();
+        assert!(e.to_string().contains("Zxid"), "{e}");
+        let e = parse_srvr("Zookeeper version: 3.8.0\nZxid: 0xzz\nMode: leader\n").unwrap_err();
+        assert!(matches!(e, ParseError::Malformed { field: "Zxid", .. }), "{e}");
+        let e = parse_srvr("Zookeeper version: 3.8.0\nZxid: 0x1\nMode: boss\n").unwrap_err();
+        assert!(matches!(e, ParseError::Malformed { field: "Mode", .. }), "{e}");
+        let e = parse_srvr("srvr is not executed because it is not in the whitelist.\n").unwrap_err();
+        assert_eq!(e, ParseError::NotWhitelisted("srvr"));
+        assert!(parse_mntr("garbage").is_err());
+        assert!(parse_conf("membership: \nserver.1=x\n").is_err());
+    }
+
+    #[test]
+    fn admin_leader_body() {
+        let l = parse_admin_leader(
+            r#"{"is_leader":false,"leader_id":3,"leader_ip":"zk-2.zk-pods","command":"leader","error":null}"#,
+        )
+        .unwrap();
+        assert_eq!(l, LeaderInfo { is_leader: false, leader_id: Some(3) });
+        assert!(
+            parse_admin_leader(
+                r#"{"command":"leader","error":"This ZooKeeper instance is not currently serving requests"}"#
+            )
+            .is_err()
+        );
+        assert!(parse_admin_leader("<html>").is_err());
+    }
+}

@@ -211,3 +211,99 @@ impl EnsembleStatus {
             && self.followers_of_leader.len() + 1 == self.members.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zkconfig::{DynamicConfig, EnsembleNames};
+
+    fn member(ordinal: u32, mode: Option<Mode>, leader_id: Option<u64>, config: u64) -> MemberStatus {
+        let mut membership = DynamicConfig::for_replicas(&EnsembleNames::new("zk", "default"), 3);
+        membership.version = Some(config);
+        MemberStatus {
+            ordinal,
+            addr: Ipv4Addr::new(10, 213, 0, 10 + ordinal as u8),
+            srvr: mode.map(|mode| parse::Srvr {
+                version: "3.8.0".into(),
+                zxid: 0x1_0000_0001,
+                mode,
+                node_count: 5,
+                connections: 1,
+            }),
+            not_serving: mode.is_none(),
+            config_version: mode.map(|_| config),
+            membership: mode.map(|_| membership),
+            uptime_ms: Some(1000),
+            synced_followers: None,
+            peer_state: mode
+                .map(|m| if m == Mode::Leader { "leading - broadcast" } else { "following - broadcast" }.into()),
+            leader_id,
+            error: None,
+        }
+    }
+
+    const V: u64 = 0x1_0000_0000;
+
+    #[test]
+    fn healthy_ensemble() {
+        let st = EnsembleStatus::judge(vec![
+            member(0, Some(Mode::Follower), Some(2), V),
+            member(1, Some(Mode::Leader), Some(2), V),
+            member(2, Some(Mode::Follower), Some(2), V),
+        ]);
+        assert!(st.quorum && st.all_healthy(), "{:?}", st.problems);
+        assert_eq!(st.leader(), Some(1));
+        assert_eq!(st.followers_of_leader, vec![0, 2]);
+        assert!(st.problems.is_empty());
+    }
+
+    #[test]
+    fn one_member_down_keeps_quorum_but_is_not_healthy() {
+        let st = EnsembleStatus::judge(vec![
+            member(0, None, None, V),
+            member(1, Some(Mode::Leader), Some(2), V),
+            member(2, Some(Mode::Follower), Some(2), V),
+        ]);
+        assert!(st.quorum && !st.all_healthy());
+        assert!(st.problems.iter().any(|p| p.contains("member 0 is not-serving")), "{:?}", st.problems);
+    }
+
+    #[test]
+    fn a_minority_has_no_quorum() {
+        let st = EnsembleStatus::judge(vec![
+            member(0, None, None, V),
+            member(1, Some(Mode::Leader), Some(2), V),
+            member(2, None, None, V),
+        ]);
+        assert!(!st.quorum);
+        assert!(st.problems.iter().any(|p| p.contains("only 1 of 3 voters")), "{:?}", st.problems);
+    }
+
+    #[test]
+    fn two_leaders_or_split_configs_are_not_quorum() {
+        let st = EnsembleStatus::judge(vec![
+            member(0, Some(Mode::Leader), Some(1), V),
+            member(1, Some(Mode::Leader), Some(2), V),
+            member(2, Some(Mode::Follower), Some(2), V),
+        ]);
+        assert!(!st.quorum && st.leader().is_none());
+        let st = EnsembleStatus::judge(vec![
+            member(0, Some(Mode::Follower), Some(2), V),
+            member(1, Some(Mode::Leader), Some(2), V),
+            member(2, Some(Mode::Follower), Some(2), V + 3),
+        ]);
+        assert!(!st.quorum);
+        assert!(st.problems.iter().any(|p| p.contains("config versions disagree")));
+    }
+
+    #[test]
+    fn a_follower_of_another_leader_does_not_count() {
+        let st = EnsembleStatus::judge(vec![
+            member(0, Some(Mode::Follower), Some(1), V),
+            member(1, Some(Mode::Leader), Some(2), V),
+            member(2, Some(Mode::Follower), Some(2), V),
+        ]);
+        assert_eq!(st.followers_of_leader, vec![2]);
+        assert!(st.quorum && !st.all_healthy());
+    }
+}
