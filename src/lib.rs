@@ -6,7 +6,10 @@
 pub mod client;
 pub mod dist;
 pub mod local;
+pub mod operator;
 pub mod probe;
 pub mod smoke;
+pub mod supervisor;
 pub mod sys;
+pub mod workload;
 pub mod zkconfig;

@@ -2,7 +2,6 @@
 //! Needs root and Java; provisions ZooKeeper into the user cache on first
 //! use. Tests in this file run one at a time (2-core machines).
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use zk_chaos::client::{self, SessionOptions};
@@ -10,14 +9,14 @@ use zk_chaos::dist::NoProgress;
 use zk_chaos::local::ensemble::{self, EnsembleError};
 use zk_chaos::local::{EnsembleSpec, LocalEnsemble};
 
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     assert!(
         zk_chaos::sys::has_net_admin(),
         "the local backend tests need root (CAP_NET_ADMIN): run `sudo cargo test` or as root"
     );
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    SERIAL.lock().await
 }
 
 fn spec(name: &str, replicas: u32, version: &str, work: &tempfile::TempDir) -> EnsembleSpec {
@@ -41,7 +40,7 @@ async fn read(e: &LocalEnsemble, ordinal: u32, path: &str) -> Vec<u8> {
 }
 
 async fn quorum_and_read_through_every_member(version: &str, name: &str) {
-    let _g = serial();
+    let _g = serial().await;
     let work = tempfile::tempdir().unwrap();
     let mut e = LocalEnsemble::up(&spec(name, 3, version, &work), &NoProgress).await.unwrap();
     let (run, subnet) = (e.state().run.clone(), e.state().subnet);
@@ -82,7 +81,7 @@ async fn zookeeper_3_9_3_reaches_quorum_and_serves_through_every_member() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_follower_leaves_a_serving_ensemble_and_rejoins_with_its_data() {
-    let _g = serial();
+    let _g = serial().await;
     let work = tempfile::tempdir().unwrap();
     let mut e = LocalEnsemble::up(&spec("kill", 3, "3.8.0", &work), &NoProgress).await.unwrap();
     let st = e.wait_for_quorum(QUORUM).await.unwrap();
@@ -103,7 +102,7 @@ async fn sigkilled_follower_leaves_a_serving_ensemble_and_rejoins_with_its_data(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolated_leader_is_replaced_and_rejoins_after_heal() {
-    let _g = serial();
+    let _g = serial().await;
     let work = tempfile::tempdir().unwrap();
     let mut e = LocalEnsemble::up(&spec("iso", 3, "3.8.0", &work), &NoProgress).await.unwrap();
     let old = e.wait_for_quorum(QUORUM).await.unwrap().leader().unwrap();
@@ -123,7 +122,7 @@ async fn isolated_leader_is_replaced_and_rejoins_after_heal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_and_resume_a_member() {
-    let _g = serial();
+    let _g = serial().await;
     let work = tempfile::tempdir().unwrap();
     let mut e = LocalEnsemble::up(&spec("pause", 3, "3.8.0", &work), &NoProgress).await.unwrap();
     let st = e.wait_for_quorum(QUORUM).await.unwrap();
@@ -138,7 +137,7 @@ async fn pause_and_resume_a_member() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_leaves_nothing_behind() {
-    let _g = serial();
+    let _g = serial().await;
     let work = tempfile::tempdir().unwrap();
     let s = spec("boom", 1, "3.8.0", &work);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -155,7 +154,7 @@ async fn a_panic_leaves_nothing_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_fails_before_anything_starts() {
-    let _g = serial();
+    let _g = serial().await;
     let work = tempfile::tempdir().unwrap();
     let before = ensemble::leftovers();
     let err = |s: EnsembleSpec| async move { LocalEnsemble::up(&s, &NoProgress).await.err().unwrap() };
@@ -185,7 +184,7 @@ async fn bad_input_fails_before_anything_starts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_cannot_start_fails_fast_with_its_log() {
-    let _g = serial();
+    let _g = serial().await;
     let work = tempfile::tempdir().unwrap();
     let mut s = spec("nostart", 1, "3.8.0", &work);
     // A zoo.cfg key the server rejects at parse time.

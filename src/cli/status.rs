@@ -70,7 +70,7 @@ pub fn print_table(st: &state::RunState, status: &EnsembleStatus) {
             .srvr
             .as_ref()
             .map(|s| s.version.clone())
-            .or_else(|| rec.map(|r| r.version.clone()))
+            .or_else(|| rec.map(|r| r.template.version.clone()))
             .unwrap_or_else(|| "-".into());
         let up = m.uptime_ms.map(|ms| format!("{:.0}s", ms as f64 / 1000.0)).unwrap_or_else(|| "-".into());
         println!(

@@ -46,7 +46,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     println!("\nconnect string: {}", state.connect_string());
     println!("reach a pod:    sudo ip netns exec {} <command>   (peer names resolve there)", state.run.netns(0));
     if let Some(p) = state.pods.values().next() {
-        println!("admin server:   curl http://{}:{}/commands/stat", p.addr, state.settings.admin_port);
+        println!("admin server:   curl http://{}:{}/commands/stat", p.addr, state.admin_port);
     }
     println!("logs:           {}", state.run_dir.join("logs").display());
     if args.detach {

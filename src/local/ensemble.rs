@@ -13,7 +13,7 @@ use nix::sys::signal::Signal;
 use super::naming::{self, NamingError, RunId, Subnet};
 use super::net::{self, NetError};
 use super::pod::{self, PodDirs, PodError, PodProcess};
-use super::state::{self, PodRecord, RunState, StateError};
+use super::state::{self, PodRecord, PodTemplate, RunState, StateError};
 use crate::dist::{self, DistConfig, DistError, Distribution, JvmOptions, Progress};
 use crate::probe::{self, EnsembleStatus};
 use crate::sys;
@@ -47,11 +47,23 @@ pub struct EnsembleSpec {
     pub work_dir: PathBuf,
     /// Start processes so that they outlive this process.
     pub detach: bool,
+    /// Revision label of the pods' template (the operator sets it).
+    pub revision: String,
     /// Where ZooKeeper distributions come from.
     pub dist: DistConfig,
 }
 
 impl EnsembleSpec {
+    /// The template every pod of this spec starts from.
+    pub fn template(&self) -> PodTemplate {
+        PodTemplate {
+            revision: self.revision.clone(),
+            version: self.version.clone(),
+            settings: self.settings.clone(),
+            heap_mb: self.heap_mb,
+        }
+    }
+
     /// Three members of 3.8.0 named `zk`, with a 500 ms tick.
     pub fn new(name: &str, replicas: u32, version: &str) -> Self {
         let settings = ServerSettings { tick_time_ms: 500, ..ServerSettings::default() };
@@ -66,6 +78,7 @@ impl EnsembleSpec {
             heap_mb: 96,
             work_dir: state::default_work_dir(),
             detach: false,
+            revision: String::new(),
             dist: DistConfig::from_env(),
         }
     }
@@ -138,12 +151,15 @@ pub struct LocalEnsemble {
     procs: BTreeMap<u32, PodProcess>,
     blocked: BTreeSet<(u32, u32)>,
     closed: bool,
+    /// Whether dropping this handle tears the run down (false for a run
+    /// attached to from another process, which only borrows it).
+    owned: bool,
 }
 
 /// Check everything that can be checked before anything is created.
 pub fn preflight(spec: &EnsembleSpec) -> Result<(), EnsembleError> {
     naming::validate_cluster_name(&spec.name)?;
-    if spec.replicas == 0 {
+    if spec.replicas == 0 && spec.revision.is_empty() {
         return Err(EnsembleError::Invalid("--replicas must be at least 1 (got 0)".into()));
     }
     if spec.heap_mb < 16 {
@@ -192,6 +208,19 @@ impl LocalEnsemble {
     /// quorum (see [`LocalEnsemble::wait_for_quorum`]). On any failure,
     /// whatever was created is removed again.
     pub async fn up(spec: &EnsembleSpec, progress: &dyn Progress) -> Result<Self, EnsembleError> {
+        let mut me = Self::create(spec, progress).await?;
+        progress.stage(&format!("starting {} members", spec.replicas));
+        let initial = DynamicConfig::for_replicas(&me.state.names, spec.replicas);
+        let template = spec.template();
+        for ordinal in 0..spec.replicas {
+            me.add_pod(ordinal, &template, &initial).await?;
+        }
+        Ok(me)
+    }
+
+    /// Preflight, provision the distribution and build the run's network
+    /// (fence, bridge) without any pod: pods come from [`Self::add_pod`].
+    pub async fn create(spec: &EnsembleSpec, progress: &dyn Progress) -> Result<Self, EnsembleError> {
         preflight(spec)?;
         let dist = dist::resolve(&spec.version, &spec.dist, progress).await?;
         progress.stage("creating network");
@@ -210,17 +239,18 @@ impl LocalEnsemble {
                 fenced: false,
                 bridged: false,
                 run_dir,
-                settings: spec.settings.clone(),
+                admin_port: spec.settings.admin_port,
                 credential: SuperCredential::generate(),
-                heap_mb: spec.heap_mb,
                 pods: BTreeMap::new(),
                 detached: spec.detach,
                 created_unix: now_unix(),
+                operator: None,
             },
             dists: BTreeMap::from([(spec.version.clone(), dist)]),
             procs: BTreeMap::new(),
             blocked: BTreeSet::new(),
             closed: false,
+            owned: true,
         };
         // From here on `me` owns what exists; an early return drops it and
         // the drop removes it.
@@ -230,20 +260,86 @@ impl LocalEnsemble {
         net::add_bridge(&me.state.run, subnet)?;
         me.state.bridged = true;
         me.state.save()?;
-        for ordinal in 0..spec.replicas {
-            me.add_pod_network(ordinal, &spec.version)?;
-        }
-        me.write_all_hosts()?;
-        for ordinal in 0..spec.replicas {
-            net::verify_route(&me.state.run, me.addr(ordinal)?)?;
-        }
-        progress.stage(&format!("starting {} members", spec.replicas));
-        let initial = DynamicConfig::for_replicas(&me.state.names, spec.replicas);
-        for ordinal in 0..spec.replicas {
-            me.prepare_volume(ordinal, &initial, false)?;
-            me.start_pod(ordinal).await?;
-        }
         Ok(me)
+    }
+
+    /// Create pod `ordinal` (the StatefulSet creating a pod): its namespace
+    /// and veth, everyone's hosts files, its volume when new (with
+    /// `initial` as its first dynamic config), then start its server.
+    pub async fn add_pod(
+        &mut self,
+        ordinal: u32,
+        template: &PodTemplate,
+        initial: &DynamicConfig,
+    ) -> Result<(), EnsembleError> {
+        if !self.dists.contains_key(&template.version) {
+            return Err(EnsembleError::Invalid(format!("version {} was not resolved for this run", template.version)));
+        }
+        self.add_pod_network(ordinal, template)?;
+        self.write_all_hosts()?;
+        net::verify_route(&self.state.run, self.addr(ordinal)?)?;
+        let fresh = !self.state.pods[&ordinal].dirs.zoo_cfg().exists();
+        self.render_pod_config(ordinal, fresh.then_some(initial))?;
+        self.start_pod(ordinal).await
+    }
+
+    /// Attach to a run another process started (found through its state
+    /// file): adopt its running servers and resolve the versions its pods
+    /// use. Dropping the handle leaves the run as it is.
+    pub async fn attach(
+        run_dir: &std::path::Path,
+        cfg: &DistConfig,
+        progress: &dyn Progress,
+    ) -> Result<Self, EnsembleError> {
+        let state = RunState::load(run_dir)?;
+        let mut dists = BTreeMap::new();
+        for rec in state.pods.values() {
+            if !dists.contains_key(&rec.template.version) {
+                dists.insert(rec.template.version.clone(), dist::resolve(&rec.template.version, cfg, progress).await?);
+            }
+        }
+        let marker = state.run.process_marker();
+        let procs = state
+            .pods
+            .iter()
+            .filter_map(|(o, rec)| {
+                let pid = rec.pid.filter(|p| sys::pid_cmdline(*p).is_some_and(|c| c.contains(&marker)))?;
+                Some((*o, PodProcess::adopt(&state.names.pod(*o), pid)))
+            })
+            .collect();
+        Ok(Self { state, dists, procs, blocked: BTreeSet::new(), closed: false, owned: false })
+    }
+
+    /// Mutable access to the run record's operator section (saved with
+    /// [`Self::save_state`]).
+    pub fn operator_state_mut(&mut self) -> &mut Option<serde_json::Value> {
+        &mut self.state.operator
+    }
+
+    /// Write the run record to disk.
+    pub fn save_state(&self) -> Result<(), EnsembleError> {
+        Ok(self.state.save()?)
+    }
+
+    /// Ordinals whose volume exists on disk (pods or not).
+    pub fn volumes(&self) -> BTreeSet<u32> {
+        let dir = self.state.run_dir.join("volumes");
+        let prefix = format!("{}-", self.state.names.name);
+        let Ok(entries) = std::fs::read_dir(dir) else { return BTreeSet::new() };
+        entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix(&prefix)?.parse().ok()).collect()
+    }
+
+    /// Delete the volume of a pod that no longer exists.
+    pub fn release_volume(&self, ordinal: u32) -> Result<(), EnsembleError> {
+        if self.state.pods.contains_key(&ordinal) {
+            return Err(EnsembleError::Invalid(format!("{} still exists", self.state.names.pod(ordinal))));
+        }
+        let dir = self.state.run_dir.join("volumes").join(self.state.names.pod(ordinal));
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(PodError::Files { path: dir, source }.into()),
+        }
     }
 
     /// The run's recorded state.
@@ -276,18 +372,18 @@ impl LocalEnsemble {
         &self.state.credential
     }
 
-    /// Create the namespace and veth of a new pod and record it (the
-    /// StatefulSet creating pod `ordinal`). Its volume is made on start.
-    pub fn add_pod_network(&mut self, ordinal: u32, version: &str) -> Result<(), EnsembleError> {
+    /// Create the namespace and veth of a new pod and record it.
+    fn add_pod_network(&mut self, ordinal: u32, template: &PodTemplate) -> Result<(), EnsembleError> {
+        if self.state.pods.contains_key(&ordinal) {
+            return Err(EnsembleError::Invalid(format!("pod {} already exists", self.state.names.pod(ordinal))));
+        }
         let addr = self.state.subnet.pod_addr(ordinal)?;
         let pod = self.state.names.pod(ordinal);
         let dirs = PodDirs {
             volume: self.state.run_dir.join("volumes").join(&pod),
             logs: self.state.run_dir.join("logs").join(&pod),
         };
-        self.state
-            .pods
-            .insert(ordinal, PodRecord { addr, version: version.to_string(), dirs, pid: None, wired: false });
+        self.state.pods.insert(ordinal, PodRecord { addr, template: template.clone(), dirs, pid: None, wired: false });
         self.state.save()?;
         net::add_pod_netns(&self.state.run, self.state.subnet, ordinal)?;
         self.state.pods.get_mut(&ordinal).expect("just inserted").wired = true;
@@ -305,41 +401,57 @@ impl LocalEnsemble {
         Ok(())
     }
 
-    /// Write `myid`, `zoo.cfg` and the dynamic config into the pod's volume.
-    /// Unless `force`, a volume that already has a config keeps it (a
-    /// restarted pod comes back with its data and its latest config).
-    pub fn prepare_volume(&self, ordinal: u32, dynamic: &DynamicConfig, force: bool) -> Result<(), EnsembleError> {
+    /// Render `myid` and `zoo.cfg` from the pod's template into its volume.
+    /// With `dynamic`, the dynamic config file is written fresh from it;
+    /// without, `zoo.cfg` keeps pointing at the dynamic file the server
+    /// itself last wrote (it rewrites it on every reconfig), so a restarted
+    /// or re-templated pod comes back with its latest membership.
+    pub fn render_pod_config(&self, ordinal: u32, dynamic: Option<&DynamicConfig>) -> Result<(), EnsembleError> {
         let rec = self.state.pods.get(&ordinal).ok_or(EnsembleError::NoSuchPod(ordinal))?;
         let dirs = &rec.dirs;
-        if dirs.zoo_cfg().exists() && !force {
-            return Ok(());
-        }
         let files = |path: &std::path::Path| {
             let p = path.to_path_buf();
             move |source| PodError::Files { path: p, source }
         };
         std::fs::create_dir_all(dirs.data()).map_err(files(&dirs.data()))?;
         pod::write_file(&dirs.myid(), &zkconfig::render_myid(ordinal))?;
-        pod::write_file(&dirs.dynamic_cfg(), &dynamic.render())?;
+        let dynamic_file = match dynamic {
+            Some(d) => {
+                pod::write_file(&dirs.dynamic_cfg(), &d.render())?;
+                dirs.dynamic_cfg()
+            }
+            None => current_dynamic_file(&dirs.zoo_cfg()).unwrap_or_else(|| dirs.dynamic_cfg()),
+        };
         let cfg = zkconfig::render_zoo_cfg(
-            &self.state.settings,
+            &rec.template.settings,
             &dirs.data().to_string_lossy(),
-            &dirs.dynamic_cfg().to_string_lossy(),
+            &dynamic_file.to_string_lossy(),
         )?;
         pod::write_file(&dirs.zoo_cfg(), &cfg)?;
         Ok(())
     }
 
-    fn jvm_args(&self, ordinal: u32, dist: &Distribution, dirs: &PodDirs) -> Vec<OsString> {
+    /// Give pod `ordinal` a new template (taking effect at its next start),
+    /// re-rendering its `zoo.cfg`.
+    pub fn set_pod_template(&mut self, ordinal: u32, template: &PodTemplate) -> Result<(), EnsembleError> {
+        if !self.dists.contains_key(&template.version) {
+            return Err(EnsembleError::Invalid(format!("version {} was not resolved for this run", template.version)));
+        }
+        self.state.pods.get_mut(&ordinal).ok_or(EnsembleError::NoSuchPod(ordinal))?.template = template.clone();
+        self.state.save()?;
+        self.render_pod_config(ordinal, None)
+    }
+
+    fn jvm_args(&self, ordinal: u32, dist: &Distribution, rec: &PodRecord) -> Vec<OsString> {
         let jvm = JvmOptions {
-            heap_mb: self.state.heap_mb,
+            heap_mb: rec.template.heap_mb,
             extra: vec![
                 self.state.run.process_marker(),
                 format!("-Dzkchaos.pod={}", self.state.names.pod(ordinal)),
                 self.state.credential.jvm_flag(),
             ],
         };
-        dist.server_args(&jvm, &dirs.zoo_cfg(), &dirs.logs)
+        dist.server_args(&jvm, &rec.dirs.zoo_cfg(), &rec.dirs.logs)
     }
 
     /// Start pod `ordinal` at its recorded version (no-op when running).
@@ -348,15 +460,14 @@ impl LocalEnsemble {
             return Ok(());
         }
         let rec = self.state.pods.get(&ordinal).ok_or(EnsembleError::NoSuchPod(ordinal))?.clone();
-        let dist =
-            self.dists.get(&rec.version).cloned().ok_or_else(|| {
-                EnsembleError::Invalid(format!("version {} was not resolved for this run", rec.version))
-            })?;
-        let args = self.jvm_args(ordinal, &dist, &rec.dirs);
+        let dist = self.dists.get(&rec.template.version).cloned().ok_or_else(|| {
+            EnsembleError::Invalid(format!("version {} was not resolved for this run", rec.template.version))
+        })?;
+        let args = self.jvm_args(ordinal, &dist, &rec);
         let pod = self.state.names.pod(ordinal);
         let p =
             PodProcess::spawn(&pod, &self.state.run.netns(ordinal), &dist.java, &args, &rec.dirs, self.state.detached)?;
-        tracing::debug!(pod, pid = p.pid, version = rec.version, "started");
+        tracing::debug!(pod, pid = p.pid, version = rec.template.version, "started");
         self.state.pods.get_mut(&ordinal).expect("exists").pid = Some(p.pid);
         self.procs.insert(ordinal, p);
         self.state.save()?;
@@ -375,16 +486,6 @@ impl LocalEnsemble {
             let d = dist::resolve(version, cfg, progress).await?;
             self.dists.insert(version.to_string(), d);
         }
-        Ok(())
-    }
-
-    /// Set the version pod `ordinal` runs at its next start.
-    pub fn set_pod_version(&mut self, ordinal: u32, version: &str) -> Result<(), EnsembleError> {
-        if !self.dists.contains_key(version) {
-            return Err(EnsembleError::Invalid(format!("version {version} was not resolved for this run")));
-        }
-        self.state.pods.get_mut(&ordinal).ok_or(EnsembleError::NoSuchPod(ordinal))?.version = version.to_string();
-        self.state.save()?;
         Ok(())
     }
 
@@ -569,7 +670,7 @@ impl LocalEnsemble {
 
 impl Drop for LocalEnsemble {
     fn drop(&mut self) {
-        if self.closed {
+        if self.closed || !self.owned {
             return;
         }
         for p in self.procs.values_mut() {
@@ -579,10 +680,16 @@ impl Drop for LocalEnsemble {
     }
 }
 
+/// The `dynamicConfigFile` a `zoo.cfg` points at.
+fn current_dynamic_file(zoo_cfg: &std::path::Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(zoo_cfg).ok()?;
+    text.lines().find_map(|l| l.strip_prefix("dynamicConfigFile=")).map(|v| PathBuf::from(v.trim()))
+}
+
 /// Probe every pod of a recorded run.
 pub async fn probe_run(state: &RunState) -> EnsembleStatus {
     let members: Vec<(u32, Ipv4Addr)> = state.pods.iter().map(|(o, p)| (*o, p.addr)).collect();
-    EnsembleStatus::judge(probe::probe_all(&members, state.settings.admin_port, PROBE_TIMEOUT).await)
+    EnsembleStatus::judge(probe::probe_all(&members, state.admin_port, PROBE_TIMEOUT).await)
 }
 
 /// Remove everything a recorded run created, synchronously and

@@ -53,13 +53,27 @@ pub fn default_work_dir() -> PathBuf {
     home.join(".local/state/zk-chaos")
 }
 
+/// What a pod is started from: the StatefulSet's pod template, as far as
+/// a server process needs it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PodTemplate {
+    /// The template's revision (empty outside operator-managed runs).
+    pub revision: String,
+    /// The ZooKeeper version.
+    pub version: String,
+    /// zoo.cfg settings.
+    pub settings: ServerSettings,
+    /// JVM heap in MiB.
+    pub heap_mb: u32,
+}
+
 /// What is recorded of one pod.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PodRecord {
     /// Its address on the run's bridge.
     pub addr: Ipv4Addr,
-    /// The ZooKeeper version it runs (or last ran).
-    pub version: String,
+    /// The template it runs (or last ran).
+    pub template: PodTemplate,
     /// Its files.
     pub dirs: PodDirs,
     /// The pid of its JVM while it runs.
@@ -83,18 +97,20 @@ pub struct RunState {
     pub bridged: bool,
     /// The run dir.
     pub run_dir: PathBuf,
-    /// zoo.cfg settings.
-    pub settings: ServerSettings,
+    /// The admin server port every pod listens on.
+    pub admin_port: u16,
     /// The super-user credential for reconfig.
     pub credential: SuperCredential,
-    /// JVM heap per member in MiB.
-    pub heap_mb: u32,
     /// Pods by ordinal.
     pub pods: BTreeMap<u32, PodRecord>,
     /// Whether the processes were started detached from the CLI.
     pub detached: bool,
     /// Seconds since the epoch when the run started.
     pub created_unix: u64,
+    /// What the embedded operator keeps in the world (its StatefulSet
+    /// equivalent and the resource); `None` for runs without it.
+    #[serde(default)]
+    pub operator: Option<serde_json::Value>,
 }
 
 impl RunState {
