@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch for the `zk-chaos` binary (the only place
 //! that uses `anyhow`).
 
+mod apply;
 mod down;
 mod progress;
 mod provision;
@@ -47,8 +48,16 @@ Examples:
 Examples:
   sudo zk-chaos up --name zk --replicas 3 --version 3.8.0
   sudo zk-chaos up --name zk5 --replicas 5 --version 3.9.3 --detach
-  sudo zk-chaos up --subnet 10.77.0.0/24 --heap-mb 128")]
+  sudo zk-chaos up --subnet 10.77.0.0/24 --heap-mb 128
+  sudo zk-chaos up -f examples/cluster.yaml        # supervised by the embedded operator")]
     Up(up::UpArgs),
+    /// Change a running operator-managed ensemble's spec and watch it converge.
+    #[command(after_help = "\
+Examples:
+  sudo zk-chaos up -f cluster.yaml --detach
+  sudo zk-chaos apply -f cluster-3.9.3.yaml     # rolling upgrade
+  sudo zk-chaos apply -f cluster-5.yaml         # scale through reconfig")]
+    Apply(apply::ApplyArgs),
     /// Show every member of running ensembles: mode, zxid, config version.
     #[command(after_help = "\
 Examples:
@@ -135,6 +144,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(a) => run::run(a).await,
         Command::Up(a) => up::up(a).await,
+        Command::Apply(a) => apply::apply(a).await,
         Command::Status(a) => status::status(a).await,
         Command::Down(a) => down::down(a),
         Command::Provision(a) => provision::provision(a).await,

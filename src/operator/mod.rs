@@ -13,6 +13,7 @@ pub mod action;
 pub mod assess;
 pub mod crd;
 pub mod invariants;
+pub mod load;
 pub mod observed;
 pub mod planner;
 pub mod report;

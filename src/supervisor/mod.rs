@@ -6,6 +6,7 @@
 //! the run's state file, so a supervisor killed anywhere resumes from what
 //! it finds.
 
+pub mod handoff;
 pub mod observe;
 pub mod statefulset;
 
@@ -51,6 +52,9 @@ pub enum SupervisorError {
     /// The stored operator state is unreadable.
     #[error("operator state in the run record is unreadable: {0}")]
     State(#[from] serde_json::Error),
+    /// Handing a spec to or from another process failed.
+    #[error(transparent)]
+    Handoff(#[from] handoff::HandoffError),
     /// Convergence did not finish in time.
     #[error("not converged after {after:?}: {reason}")]
     Timeout {
@@ -372,6 +376,20 @@ impl Supervisor {
             Err(e) => return Err(EnsembleError::Invalid(format!("probe write: {e}")).into()),
         };
         Ok(stat.mzxid)
+    }
+
+    /// Whether the published status shows `spec` rolled out: Ready, every
+    /// replica ready, every pod at or above the partition at the spec's
+    /// revision.
+    pub fn converged_on(status: Option<&ZookeeperClusterStatus>, spec: &ZookeeperClusterSpec) -> bool {
+        let Some(s) = status else { return false };
+        let rev = revision::revision(spec);
+        s.phase == Some(crate::operator::status::Phase::Ready)
+            && s.ready_replicas == spec.replicas
+            && s.replicas == spec.replicas
+            && s.update_revision.as_deref() == Some(rev.as_str())
+            && s.members.len() as u32 == spec.replicas
+            && s.members.iter().filter(|m| m.ordinal >= spec.partition()).all(|m| m.ready && m.revision == rev)
     }
 
     /// Reconcile until the plan is converged (Ready, nothing to do), calling
