@@ -1,8 +1,10 @@
-//! The main job of the local backend until the feature runner lands: stand
-//! an ensemble up, prove it serves through every member, survive a follower
-//! kill and a leader isolation, tear down, and prove nothing is left.
-//! Every step checks what it claims; the first failure skips the rest but
-//! never the teardown.
+//! The main job of the local backend until the feature runner lands: the
+//! embedded operator stands an ensemble up; it must serve through every
+//! member, survive a follower kill and a leader isolation, then roll an
+//! upgrade and scale up and down through reconfig while a client writes,
+//! without losing an acknowledged write; then everything is torn down and
+//! nothing may be left. Every step checks what it claims; the first failure
+//! skips the rest but never the teardown.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -10,7 +12,10 @@ use std::time::{Duration, Instant};
 use crate::client::{self, SessionOptions};
 use crate::dist::Progress;
 use crate::local::{EnsembleSpec, LocalEnsemble, ensemble};
+use crate::operator::crd::{JvmSpec, ZookeeperCluster, ZookeeperClusterSpec};
+use crate::supervisor::{LocalOptions, Supervisor};
 use crate::sys;
+use crate::workload::{Writer, writer::missing_writes};
 
 /// Knobs of the job.
 #[derive(Debug, Clone)]
@@ -63,6 +68,8 @@ pub struct Summary {
     pub quorum_ms: Option<u64>,
     /// Sum of the members' peak resident memory, MiB.
     pub peak_rss_mib: Option<f64>,
+    /// Named measurements (durations, write-unavailability windows).
+    pub measurements: Vec<(String, String)>,
     /// The steps in order.
     pub steps: Vec<Step>,
 }
@@ -83,10 +90,13 @@ impl Summary {
                 Outcome::Failed => "FAIL",
                 Outcome::Skipped => "SKIP",
             };
-            let _ = writeln!(out, "  {mark}  {:<58} {:>7.1}s  {}", s.name, s.millis as f64 / 1000.0, s.detail);
+            let _ = writeln!(out, "  {mark}  {:<60} {:>6.1}s  {}", s.name, s.millis as f64 / 1000.0, s.detail);
         }
         if let Some(q) = self.quorum_ms {
             let _ = writeln!(out, "  time to quorum: {:.2}s", q as f64 / 1000.0);
+        }
+        for (k, v) in &self.measurements {
+            let _ = writeln!(out, "  {k}: {v}");
         }
         if let Some(m) = self.peak_rss_mib {
             let _ = writeln!(
@@ -150,6 +160,16 @@ async fn read_via(e: &LocalEnsemble, ordinal: u32, path: &str) -> Result<Vec<u8>
     client::sync_read(&c, path).await.map(|(d, _)| d).map_err(|x| x.to_string())
 }
 
+/// The resource the job asks the operator for.
+fn cluster_for(spec: &EnsembleSpec) -> ZookeeperCluster {
+    let mut c = ZookeeperClusterSpec::new(spec.replicas, spec.version.clone());
+    c.tick_time_ms = Some(spec.settings.tick_time_ms);
+    c.jvm = Some(JvmSpec { heap_mb: Some(spec.heap_mb) });
+    let mut cluster = ZookeeperCluster::new(&spec.name, c);
+    cluster.metadata.namespace = Some(spec.namespace.clone());
+    cluster
+}
+
 /// Run the job against a fresh ensemble described by `spec`.
 pub async fn run(spec: &EnsembleSpec, opts: &SmokeOptions, progress: &dyn Progress) -> Summary {
     let mut summary = Summary {
@@ -158,25 +178,30 @@ pub async fn run(spec: &EnsembleSpec, opts: &SmokeOptions, progress: &dyn Progre
         run: None,
         quorum_ms: None,
         peak_rss_mib: None,
+        measurements: Vec::new(),
         steps: Vec::new(),
     };
     let mut rec = Recorder { steps: Vec::new(), failed: false };
-    let mut ens: Option<LocalEnsemble> = None;
-    rec.step("provision and start the servers", || async {
-        let e = LocalEnsemble::up(spec, progress).await.map_err(|e| e.to_string())?;
-        let d = format!("run {} on {}", e.state().run, e.state().subnet);
-        ens = Some(e);
+    let mut sup: Option<Supervisor> = None;
+    rec.step("the operator provisions and starts the servers", || async {
+        let base = LocalOptions { base: spec.clone() };
+        let mut s = Supervisor::create(cluster_for(spec), &base, progress).await.map_err(|e| e.to_string())?;
+        // The first round creates the StatefulSet and its pods.
+        s.reconcile_once().await.map_err(|e| e.to_string())?;
+        let d = format!("run {} on {}", s.ensemble().state().run, s.ensemble().state().subnet);
+        sup = Some(s);
         Ok(d)
     })
     .await;
-    if let Some(e) = ens.as_mut() {
-        summary.run = Some(e.state().run.to_string());
+    if let Some(s) = sup.as_mut() {
+        summary.run = Some(s.ensemble().state().run.to_string());
         progress.stage("running checks");
         let mut quorum_ms = None;
-        body(e, opts, &mut rec, &mut quorum_ms, &mut summary.peak_rss_mib).await;
+        body(s.ensemble_mut(), opts, &mut rec, &mut quorum_ms, &mut summary.peak_rss_mib).await;
         summary.quorum_ms = quorum_ms;
+        operator_steps(s, opts, &mut rec, &mut summary.measurements, progress).await;
     }
-    if let Some(e) = ens.take() {
+    if let Some(e) = sup.take().map(Supervisor::into_ensemble) {
         progress.stage("tearing down");
         let (run, subnet) = (e.state().run.clone(), e.state().subnet);
         let t = Instant::now();
@@ -196,6 +221,87 @@ pub async fn run(spec: &EnsembleSpec, opts: &SmokeOptions, progress: &dyn Progre
     }
     summary.steps = rec.steps;
     summary
+}
+
+/// Operator-driven changes under a steady writer: a rolling upgrade (or a
+/// rolling restart when there is no newer version), then scale up by two
+/// and back down. Each reports its duration and the longest time no write
+/// succeeded; afterwards every acknowledged write must be readable.
+async fn operator_steps(
+    sup: &mut Supervisor,
+    opts: &SmokeOptions,
+    rec: &mut Recorder,
+    measurements: &mut Vec<(String, String)>,
+    progress: &dyn Progress,
+) {
+    let timeout = opts.quorum_timeout * 4;
+    let base = sup.cluster().spec.clone();
+    let n = base.replicas;
+    let mut upgraded = base.clone();
+    let what = if base.version == "3.8.0" {
+        upgraded.version = "3.9.3".into();
+        "rolling upgrade 3.8.0 -> 3.9.3".to_string()
+    } else {
+        upgraded.rolling_restart = Some("zk-chaos-run".into());
+        format!("rolling restart of {}", base.version)
+    };
+    let mut bigger = upgraded.clone();
+    bigger.replicas = n + 2;
+    let changes = [
+        (format!("operator: {what}, leader last"), upgraded.clone()),
+        (format!("operator: scale {n} -> {} through reconfig -add", n + 2), bigger),
+        (format!("operator: scale {} -> {n} through reconfig -remove", n + 2), upgraded),
+    ];
+    let mut acked = Vec::new();
+    for (i, (name, spec)) in changes.into_iter().enumerate() {
+        rec.step(&name, || async {
+            let dir = format!("/zk-chaos-run-writes-{i}");
+            let w = Writer::start(sup.ensemble().connect_string(), &dir, Duration::from_millis(50));
+            sup.apply(spec.clone()).map_err(|e| e.to_string())?;
+            let t = Instant::now();
+            let mut leader_restarts = 0;
+            let converged = sup
+                .converge(timeout, |r| {
+                    progress.stage(&r.plan.reason);
+                    for a in &r.plan.actions {
+                        if let crate::operator::action::Action::DeletePod { ordinal, .. } = a
+                            && r.probe.leader() == Some(*ordinal)
+                        {
+                            leader_restarts += 1;
+                        }
+                    }
+                })
+                .await;
+            let took = t.elapsed();
+            let report = w.stop().await;
+            converged.map_err(|e| e.to_string())?;
+            let st = sup.ensemble().status().await;
+            if !st.all_healthy() || st.members.len() as u32 != spec.replicas {
+                return Err(format!("not healthy after converging: {}", st.problems.join("; ")));
+            }
+            let gap = report.longest_gap.as_secs_f64();
+            measurements.push((name.clone(), format!("{:.1}s, longest write gap {gap:.2}s", took.as_secs_f64())));
+            acked.push((dir, report.acked.clone()));
+            Ok(format!(
+                "{} writes acked, longest gap {gap:.2}s, leader restarted {leader_restarts}x",
+                report.acked.len()
+            ))
+        })
+        .await;
+    }
+    rec.step("no acknowledged write was lost", || async {
+        let mut total = 0;
+        for (dir, writes) in &acked {
+            let missing =
+                missing_writes(&sup.ensemble().connect_string(), dir, writes).await.map_err(|e| e.to_string())?;
+            if !missing.is_empty() {
+                return Err(format!("{} acknowledged writes missing, e.g. {}", missing.len(), missing[0]));
+            }
+            total += writes.len();
+        }
+        Ok(format!("all {total} acknowledged writes read back after sync"))
+    })
+    .await;
 }
 
 async fn body(
