@@ -53,7 +53,10 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
 /// operator's phase and what it is doing).
 pub fn print_table(st: &state::RunState, status: &EnsembleStatus) {
     print_members(st, status);
-    let op = st.operator.as_ref().and_then(|v| serde_json::from_value::<zk_chaos::supervisor::OperatorState>(v.clone()).ok());
+    let op = st
+        .operator
+        .as_ref()
+        .and_then(|v| serde_json::from_value::<zk_chaos::supervisor::OperatorState>(v.clone()).ok());
     if let Some(s) = op.and_then(|o| o.status) {
         let phase = s.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "-".into());
         println!("  operator: {phase}: {}", s.message.unwrap_or_default());
