@@ -219,3 +219,37 @@ async fn supervisor_killed_mid_scale_down_is_resumed_and_completes() {
     assert_eq!(st.voters, 3);
     finish(s, w).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statefulset_semantics_deleted_and_crashed_pods_come_back_at_their_revision() {
+    let _g = serial().await;
+    let work = tempfile::tempdir().unwrap();
+    let mut s = supervisor(cluster("sts", 3, "3.8.0"), &work).await;
+    let mut spec = s.cluster().spec.clone();
+    spec.version = "3.9.3".into();
+    spec.update_strategy.partition = 2;
+    s.apply(spec).unwrap();
+    converge(&mut s).await;
+    let old_rev = s.ensemble().state().pods[&0].template.revision.clone();
+    let new_rev = s.ensemble().state().pods[&2].template.revision.clone();
+    assert_ne!(old_rev, new_rev);
+
+    // A pod below the partition that is deleted comes back at the old revision.
+    s.delete_pod(0).await.unwrap();
+    assert!(!s.ensemble().state().pods.contains_key(&0));
+    let t = converge(&mut s).await;
+    assert!(t.deleted.is_empty(), "nothing else was rolled: {t:?}");
+    let st = s.ensemble().status().await;
+    assert!(st.all_healthy(), "{:?}", st.problems);
+    assert_eq!(versions(&st), ["3.8.0", "3.8.0", "3.9.3"]);
+    assert_eq!(s.ensemble().state().pods[&0].template.revision, old_rev);
+
+    // A crashed server is restarted (kubelet) at the revision it had.
+    s.ensemble_mut().kill_pod(2).await.unwrap();
+    converge(&mut s).await;
+    let st = s.ensemble().status().await;
+    assert!(st.all_healthy(), "{:?}", st.problems);
+    assert_eq!(versions(&st), ["3.8.0", "3.8.0", "3.9.3"]);
+    assert_eq!(s.ensemble().state().pods[&2].template.revision, new_rev);
+    s.into_ensemble().teardown(false).await.unwrap();
+}

@@ -180,6 +180,15 @@ impl Supervisor {
         self.op.status.as_ref()
     }
 
+    /// Delete pod `ordinal` as a user would (`kubectl delete pod`): its
+    /// server stops and its namespace goes, its volume stays; the next
+    /// round's StatefulSet sync recreates it at the revision its ordinal
+    /// gets.
+    pub async fn delete_pod(&mut self, ordinal: u32) -> Result<(), SupervisorError> {
+        self.ens.remove_pod(ordinal, false).await?;
+        Ok(())
+    }
+
     /// Replace the desired spec (what `kubectl apply` does): validated, and
     /// the generation is bumped when it changed.
     pub fn apply(&mut self, spec: ZookeeperClusterSpec) -> Result<(), SupervisorError> {
