@@ -3,13 +3,13 @@
 //! the published `.sha512`. Fetched with `curl` and a short connect timeout,
 //! so an unreachable Apache server costs seconds, not minutes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::process::Command;
 
-use super::cache::Manifest;
-use super::{DistError, LoggingBackend, Progress, java, proc, user};
+use super::cache::{self, Manifest};
+use super::{DistError, Progress, proc, user};
 
 /// The default release archive.
 pub const DEFAULT_APACHE_MIRROR: &str = "https://archive.apache.org/dist/zookeeper";
@@ -106,17 +106,7 @@ pub(crate) async fn provision(
         version: version.into(),
         reason: format!("the tarball has no {}/lib/zookeeper-{version}.jar", home.display()),
     })?;
-    let logging = LoggingBackend::detect(&classpath).ok_or_else(|| DistError::Verify {
-        version: version.into(),
-        reason: "no slf4j logging backend among the tarball's jars".into(),
-    })?;
-    logging.write_config(staging)?;
-    java::verify_version(java, &classpath, version).await?;
-    let rel: Vec<PathBuf> = classpath
-        .iter()
-        .map(|p| p.strip_prefix(staging).map(Path::to_path_buf).unwrap_or_else(|_| p.clone()))
-        .collect();
-    let mut m = Manifest::new(version, &url, rel, logging);
+    let mut m = cache::verified_manifest(staging, classpath, version, java, &url, "the tarball's jars").await?;
     m.packages = vec![format!("apache-zookeeper-{version}-bin.tar.gz sha512:{expected}")];
     Ok(m)
 }

@@ -75,6 +75,31 @@ impl Manifest {
 
 /// Write `bytes` to `path` via a temp file in the same directory, fsync and
 /// rename, so readers see the old content or the new one, never a part.
+/// Finish a provisioned tree: pick its logging backend and write that
+/// backend's config into `staging`, check the jars really are `version`,
+/// and describe it in a manifest (classpath relative to `staging`).
+/// `what` names the source in messages ("the tarball's jars").
+pub(crate) async fn verified_manifest(
+    staging: &Path,
+    classpath: Vec<PathBuf>,
+    version: &str,
+    java: &Path,
+    origin: &str,
+    what: &str,
+) -> Result<Manifest, DistError> {
+    let logging = LoggingBackend::detect(&classpath).ok_or_else(|| DistError::Verify {
+        version: version.into(),
+        reason: format!("no slf4j logging backend among {what}"),
+    })?;
+    logging.write_config(staging)?;
+    super::java::verify_version(java, &classpath, version).await?;
+    let rel: Vec<PathBuf> = classpath
+        .iter()
+        .map(|p| p.strip_prefix(staging).map(Path::to_path_buf).unwrap_or_else(|_| p.clone()))
+        .collect();
+    Ok(Manifest::new(version, origin, rel, logging))
+}
+
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DistError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| DistError::io(format!("creating {}", dir.display()), e))?;

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use tokio::process::Command;
 
 use super::cache::{self, Manifest};
-use super::{DistConfig, DistError, LoggingBackend, Progress, java, proc};
+use super::{DistConfig, DistError, Progress, proc};
 
 /// Where Debian packages put jars.
 pub const JAVA_DIR: &str = "usr/share/java";
@@ -571,23 +571,12 @@ pub(crate) async fn provision(
         version: version.into(),
         reason: format!("the unpacked packages lack {}", missing.join(", ")),
     })?;
-    let logging = LoggingBackend::detect(&classpath).ok_or_else(|| DistError::Verify {
-        version: version.into(),
-        reason: "no slf4j logging backend among the jars".into(),
-    })?;
-    logging.write_config(staging)?;
-    java::verify_version(java, &classpath, version).await?;
-
-    let rel: Vec<PathBuf> = classpath
-        .iter()
-        .map(|p| p.strip_prefix(staging).map(Path::to_path_buf).unwrap_or_else(|_| p.clone()))
-        .collect();
     let origin = if recipe.zk_suite == recipe.deps_suite {
         format!("debian:{}", recipe.zk_suite)
     } else {
         format!("debian:{} (dependencies from {})", recipe.zk_suite, recipe.deps_suite)
     };
-    let mut m = Manifest::new(version, &origin, rel, logging);
+    let mut m = cache::verified_manifest(staging, classpath, version, java, &origin, "the jars").await?;
     m.packages = packages;
     Ok(m)
 }
