@@ -137,9 +137,16 @@ pub async fn describe(ensemble: &LocalEnsemble) {
     let state = ensemble.state();
     status::print_table(state, &ensemble.status().await);
     println!("\nconnect string: {}", state.connect_string());
-    if let Some((o, p)) = state.pods.iter().next() {
-        println!("reach a pod:    sudo ip netns exec {} <command>   (peer names resolve there)", state.run.netns(*o));
-        println!("admin server:   curl http://{}:{}/commands/stat", p.addr, state.admin_port);
+    println!("pods (peer names resolve inside each namespace):");
+    for (o, p) in &state.pods {
+        println!(
+            "  {:<8} {}:2181  admin http://{}:{}/commands/stat  sudo ip netns exec {} <command>",
+            state.names.pod(*o),
+            p.addr,
+            p.addr,
+            state.admin_port,
+            state.run.netns(*o)
+        );
     }
     println!("logs:           {}", state.run_dir.join("logs").display());
 }
