@@ -102,3 +102,37 @@ pub async fn sync_read(client: &zk::Client, path: &str) -> Result<(Vec<u8>, zk::
     client.sync(path).await.map_err(|source| ClientError::Op { op: "sync", path: path.to_string(), source })?;
     client.get_data(path).await.map_err(|source| ClientError::Op { op: "get", path: path.to_string(), source })
 }
+
+/// The znode the operators' probe write uses.
+pub const PROBE_PATH: &str = "/zk-chaos-operator-probe";
+
+/// `reconfig -add`/`-remove` (`joining` are `server.N=...` lines, `leaving`
+/// server ids), conditional on the committed config still being at
+/// `expected_version`. A version mismatch means an earlier attempt (or
+/// someone else) changed the config first: the caller re-plans from what it
+/// observes next, so that is not an error here.
+pub async fn reconfig(
+    client: &zk::Client,
+    joining: &[&str],
+    leaving: &[&str],
+    expected_version: u64,
+) -> Result<(), ClientError> {
+    let update =
+        zk::EnsembleUpdate::Incremental { joinings: joining.iter().copied(), leavings: leaving.iter().copied() };
+    match client.update_ensemble(update, Some(expected_version as i64)).await {
+        Ok(_) | Err(zk::Error::BadVersion) => Ok(()),
+        Err(source) => Err(ClientError::Op { op: "reconfig", path: "/zookeeper/config".into(), source }),
+    }
+}
+
+/// Write the probe znode ([`PROBE_PATH`]) and return the write's zxid.
+pub async fn probe_write(client: &zk::Client) -> Result<i64, ClientError> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let data = now.as_millis().to_string();
+    let stat = match client.set_data(PROBE_PATH, data.as_bytes(), None).await {
+        Ok(stat) => stat,
+        Err(zk::Error::NoNode) => create(client, PROBE_PATH, data.as_bytes()).await?,
+        Err(source) => return Err(ClientError::Op { op: "set", path: PROBE_PATH.into(), source }),
+    };
+    Ok(stat.mzxid)
+}

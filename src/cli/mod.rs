@@ -3,6 +3,7 @@
 
 mod apply;
 mod down;
+mod operator;
 mod progress;
 mod provision;
 mod run;
@@ -71,6 +72,18 @@ Examples:
   sudo zk-chaos down --all            # also what a crashed run left behind
   sudo zk-chaos down --name zk --keep-data")]
     Down(down::DownArgs),
+    /// Run the Kubernetes operator (the same as the zk-operator binary).
+    #[command(after_help = "\
+Examples:
+  KUBECONFIG=~/.kube/config zk-chaos operator
+  kubectl apply -f kind/manifests/   # or run it in-cluster")]
+    Operator(operator::OperatorArgs),
+    /// Print the CRD, RBAC and operator Deployment for Kubernetes.
+    #[command(after_help = "\
+Examples:
+  zk-chaos manifests | kubectl apply -f -
+  zk-chaos manifests --out kind/manifests")]
+    Manifests(operator::ManifestsArgs),
     /// Download ZooKeeper distributions into the cache ahead of time.
     #[command(after_help = "\
 Examples:
@@ -148,6 +161,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(a) => status::status(a).await,
         Command::Down(a) => down::down(a),
         Command::Provision(a) => provision::provision(a).await,
+        Command::Operator(a) => operator::operator(a).await,
+        Command::Manifests(a) => operator::manifests(a),
     }
 }
 

@@ -31,8 +31,6 @@ use statefulset::LocalStatefulSet;
 pub const DEFAULT_HEAP_MB: u32 = 96;
 /// A crashed server is restarted at most this often.
 const RESTART_BACKOFF: Duration = Duration::from_secs(2);
-/// The znode the probe write uses.
-const PROBE_PATH: &str = "/zk-chaos-operator-probe";
 
 /// Supervisor failures.
 #[derive(Debug, thiserror::Error)]
@@ -362,29 +360,15 @@ impl Supervisor {
     /// `reconfig -add`/`-remove`, conditional on the committed version.
     async fn reconfig(&self, joining: &[&str], leaving: &[&str], expected_version: u64) -> Result<(), SupervisorError> {
         let c = self.super_session().await?;
-        let update =
-            zk::EnsembleUpdate::Incremental { joinings: joining.iter().copied(), leavings: leaving.iter().copied() };
-        match c.update_ensemble(update, Some(expected_version as i64)).await {
-            // Someone (an earlier attempt of ours) changed the config first.
-            Ok(_) | Err(zk::Error::BadVersion) => Ok(()),
-            Err(e) => Err(EnsembleError::Invalid(format!("reconfig: {e}")).into()),
-        }
+        client::reconfig(&c, joining, leaving, expected_version)
+            .await
+            .map_err(|e| EnsembleError::Invalid(e.to_string()))?;
+        Ok(())
     }
 
     async fn probe_write(&self) -> Result<i64, SupervisorError> {
         let c = self.super_session().await?;
-        let data = format!(
-            "{}",
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()
-        );
-        let stat = match c.set_data(PROBE_PATH, data.as_bytes(), None).await {
-            Ok(stat) => stat,
-            Err(zk::Error::NoNode) => client::create(&c, PROBE_PATH, data.as_bytes())
-                .await
-                .map_err(|e| EnsembleError::Invalid(e.to_string()))?,
-            Err(e) => return Err(EnsembleError::Invalid(format!("probe write: {e}")).into()),
-        };
-        Ok(stat.mzxid)
+        Ok(client::probe_write(&c).await.map_err(|e| EnsembleError::Invalid(e.to_string()))?)
     }
 
     /// Whether the published status shows `spec` rolled out: Ready, every
