@@ -198,3 +198,31 @@ async fn a_server_that_cannot_start_fails_fast_with_its_log() {
     assert!(msg.contains("nostart-0") && msg.contains("zookeeper.log"), "{msg}");
     e.teardown(false).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_runs_get_distinct_subnets() {
+    let _g = serial().await;
+    let work = tempfile::tempdir().unwrap();
+    let specs: Vec<EnsembleSpec> = (0..4).map(|i| spec(&format!("par{i}"), 0, "3.8.0", &work)).collect();
+    let tasks: Vec<_> = specs
+        .into_iter()
+        .map(|mut s| {
+            s.revision = "r".into(); // network only, no pods
+            tokio::spawn(async move { LocalEnsemble::create(&s, &NoProgress).await.unwrap() })
+        })
+        .collect();
+    let mut made = Vec::new();
+    for t in tasks {
+        made.push(t.await.unwrap());
+    }
+    // The fence is the claim: a second claim of a fenced subnet loses.
+    let taken = made[0].state().subnet;
+    assert!(!zk_chaos::local::net::claim_fence(taken).unwrap(), "{taken} is already claimed");
+    let subnets: std::collections::HashSet<_> = made.iter().map(|e| e.state().subnet).collect();
+    assert_eq!(subnets.len(), 4, "each run claimed its own subnet: {subnets:?}");
+    for e in made {
+        let (run, subnet) = (e.state().run.clone(), e.state().subnet);
+        e.teardown(false).await.unwrap();
+        assert!(ensemble::leftovers_of(&run, subnet).is_empty());
+    }
+}

@@ -225,10 +225,7 @@ impl LocalEnsemble {
         let dist = dist::resolve(&spec.version, &spec.dist, progress).await?;
         progress.stage("creating network");
         let run = RunId::generate();
-        let subnet = match spec.subnet {
-            Some(s) => s,
-            None => net::allocate_subnet(spec.pool, &net::host_routes()?)?,
-        };
+        let subnet = net::claim_subnet(spec.subnet, spec.pool)?;
         let run_dir = spec.work_dir.join("runs").join(run.as_str());
         let names = EnsembleNames::new(&spec.name, &spec.namespace);
         let mut me = Self {
@@ -236,7 +233,7 @@ impl LocalEnsemble {
                 run,
                 names,
                 subnet,
-                fenced: false,
+                fenced: true,
                 bridged: false,
                 run_dir,
                 admin_port: spec.settings.admin_port,
@@ -255,8 +252,6 @@ impl LocalEnsemble {
         // From here on `me` owns what exists; an early return drops it and
         // the drop removes it.
         me.state.save()?;
-        net::add_fence(subnet)?;
-        me.state.fenced = true;
         net::add_bridge(&me.state.run, subnet)?;
         me.state.bridged = true;
         me.state.save()?;

@@ -141,11 +141,35 @@ pub fn allocate_subnet(pool: Subnet, routes: &[HostRoute]) -> Result<Subnet, Net
         .ok_or(NetError::PoolExhausted(pool))
 }
 
-/// Install the fence for `subnet` (idempotent).
-pub fn add_fence(subnet: Subnet) -> Result<(), NetError> {
+/// Install the fence for `subnet`, which also claims the subnet: `false`
+/// when a fence for it exists already (another run got there first).
+pub fn claim_fence(subnet: Subnet) -> Result<bool, NetError> {
     let (m, p) = (FENCE_METRIC.to_string(), FENCE_PROTO.to_string());
-    sys::ip(["route", "replace", "unreachable", &subnet.to_string(), "metric", &m, "proto", &p])?;
-    Ok(())
+    match sys::ip(["route", "add", "unreachable", &subnet.to_string(), "metric", &m, "proto", &p]) {
+        Ok(_) => Ok(true),
+        Err(SysError::Failed { stderr, .. }) if stderr.contains("File exists") => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Pick a free subnet (`wanted`, or the first free /24 of `pool`) and
+/// claim it with its fence, atomically against parallel runs: two runs that
+/// pick the same subnet race on the fence, and the loser picks again.
+pub fn claim_subnet(wanted: Option<Subnet>, pool: Subnet) -> Result<Subnet, NetError> {
+    for _ in 0..64 {
+        let routes = host_routes()?;
+        let subnet = match wanted {
+            Some(s) => {
+                check_subnet_free(s, &routes)?;
+                s
+            }
+            None => allocate_subnet(pool, &routes)?,
+        };
+        if claim_fence(subnet)? {
+            return Ok(subnet);
+        }
+    }
+    Err(NetError::PoolExhausted(pool))
 }
 
 /// Remove the fence for `subnet` (missing is fine).
