@@ -226,3 +226,32 @@ async fn parallel_runs_get_distinct_subnets() {
         assert!(ensemble::leftovers_of(&run, subnet).is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_racing_for_one_name_cannot_both_win() {
+    let _g = serial().await;
+    let work = tempfile::tempdir().unwrap();
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let mut s = spec("samename", 0, "3.8.0", &work);
+            s.revision = "r".into();
+            tokio::spawn(async move { LocalEnsemble::create(&s, &NoProgress).await })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(e) => won.push(e),
+            Err(e) => assert!(matches!(e, EnsembleError::NameInUse { .. }), "{e}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one run holds the name");
+    let e = won.pop().unwrap();
+    let (run, subnet) = (e.state().run.clone(), e.state().subnet);
+    e.teardown(false).await.unwrap();
+    assert!(ensemble::leftovers_of(&run, subnet).is_empty());
+    // Released: the name can be used again.
+    let mut s = spec("samename", 0, "3.8.0", &work);
+    s.revision = "r".into();
+    LocalEnsemble::create(&s, &NoProgress).await.unwrap().teardown(false).await.unwrap();
+}

@@ -255,6 +255,17 @@ impl LocalEnsemble {
         net::add_bridge(&me.state.run, subnet)?;
         me.state.bridged = true;
         me.state.save()?;
+        // Claim the name once our bridge exists, so a concurrent claimer
+        // sees this run as live.
+        let links = net::our_links();
+        if !state::claim_name(&spec.name, &me.state.run, |r| links.contains(&r.bridge()))? {
+            let mine = me.state.run.clone();
+            let holder = state::registered_runs()
+                .into_iter()
+                .find(|(r, e)| e.name == spec.name && *r != mine && links.contains(&r.bridge()))
+                .map_or(mine, |(r, _)| r);
+            return Err(EnsembleError::NameInUse { name: spec.name.clone(), run: holder });
+        }
         Ok(me)
     }
 
@@ -777,6 +788,7 @@ pub fn sweep_all(keep_data: bool) -> SweepReport {
         let _ = std::fs::remove_dir_all(dir);
         report.hosts_dirs += 1;
     }
+    let _ = std::fs::remove_dir_all(state::registry_dir().join("names"));
     if let Ok(routes) = net::host_routes() {
         for r in routes.iter().filter(|r| r.is_fence()) {
             if let Some(s) = r.subnet() {

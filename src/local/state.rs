@@ -139,9 +139,11 @@ impl RunState {
         let bytes = std::fs::read(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
         serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path, source })
     }
-    /// Remove the registry entry (the run dir keeps its logs).
+    /// Remove the registry entry and the name claim (the run dir keeps
+    /// its logs).
     pub fn unregister(&self) {
         let _ = std::fs::remove_file(Self::registry_entry(&self.run));
+        release_name(&self.names.name, &self.run);
     }
     /// `ip:2181,...` over the pods.
     pub fn connect_string(&self) -> String {
@@ -172,6 +174,48 @@ pub fn registered_runs() -> Vec<(RunId, RegistryEntry)> {
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+fn name_claim(name: &str) -> PathBuf {
+    registry_dir().join("names").join(name)
+}
+
+/// Claim cluster name `name` for `run` (atomically: `O_EXCL`). A claim whose
+/// run `is_live` says is gone (a crash) is taken over. `false` when a live
+/// run holds it.
+pub fn claim_name(name: &str, run: &RunId, is_live: impl Fn(&RunId) -> bool) -> Result<bool, StateError> {
+    let path = name_claim(name);
+    let io = |source| StateError::Io { path: path.clone(), source };
+    std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(io)?;
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                std::io::Write::write_all(&mut f, run.as_str().as_bytes()).map_err(io)?;
+                return Ok(true);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder =
+                    std::fs::read_to_string(&path).ok().and_then(|h| RunId::try_from(h.trim().to_string()).ok());
+                match holder {
+                    Some(h) if h == *run => return Ok(true),
+                    Some(h) if is_live(&h) => return Ok(false),
+                    _ => {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+            }
+            Err(e) => return Err(io(e)),
+        }
+    }
+    Ok(false)
+}
+
+/// Give up `run`'s claim on `name` (a claim of another run is left alone).
+pub fn release_name(name: &str, run: &RunId) {
+    let path = name_claim(name);
+    if std::fs::read_to_string(&path).is_ok_and(|h| h.trim() == run.as_str()) {
+        let _ = std::fs::remove_file(&path);
+    }
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
