@@ -104,7 +104,7 @@ async fn up_managed(args: UpArgs, file: PathBuf) -> anyhow::Result<ExitCode> {
         }
         if let Some(spec) = handoff::take_offered_spec(&run_dir)? {
             sup.apply(spec)?;
-            eprintln!("applied a new spec (generation {:?})", sup.status().and_then(|s| s.observed_generation));
+            eprintln!("applied a new spec (generation {})", sup.generation());
         }
         match sup.reconcile_once().await {
             Ok(round) if round.plan.reason != last_reason => {

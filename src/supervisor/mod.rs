@@ -173,6 +173,11 @@ impl Supervisor {
         &self.op.cluster
     }
 
+    /// The generation of the desired spec (bumped by every change).
+    pub fn generation(&self) -> i64 {
+        self.op.generation.unwrap_or(1)
+    }
+
     /// The last published status.
     pub fn status(&self) -> Option<&ZookeeperClusterStatus> {
         self.op.status.as_ref()
