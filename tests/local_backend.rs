@@ -206,8 +206,8 @@ async fn parallel_runs_get_distinct_subnets() {
     let specs: Vec<EnsembleSpec> = (0..4).map(|i| spec(&format!("par{i}"), 0, "3.8.0", &work)).collect();
     let tasks: Vec<_> = specs
         .into_iter()
-        .map(|mut s| {
-            s.revision = "r".into(); // network only, no pods
+        .map(|s| {
+            // `create` builds the network only, no pods.
             tokio::spawn(async move { LocalEnsemble::create(&s, &NoProgress).await.unwrap() })
         })
         .collect();
@@ -233,8 +233,7 @@ async fn two_runs_racing_for_one_name_cannot_both_win() {
     let work = tempfile::tempdir().unwrap();
     let tasks: Vec<_> = (0..3)
         .map(|_| {
-            let mut s = spec("samename", 0, "3.8.0", &work);
-            s.revision = "r".into();
+            let s = spec("samename", 0, "3.8.0", &work);
             tokio::spawn(async move { LocalEnsemble::create(&s, &NoProgress).await })
         })
         .collect();
@@ -251,7 +250,6 @@ async fn two_runs_racing_for_one_name_cannot_both_win() {
     e.teardown(false).await.unwrap();
     assert!(ensemble::leftovers_of(&run, subnet).is_empty());
     // Released: the name can be used again.
-    let mut s = spec("samename", 0, "3.8.0", &work);
-    s.revision = "r".into();
+    let s = spec("samename", 0, "3.8.0", &work);
     LocalEnsemble::create(&s, &NoProgress).await.unwrap().teardown(false).await.unwrap();
 }

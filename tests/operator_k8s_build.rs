@@ -4,6 +4,7 @@
 //! diff; `ZK_CHAOS_BLESS=1 cargo test --test operator_k8s_build` rewrites
 //! the fixtures. Also runs the pod's startup and readiness scripts in bash.
 
+use std::collections::BTreeSet;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,7 +76,7 @@ fn check_case(case: &str, ctx: &BuildContext) {
     let zk = load(case);
     let dir = fixtures().join(case);
     let mut outputs = vec![
-        ("statefulset.yaml", yaml(&build::statefulset(&zk, ctx))),
+        ("statefulset.yaml", yaml(&build::statefulset(&zk, ctx).unwrap())),
         ("service-headless.yaml", yaml(&build::headless_service(&zk, ctx))),
         ("service-client.yaml", yaml(&build::client_service(&zk, ctx))),
         ("service-admin.yaml", yaml(&build::admin_service(&zk, ctx))),
@@ -100,10 +101,14 @@ fn minimal_cluster_matches_fixtures() {
 fn full_cluster_mid_scale_up_and_rollout_matches_fixtures() {
     let zk = load("full");
     let names = build::names(&zk);
+    // The current revision ran with maxClientCnxns=60; the spec says 100.
+    let mut before = zk.clone();
+    before.spec.config.insert("maxClientCnxns".into(), "60".into());
     let ctx = BuildContext {
         replicas: 4,
         partition: 1,
         current_revision: "0a1b2c3d4e".into(),
+        current_zoo_cfg: Some(build::zoo_cfg(&before).unwrap()),
         seed: DynamicConfig::for_replicas(&names, 3),
         credential: credential(),
         existing_claims: None,
@@ -114,7 +119,12 @@ fn full_cluster_mid_scale_up_and_rollout_matches_fixtures() {
 #[test]
 fn the_statefulset_has_the_shape_the_operator_relies_on() {
     let zk = load("full");
-    let sts = build::statefulset(&zk, &BuildContext::initial(&zk, credential()));
+    let sts = build::statefulset(&zk, &BuildContext::initial(&zk, credential())).unwrap();
+    let rev = zk_chaos::operator::revision::revision(&zk.spec);
+    let annotations = sts.metadata.annotations.clone().unwrap();
+    assert_eq!(annotations["zk-chaos.io/update-zoo-cfg"], build::zoo_cfg(&zk).unwrap());
+    assert_eq!(annotations["zk-chaos.io/current-zoo-cfg"], build::zoo_cfg(&zk).unwrap(), "settled: one revision");
+    assert_eq!(build::stored_zoo_cfg(&sts, &rev), Some(build::zoo_cfg(&zk).unwrap()));
     let spec = sts.spec.unwrap();
     assert_eq!(spec.update_strategy.unwrap().type_.as_deref(), Some("OnDelete"));
     assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
@@ -130,6 +140,9 @@ fn the_statefulset_has_the_shape_the_operator_relies_on() {
     let env = c.env.as_ref().unwrap();
     let jvm = env.iter().find(|e| e.name == "SERVER_JVMFLAGS").unwrap().value.clone().unwrap();
     assert_eq!(jvm, "-Xms384m -Xmx384m -Dzookeeper.DigestAuthenticationProvider.superDigest=$(ZK_SUPER_DIGEST)");
+    let own = env.iter().find(|e| e.name == script::ENV_REVISION).unwrap();
+    let field = own.value_from.as_ref().unwrap().field_ref.as_ref().unwrap();
+    assert_eq!(field.field_path, "metadata.labels['zk-chaos.io/revision']", "the pod's own revision, downward API");
     let digest = env.iter().find(|e| e.name == "ZK_SUPER_DIGEST").unwrap();
     let key = digest.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
     assert_eq!((key.name.as_str(), key.key.as_str()), ("zk-full-auth", "digest"));
@@ -149,13 +162,23 @@ struct Pod {
     dir: tempfile::TempDir,
 }
 
+/// The revision of the `minimal` cluster (the update revision of these pods).
+fn minimal_revision() -> String {
+    zk_chaos::operator::revision::revision(&load("minimal").spec)
+}
+
 impl Pod {
     /// A pod of the `minimal` cluster with the ConfigMap built from `seed`.
     fn new(seed: &DynamicConfig) -> Self {
         let zk = load("minimal");
         let mut ctx = BuildContext::initial(&zk, credential());
         ctx.seed = seed.clone();
-        let cm = build::config_map(&zk, &ctx).unwrap();
+        Self::with_context(&ctx)
+    }
+
+    /// A pod of the `minimal` cluster with the ConfigMap built from `ctx`.
+    fn with_context(ctx: &BuildContext) -> Self {
+        let cm = build::config_map(&load("minimal"), ctx).unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("config")).unwrap();
         for (k, v) in cm.data.unwrap() {
@@ -168,18 +191,32 @@ impl Pod {
         self.dir.path().join("volume")
     }
 
-    /// Run the startup script as pod `host`; the "server" prints its config path.
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    /// Run the startup script as pod `host` at the update revision; the
+    /// "server" prints its config path.
     fn start(&self, host: &str) -> std::process::Output {
-        Command::new("bash")
-            .arg("-c")
+        self.start_at(host, Some(&minimal_revision()))
+    }
+
+    /// Run the startup script as pod `host` labelled `revision` (`None`: no
+    /// `ZK_REVISION` in the environment).
+    fn start_at(&self, host: &str, revision: Option<&str>) -> std::process::Output {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
             .arg(script::startup_script())
             .env("HOSTNAME", host)
             .env("ZK_PEER_DOMAIN", "zk-pods.default.svc.cluster.local")
             .env("ZK_VOLUME", self.volume())
-            .env("ZK_SEED_DIR", self.dir.path().join("config"))
+            .env("ZK_SEED_DIR", self.config())
             .env("ZK_SERVER_CMD", "echo")
-            .output()
-            .unwrap()
+            .env_remove(script::ENV_REVISION);
+        if let Some(r) = revision {
+            cmd.env(script::ENV_REVISION, r);
+        }
+        cmd.output().unwrap()
     }
 
     fn read(&self, rel: &str) -> String {
@@ -245,6 +282,83 @@ fn a_used_volume_keeps_the_dynamic_config_the_server_wrote() {
     assert_eq!(pod.read("conf/zoo.cfg.dynamic"), DynamicConfig::for_replicas(&names(), 3).render(), "seed untouched");
 }
 
+/// A ConfigMap mid-rollout: the current revision `0a1b2c3d4e` ran with
+/// `maxClientCnxns=7`, the update revision (the spec's) sets none.
+fn mid_rollout() -> BuildContext {
+    let zk = load("minimal");
+    let mut before = zk.clone();
+    before.spec.config.insert("maxClientCnxns".into(), "7".into());
+    let mut ctx = BuildContext::initial(&zk, credential());
+    ctx.current_revision = "0a1b2c3d4e".into();
+    ctx.current_zoo_cfg = Some(build::zoo_cfg(&before).unwrap());
+    ctx
+}
+
+/// `zoo.cfg` as rendered for the pod, without the volume's `dynamicConfigFile`.
+fn settings_of(cfg: &str) -> Vec<&str> {
+    cfg.lines().filter(|l| !l.starts_with("dynamicConfigFile=")).collect()
+}
+
+#[test]
+fn each_pod_renders_the_zoo_cfg_of_its_own_revision() {
+    let pod = Pod::with_context(&mid_rollout());
+    let keys: BTreeSet<String> =
+        std::fs::read_dir(pod.config()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let update = minimal_revision();
+    let expected = ["zoo.cfg.0a1b2c3d4e", &format!("zoo.cfg.{update}"), "zoo.cfg.dynamic", "update-revision"];
+    assert_eq!(keys, expected.iter().map(|k| k.to_string()).collect());
+    assert_eq!(std::fs::read_to_string(pod.config().join("update-revision")).unwrap(), update);
+    // A pod the rollout has not reached (its container restarted): the old settings.
+    let out = pod.start_at("zk-0", Some("0a1b2c3d4e"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("server.1 renders zoo.cfg of revision 0a1b2c3d4e"));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cfg = pod.read("conf/zoo.cfg");
+    assert!(cfg.contains("\nmaxClientCnxns=7\n"), "{cfg}");
+    let old = std::fs::read_to_string(pod.config().join("zoo.cfg.0a1b2c3d4e")).unwrap();
+    assert_eq!(settings_of(&cfg), settings_of(&old));
+    // Restarted again on its used volume: still its own revision's.
+    assert!(pod.start_at("zk-0", Some("0a1b2c3d4e")).status.success());
+    assert!(pod.read("conf/zoo.cfg").contains("\nmaxClientCnxns=7\n"));
+    // The same pod after the rollout recreated it at the update revision.
+    let out = pod.start_at("zk-0", Some(&update));
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("renders zoo.cfg of revision {update}")));
+    let cfg = pod.read("conf/zoo.cfg");
+    assert!(!cfg.contains("maxClientCnxns"), "{cfg}");
+    let new = std::fs::read_to_string(pod.config().join(format!("zoo.cfg.{update}"))).unwrap();
+    assert_eq!(settings_of(&cfg), settings_of(&new));
+}
+
+#[test]
+fn a_pod_whose_revision_key_is_gone_falls_back_to_the_update_revision() {
+    // The rollout settled: only the update revision's key is left.
+    let pod = Pod::new(&DynamicConfig::for_replicas(&names(), 3));
+    let update = minimal_revision();
+    assert!(!pod.config().join("zoo.cfg.0a1b2c3d4e").exists());
+    let new = std::fs::read_to_string(pod.config().join(format!("zoo.cfg.{update}"))).unwrap();
+    for revision in [Some("0a1b2c3d4e"), None] {
+        let out = pod.start_at("zk-1", revision);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let label = revision.unwrap_or_default();
+        assert!(
+            stderr.contains(&format!(
+                "server.2: the ConfigMap has no zoo.cfg for revision '{label}'; falling back to the update revision {update}"
+            )),
+            "{stderr}"
+        );
+        assert_eq!(settings_of(&pod.read("conf/zoo.cfg")), settings_of(&new));
+    }
+    // Neither its own nor the update revision's: refuse to start.
+    std::fs::remove_file(pod.config().join(format!("zoo.cfg.{update}"))).unwrap();
+    let out = pod.start_at("zk-1", Some("0a1b2c3d4e"));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("the ConfigMap has no zoo.cfg for revision '{update}'"))
+    );
+}
+
 #[test]
 fn a_hostname_without_an_ordinal_is_refused() {
     let pod = Pod::new(&DynamicConfig::for_replicas(&names(), 1));
@@ -293,19 +407,20 @@ fn claim_templates_of_an_existing_statefulset_are_kept() {
     let zk = load("full");
     let mut ctx = BuildContext::initial(&zk, credential());
     ctx.existing_claims = Some(vec![]);
-    let spec = build::statefulset(&zk, &ctx).spec.unwrap();
+    let spec = build::statefulset(&zk, &ctx).unwrap().spec.unwrap();
     assert!(spec.volume_claim_templates.is_none());
     let volumes = spec.template.spec.unwrap().volumes.unwrap();
     assert!(volumes.iter().any(|v| v.name == "data" && v.empty_dir.is_some()));
     // Storage removed after creation: the claims stay, no emptyDir.
     let zk = load("minimal");
     let claims = build::statefulset(&load("full"), &BuildContext::initial(&load("full"), credential()))
+        .unwrap()
         .spec
         .unwrap()
         .volume_claim_templates;
     let mut ctx = BuildContext::initial(&zk, credential());
     ctx.existing_claims = claims.clone();
-    let spec = build::statefulset(&zk, &ctx).spec.unwrap();
+    let spec = build::statefulset(&zk, &ctx).unwrap().spec.unwrap();
     assert_eq!(spec.volume_claim_templates, claims);
     assert!(!spec.template.spec.unwrap().volumes.unwrap().iter().any(|v| v.name == "data"));
 }

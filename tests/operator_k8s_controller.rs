@@ -363,7 +363,10 @@ fn running(api: &FakeApi, zk: &ZookeeperCluster, built_from: &ZookeeperCluster, 
     let mut ctx = BuildContext::initial(built_from, credential());
     ctx.replicas = replicas;
     api.put(&format!("{CORE}/secrets/zk-auth"), serde_json::to_value(build::secret(zk, &ctx)).unwrap());
-    api.put(&format!("{APPS}/statefulsets/zk"), serde_json::to_value(build::statefulset(built_from, &ctx)).unwrap());
+    api.put(
+        &format!("{APPS}/statefulsets/zk"),
+        serde_json::to_value(build::statefulset(built_from, &ctx).unwrap()).unwrap(),
+    );
     api.put(
         &format!("{CORE}/configmaps/zk-config"),
         serde_json::to_value(build::config_map(zk, &ctx).unwrap()).unwrap(),
@@ -372,6 +375,39 @@ fn running(api: &FakeApi, zk: &ZookeeperCluster, built_from: &ZookeeperCluster, 
     for o in 0..pods {
         api.put(&format!("{CORE}/pods/zk-{o}"), pod(built_from, o, &rev));
     }
+}
+
+/// A world mid-rollout from `from` to `to`: Secret, StatefulSet built from
+/// `to` with `from` as its current revision (and its zoo.cfg recorded),
+/// pods `0..3` at `to`'s revision when listed in `updated`, else at `from`'s.
+fn rolling(api: &FakeApi, from: &ZookeeperCluster, to: &ZookeeperCluster, updated: &[u32]) {
+    let mut ctx = BuildContext::initial(to, credential());
+    ctx.current_revision = revision(&from.spec);
+    ctx.current_zoo_cfg = Some(build::zoo_cfg(from).unwrap());
+    api.put(&format!("{CORE}/secrets/zk-auth"), serde_json::to_value(build::secret(to, &ctx)).unwrap());
+    api.put(&format!("{APPS}/statefulsets/zk"), serde_json::to_value(build::statefulset(to, &ctx).unwrap()).unwrap());
+    for o in 0..3 {
+        let at = if updated.contains(&o) { to } else { from };
+        api.put(&format!("{CORE}/pods/zk-{o}"), pod(at, o, &revision(&at.spec)));
+    }
+}
+
+/// The `zoo.cfg.*` keys of a ConfigMap body, with their text.
+fn zoo_cfgs(cm: &Value) -> BTreeMap<String, String> {
+    cm["data"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("zoo.cfg.") && *k != "zoo.cfg.dynamic")
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// A spec whose only difference from the default is a `maxClientCnxns` override.
+fn with_max_cnxns(n: &str) -> ZookeeperCluster {
+    let mut spec = ZookeeperClusterSpec::new(3, "3.8.0");
+    spec.config.insert("maxClientCnxns".into(), n.into());
+    cluster(spec)
 }
 
 /// Give `zk` the status the planner publishes for the current world,
@@ -522,6 +558,9 @@ async fn create_from_nothing() {
     let cm = h.find(&children()[0]).body;
     assert_eq!(cm["data"]["zoo.cfg.dynamic"], DynamicConfig::for_replicas(&names(), 3).render());
     assert_eq!(cm["metadata"]["ownerReferences"][0]["uid"], "uid-zk");
+    let rev = revision(&zk.spec);
+    assert_eq!(zoo_cfgs(&cm), BTreeMap::from([(format!("zoo.cfg.{rev}"), build::zoo_cfg(&zk).unwrap())]));
+    assert_eq!(cm["data"]["update-revision"], rev);
     // The StatefulSet at the spec's revision.
     let sts = h.find(&format!("PATCH[apply] {APPS}/statefulsets/zk {APPLY}")).body;
     assert_eq!(sts["spec"]["replicas"], 3);
@@ -564,6 +603,7 @@ async fn steady_state_only_reapplies_the_children() {
     assert_eq!(h.api.lines(), seq(&[reads(), children()]));
     let cm = h.find(&children()[0]).body;
     assert_eq!(cm["data"]["zoo.cfg.dynamic"], DynamicConfig::for_replicas(&names(), 3).render(), "seed = committed");
+    assert_eq!(zoo_cfgs(&cm).into_keys().collect::<Vec<_>>(), [format!("zoo.cfg.{}", revision(&zk.spec))]);
     assert!(h.members.calls.lock().unwrap().is_empty());
 }
 
@@ -591,6 +631,13 @@ async fn a_rollout_updates_the_template_then_deletes_the_highest_follower() {
     assert_eq!(sts["metadata"]["annotations"]["zk-chaos.io/update-revision"], revision(&zk.spec));
     assert_eq!(sts["metadata"]["annotations"]["zk-chaos.io/current-revision"], revision(&old.spec));
     assert_eq!(sts["spec"]["template"]["spec"]["containers"][0]["image"], "zookeeper:3.9.3");
+    let annotations = &sts["metadata"]["annotations"];
+    assert_eq!(annotations["zk-chaos.io/current-zoo-cfg"], build::zoo_cfg(&old).unwrap(), "from the StatefulSet");
+    assert_eq!(annotations["zk-chaos.io/update-zoo-cfg"], build::zoo_cfg(&zk).unwrap());
+    // The ConfigMap, applied before the template changed, already serves both revisions.
+    let cm = h.find(&children()[0]).body;
+    assert_eq!(zoo_cfgs(&cm).len(), 2, "{cm}");
+    assert_eq!(cm["data"]["update-revision"], revision(&zk.spec));
     // Deleted only if still the pod observed: uid and resourceVersion preconditions.
     let body = h.find(&delete).body;
     assert_eq!(body["preconditions"], json!({"uid": "uid-pod-1", "resourceVersion": "101"}));
@@ -598,6 +645,70 @@ async fn a_rollout_updates_the_template_then_deletes_the_highest_follower() {
     assert_eq!(event["reason"], "RestartingMember");
     assert!(event["note"].as_str().unwrap().contains("deleted zk-1: rolling update"), "{event}");
     assert_eq!(h.find(&status_patch()).body["status"]["phase"], "Upgrading");
+}
+
+#[tokio::test]
+async fn mid_rollout_the_config_map_serves_each_revision_its_own_settings() {
+    // Current revision A (no override), update revision B (maxClientCnxns=7);
+    // a fresh operator (nothing in memory) reads it all from the API server.
+    let h = harness();
+    let a = cluster(ZookeeperClusterSpec::new(3, "3.8.0"));
+    let b = with_max_cnxns("7");
+    let (rev_a, rev_b) = (revision(&a.spec), revision(&b.spec));
+    assert_ne!(rev_a, rev_b);
+    rolling(&h.api, &a, &b, &[2]);
+    *h.members.probes.lock().unwrap() = healthy(3, 2);
+    h.reconcile(&b).await.unwrap();
+    let cm = h.find(&children()[0]).body;
+    let cfgs = zoo_cfgs(&cm);
+    assert_eq!(cfgs.len(), 2, "{cm}");
+    let (old, new) = (&cfgs[&format!("zoo.cfg.{rev_a}")], &cfgs[&format!("zoo.cfg.{rev_b}")]);
+    assert!(!old.contains("maxClientCnxns"), "{old}");
+    assert!(new.contains("\nmaxClientCnxns=7\n"), "{new}");
+    assert_eq!((old, new), (&build::zoo_cfg(&a).unwrap(), &build::zoo_cfg(&b).unwrap()));
+    assert_eq!(cm["data"]["update-revision"], rev_b);
+    assert!(cm["data"].get("zoo.cfg").is_none(), "no shared zoo.cfg for every revision");
+}
+
+#[tokio::test]
+async fn once_every_pod_runs_the_update_revision_the_old_key_goes() {
+    let h = harness();
+    let a = cluster(ZookeeperClusterSpec::new(3, "3.8.0"));
+    let b = with_max_cnxns("7");
+    rolling(&h.api, &a, &b, &[0, 1, 2]);
+    *h.members.probes.lock().unwrap() = healthy(3, 2);
+    h.reconcile(&b).await.unwrap();
+    let cm = h.find(&children()[0]).body;
+    let rev_b = revision(&b.spec);
+    assert_eq!(zoo_cfgs(&cm), BTreeMap::from([(format!("zoo.cfg.{rev_b}"), build::zoo_cfg(&b).unwrap())]));
+    // The StatefulSet records the catch-up (re-applied as drift).
+    let sts = h.find(&format!("PATCH[apply] {APPS}/statefulsets/zk {APPLY}")).body;
+    let annotations = &sts["metadata"]["annotations"];
+    assert_eq!(annotations["zk-chaos.io/current-revision"], rev_b);
+    assert_eq!(annotations["zk-chaos.io/current-zoo-cfg"], build::zoo_cfg(&b).unwrap());
+}
+
+#[tokio::test]
+async fn a_caught_up_revision_keeps_its_settings_when_the_spec_moves_on() {
+    // The StatefulSet still says current A, update B, every pod runs B, and
+    // the spec is at C already: B's zoo.cfg comes from the StatefulSet.
+    let h = harness();
+    let a = cluster(ZookeeperClusterSpec::new(3, "3.8.0"));
+    let b = with_max_cnxns("7");
+    let c = with_max_cnxns("9");
+    rolling(&h.api, &a, &b, &[0, 1, 2]);
+    *h.members.probes.lock().unwrap() = healthy(3, 2);
+    h.reconcile(&c).await.unwrap();
+    let cm = h.find(&children()[0]).body;
+    let (rev_b, rev_c) = (revision(&b.spec), revision(&c.spec));
+    assert_eq!(
+        zoo_cfgs(&cm),
+        BTreeMap::from([
+            (format!("zoo.cfg.{rev_b}"), build::zoo_cfg(&b).unwrap()),
+            (format!("zoo.cfg.{rev_c}"), build::zoo_cfg(&c).unwrap()),
+        ])
+    );
+    assert_eq!(cm["data"]["update-revision"], rev_c);
 }
 
 #[tokio::test]

@@ -156,12 +156,11 @@ pub struct LocalEnsemble {
     owned: bool,
 }
 
-/// Check everything that can be checked before anything is created.
+/// Check everything that can be checked before anything is created (the
+/// replica count is checked by [`LocalEnsemble::up`]: an operator-managed
+/// run starts without pods).
 pub fn preflight(spec: &EnsembleSpec) -> Result<(), EnsembleError> {
     naming::validate_cluster_name(&spec.name)?;
-    if spec.replicas == 0 && spec.revision.is_empty() {
-        return Err(EnsembleError::Invalid("--replicas must be at least 1 (got 0)".into()));
-    }
     if spec.heap_mb < 16 {
         return Err(EnsembleError::Invalid(format!("--heap-mb must be at least 16 (got {})", spec.heap_mb)));
     }
@@ -208,6 +207,9 @@ impl LocalEnsemble {
     /// quorum (see [`LocalEnsemble::wait_for_quorum`]). On any failure,
     /// whatever was created is removed again.
     pub async fn up(spec: &EnsembleSpec, progress: &dyn Progress) -> Result<Self, EnsembleError> {
+        if spec.replicas == 0 {
+            return Err(EnsembleError::Invalid("--replicas must be at least 1 (got 0)".into()));
+        }
         let mut me = Self::create(spec, progress).await?;
         progress.stage(&format!("starting {} members", spec.replicas));
         let initial = DynamicConfig::for_replicas(&me.state.names, spec.replicas);

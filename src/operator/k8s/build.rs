@@ -16,9 +16,9 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Affinity, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    ExecAction, PersistentVolumeClaim, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec,
-    Probe, Secret, SecretKeySelector, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount,
-    WeightedPodAffinityTerm,
+    ExecAction, ObjectFieldSelector, PersistentVolumeClaim, PodAffinityTerm, PodAntiAffinity, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, Secret, SecretKeySelector, Service, ServicePort, ServiceSpec, TCPSocketAction,
+    Volume, VolumeMount, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -26,7 +26,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource as _, ResourceExt as _};
 use sha1::{Digest as _, Sha1};
 
-use super::script::{ENV_PEER_DOMAIN, data_dir, dynamic_file, readiness_script, startup_script};
+use super::script::{ENV_PEER_DOMAIN, ENV_REVISION, data_dir, dynamic_file, readiness_script, startup_script};
 use super::*;
 use crate::operator::crd::{AntiAffinity, DeletionPolicy, ZookeeperCluster};
 use crate::operator::revision::revision;
@@ -56,6 +56,13 @@ pub struct BuildContext {
     pub partition: u32,
     /// The revision every pod ran when the rollout last settled.
     pub current_revision: String,
+    /// The `zoo.cfg` of `current_revision` as its pods got it (from the
+    /// StatefulSet's [`ANNOTATION_CURRENT_ZOO_CFG`] or
+    /// [`ANNOTATION_UPDATE_ZOO_CFG`]; see [`stored_zoo_cfg`]). Ignored when
+    /// `current_revision` is the spec's (rendered from the spec then);
+    /// `None` when unknown: the ConfigMap then lacks that revision's key and
+    /// its pods fall back to the update revision's.
+    pub current_zoo_cfg: Option<String>,
     /// The dynamic config a fresh pod is seeded with: the committed one, or
     /// the initial members of a new ensemble.
     pub seed: DynamicConfig,
@@ -76,6 +83,7 @@ impl BuildContext {
             replicas: zk.spec.replicas,
             partition: zk.spec.partition(),
             current_revision: revision(&zk.spec),
+            current_zoo_cfg: None,
             seed: DynamicConfig::for_replicas(&names(zk), zk.spec.replicas),
             credential,
             existing_claims: None,
@@ -91,6 +99,35 @@ pub fn names(zk: &ZookeeperCluster) -> EnsembleNames {
 /// `<name>-config`.
 pub fn config_map_name(zk: &ZookeeperCluster) -> String {
     format!("{}-config", zk.name_any())
+}
+
+/// The `zoo.cfg` the spec's revision renders (with the pod's paths).
+pub fn zoo_cfg(zk: &ZookeeperCluster) -> Result<String, ConfigError> {
+    render_zoo_cfg(&server_settings(&zk.spec), &data_dir(), &dynamic_file())
+}
+
+/// The `zoo.cfg` of every live revision, by revision: the update revision
+/// (the spec's, rendered now) and the current one (from `ctx`, when known).
+/// One entry once the current revision has caught up.
+pub fn zoo_cfg_by_revision(zk: &ZookeeperCluster, ctx: &BuildContext) -> Result<BTreeMap<String, String>, ConfigError> {
+    let update = revision(&zk.spec);
+    let mut by_revision = BTreeMap::from([(update.clone(), zoo_cfg(zk)?)]);
+    if ctx.current_revision != update
+        && let Some(text) = &ctx.current_zoo_cfg
+    {
+        by_revision.insert(ctx.current_revision.clone(), text.clone());
+    }
+    Ok(by_revision)
+}
+
+/// The `zoo.cfg` a StatefulSet built by [`statefulset`] recorded for
+/// `revision` (its current or its update revision), if any.
+pub fn stored_zoo_cfg(sts: &StatefulSet, revision: &str) -> Option<String> {
+    let a = sts.annotations();
+    [(ANNOTATION_CURRENT_REVISION, ANNOTATION_CURRENT_ZOO_CFG), (ANNOTATION_UPDATE_REVISION, ANNOTATION_UPDATE_ZOO_CFG)]
+        .into_iter()
+        .find(|(rev, cfg)| a.get(*rev).map(String::as_str) == Some(revision) && a.contains_key(*cfg))
+        .and_then(|(_, cfg)| a.get(cfg).cloned())
 }
 
 /// `<name>-auth`.
@@ -221,6 +258,17 @@ fn container(zk: &ZookeeperCluster) -> Container {
         env: Some(vec![
             EnvVar { name: ENV_PEER_DOMAIN.into(), value: Some(peer_domain), ..EnvVar::default() },
             EnvVar {
+                name: ENV_REVISION.into(),
+                value_from: Some(EnvVarSource {
+                    field_ref: Some(ObjectFieldSelector {
+                        api_version: None,
+                        field_path: format!("metadata.labels['{LABEL_REVISION}']"),
+                    }),
+                    ..EnvVarSource::default()
+                }),
+                ..EnvVar::default()
+            },
+            EnvVar {
                 name: ENV_SUPER_DIGEST.into(),
                 value_from: Some(EnvVarSource {
                     secret_key_ref: Some(SecretKeySelector {
@@ -325,8 +373,30 @@ fn claim_templates(zk: &ZookeeperCluster) -> Option<Vec<PersistentVolumeClaim>> 
 /// the headless Service with unready addresses published), the pod
 /// template of the spec's revision, and the rollout bookkeeping in
 /// annotations ([`ANNOTATION_UPDATE_REVISION`], [`ANNOTATION_CURRENT_REVISION`],
-/// [`ANNOTATION_PARTITION`], [`ANNOTATION_APPLIED_HASH`]).
-pub fn statefulset(zk: &ZookeeperCluster, ctx: &BuildContext) -> StatefulSet {
+/// [`ANNOTATION_PARTITION`], [`ANNOTATION_APPLIED_HASH`]) with the `zoo.cfg`
+/// of both revisions ([`ANNOTATION_UPDATE_ZOO_CFG`],
+/// [`ANNOTATION_CURRENT_ZOO_CFG`]), from which [`config_map`] serves each
+/// pod its own revision's settings. Fails only for a spec the planner rejects.
+///
+/// # What Kubernetes still does behind the operator's back
+///
+/// A member whose *container* restarts (crash, OOM kill, failed liveness
+/// probe) keeps its pod, and with it its revision label, image and the
+/// `zoo.cfg` of its revision: nothing crosses the partition. But with
+/// `OnDelete` a StatefulSet has exactly one pod template, the update
+/// revision's. A pod below the partition (or not yet reached by the
+/// rollout) that is *deleted* — evicted, drained, its node lost — is
+/// recreated by the StatefulSet controller from that template: the new
+/// image, the new revision label and therefore the new `zoo.cfg`, ahead of
+/// the planner's one-at-a-time order. The operator cannot prevent that (it
+/// only sees the new pod afterwards, and the planner then treats it as
+/// updated); the PodDisruptionBudget limits voluntary evictions but not
+/// node loss. (Only `RollingUpdate` with `rollingUpdate.partition` has the
+/// StatefulSet controller recreate such pods from the current revision, and
+/// that strategy would roll the pods itself, outside the planner.) The
+/// local backend (`Supervisor::sync_statefulset`) emulates
+/// the stricter rule, recreating such a pod at the current revision.
+pub fn statefulset(zk: &ZookeeperCluster, ctx: &BuildContext) -> Result<StatefulSet, ConfigError> {
     let retention = match zk.spec.deletion_policy {
         DeletionPolicy::Delete | DeletionPolicy::WipeOut => "Delete",
         DeletionPolicy::Halt | DeletionPolicy::DoNotTerminate => "Retain",
@@ -336,15 +406,21 @@ pub fn statefulset(zk: &ZookeeperCluster, ctx: &BuildContext) -> StatefulSet {
         Some(existing) => Some(existing.clone()),
         None => claim_templates(zk),
     };
+    let update = revision(&zk.spec);
+    let by_revision = zoo_cfg_by_revision(zk, ctx)?;
+    let mut annotations = BTreeMap::from([
+        (ANNOTATION_UPDATE_REVISION.to_string(), update.clone()),
+        (ANNOTATION_CURRENT_REVISION.into(), ctx.current_revision.clone()),
+        (ANNOTATION_PARTITION.into(), ctx.partition.to_string()),
+    ]);
+    if let Some(text) = by_revision.get(&update) {
+        annotations.insert(ANNOTATION_UPDATE_ZOO_CFG.into(), text.clone());
+    }
+    if let Some(text) = by_revision.get(&ctx.current_revision) {
+        annotations.insert(ANNOTATION_CURRENT_ZOO_CFG.into(), text.clone());
+    }
     let mut sts = StatefulSet {
-        metadata: ObjectMeta {
-            annotations: Some(BTreeMap::from([
-                (ANNOTATION_UPDATE_REVISION.into(), revision(&zk.spec)),
-                (ANNOTATION_CURRENT_REVISION.into(), ctx.current_revision.clone()),
-                (ANNOTATION_PARTITION.into(), ctx.partition.to_string()),
-            ])),
-            ..meta(zk, zk.name_any())
-        },
+        metadata: ObjectMeta { annotations: Some(annotations), ..meta(zk, zk.name_any()) },
         spec: Some(StatefulSetSpec {
             replicas: Some(i32::try_from(ctx.replicas).unwrap_or(i32::MAX)),
             selector: LabelSelector { match_labels: Some(selector_labels(zk)), ..LabelSelector::default() },
@@ -364,7 +440,7 @@ pub fn statefulset(zk: &ZookeeperCluster, ctx: &BuildContext) -> StatefulSet {
     };
     let hash = applied_hash(&sts);
     sts.annotations_mut().insert(ANNOTATION_APPLIED_HASH.into(), hash);
-    sts
+    Ok(sts)
 }
 
 /// A short hash of a StatefulSet as the operator builds it (without the
@@ -431,15 +507,20 @@ pub fn admin_service(zk: &ZookeeperCluster, _ctx: &BuildContext) -> Service {
     }
 }
 
-/// The ConfigMap `<name>-config`: `zoo.cfg` (through the shared renderer)
-/// and the seed dynamic config. Fails only for a spec the planner rejects.
+/// The ConfigMap `<name>-config`: one `zoo.cfg` per live revision under
+/// [`zoo_cfg_key`] (`zoo.cfg.<revision>`, see [`zoo_cfg_by_revision`]: the
+/// update revision's and, mid-rollout, the current revision's), the update
+/// revision's name under [`KEY_UPDATE_REVISION`], and the seed dynamic
+/// config. A pod renders the key of its own revision, so a restarted
+/// container of a pod the rollout has not reached keeps its settings; the
+/// current revision's key goes once every pod runs the update revision.
+/// Fails only for a spec the planner rejects.
 pub fn config_map(zk: &ZookeeperCluster, ctx: &BuildContext) -> Result<ConfigMap, ConfigError> {
-    let zoo_cfg = render_zoo_cfg(&server_settings(&zk.spec), &data_dir(), &dynamic_file())?;
-    Ok(ConfigMap {
-        metadata: meta(zk, config_map_name(zk)),
-        data: Some(BTreeMap::from([(KEY_ZOO_CFG.into(), zoo_cfg), (KEY_DYNAMIC.into(), ctx.seed.render())])),
-        ..ConfigMap::default()
-    })
+    let mut data: BTreeMap<String, String> =
+        zoo_cfg_by_revision(zk, ctx)?.into_iter().map(|(rev, text)| (zoo_cfg_key(&rev), text)).collect();
+    data.insert(KEY_UPDATE_REVISION.into(), revision(&zk.spec));
+    data.insert(KEY_DYNAMIC.into(), ctx.seed.render());
+    Ok(ConfigMap { metadata: meta(zk, config_map_name(zk)), data: Some(data), ..ConfigMap::default() })
 }
 
 /// The Secret `<name>-auth`: the super user, its password and the digest
@@ -517,11 +598,37 @@ mod tests {
         let z = zk();
         let cred = SuperCredential { user: "super".into(), password: "p".into() };
         let ctx = BuildContext::initial(&z, cred);
-        let a = statefulset(&z, &ctx);
+        let a = statefulset(&z, &ctx).unwrap();
         assert_eq!(applied_hash(&a), a.annotations()[ANNOTATION_APPLIED_HASH]);
         let mut z2 = z.clone();
         z2.spec.labels.insert("team".into(), "sre".into());
-        assert_ne!(applied_hash(&statefulset(&z2, &ctx)), applied_hash(&a));
+        assert_ne!(applied_hash(&statefulset(&z2, &ctx).unwrap()), applied_hash(&a));
+    }
+
+    #[test]
+    fn the_config_map_serves_both_revisions_until_the_current_one_catches_up() {
+        let z = zk();
+        let cred = SuperCredential { user: "super".into(), password: "p".into() };
+        let update = revision(&z.spec);
+        let keys = |ctx: &BuildContext| config_map(&z, ctx).unwrap().data.unwrap().into_keys().collect::<Vec<_>>();
+        let mut ctx = BuildContext::initial(&z, cred);
+        assert_eq!(keys(&ctx), [KEY_UPDATE_REVISION.to_string(), zoo_cfg_key(&update), KEY_DYNAMIC.into()]);
+        ctx.current_revision = "0a1b2c3d4e".into();
+        // Unknown settings of the current revision: no key (its pods fall back).
+        assert_eq!(keys(&ctx), [KEY_UPDATE_REVISION.to_string(), zoo_cfg_key(&update), KEY_DYNAMIC.into()]);
+        ctx.current_zoo_cfg = Some("tickTime=1\n".into());
+        let cm = config_map(&z, &ctx).unwrap().data.unwrap();
+        assert_eq!(cm["zoo.cfg.0a1b2c3d4e"], "tickTime=1\n");
+        assert_eq!(cm[&zoo_cfg_key(&update)], zoo_cfg(&z).unwrap());
+        // The StatefulSet records both, and gives each back by revision.
+        let sts = statefulset(&z, &ctx).unwrap();
+        assert_eq!(stored_zoo_cfg(&sts, "0a1b2c3d4e").as_deref(), Some("tickTime=1\n"));
+        assert_eq!(stored_zoo_cfg(&sts, &update), Some(zoo_cfg(&z).unwrap()));
+        assert_eq!(stored_zoo_cfg(&sts, "ffffffffff"), None);
+        // Caught up: the spec's revision renders its own; ctx's text is ignored.
+        ctx.current_revision = update.clone();
+        assert_eq!(stored_zoo_cfg(&statefulset(&z, &ctx).unwrap(), &update), Some(zoo_cfg(&z).unwrap()));
+        assert_eq!(config_map(&z, &ctx).unwrap().data.unwrap().len(), 3);
     }
 
     #[test]

@@ -16,7 +16,11 @@
 //! Each reconcile also keeps the ConfigMap, Services and PodDisruptionBudget
 //! applied (idempotent server-side applies), creates the Secret once (never
 //! rotated), and re-applies the StatefulSet when what it was built from
-//! drifted without a new revision (labels, affinity, deletion policy).
+//! drifted without a new revision (labels, affinity, deletion policy, or
+//! the current revision catching up). The ConfigMap carries the `zoo.cfg`
+//! of the current and the update revision, the former taken from the
+//! StatefulSet's annotations: an operator restarted anywhere rebuilds the
+//! same ConfigMap from what the API server shows.
 //! Disruptive steps publish an event on the `ZookeeperCluster`.
 
 use std::collections::HashMap;
@@ -354,11 +358,17 @@ impl<'a> Executor<'a> {
             .and_then(|t| DynamicConfig::parse(t).ok())
             .filter(|c| !c.servers.is_empty());
         let seed = committed.or(existing).unwrap_or_else(|| DynamicConfig::for_replicas(&self.names, replicas.max(1)));
-        let sts = observed.statefulset.as_ref();
+        let current_revision =
+            observed.statefulset.as_ref().map_or_else(|| revision(&self.zk.spec), |s| s.current_revision.clone());
+        // Everything from the API server: the StatefulSet recorded the
+        // zoo.cfg of its revisions (the spec's revision renders its own).
+        let current_zoo_cfg =
+            world.snapshot.statefulset.as_ref().and_then(|s| build::stored_zoo_cfg(s, &current_revision));
         BuildContext {
             replicas,
             partition: self.zk.spec.partition(),
-            current_revision: sts.map_or_else(|| revision(&self.zk.spec), |s| s.current_revision.clone()),
+            current_revision,
+            current_zoo_cfg,
             seed,
             credential: credential.clone(),
             existing_claims: world
@@ -431,7 +441,7 @@ impl<'a> Executor<'a> {
         let (Some(current), Some(obs)) = (&world.snapshot.statefulset, &observed.statefulset) else { return Ok(()) };
         let mut ctx = self.context(observed, world, obs.replicas, credential);
         ctx.partition = obs.partition;
-        let wanted = build::statefulset(self.zk, &ctx);
+        let wanted = build::statefulset(self.zk, &ctx)?;
         let applied = current.annotations().get(super::ANNOTATION_APPLIED_HASH);
         if applied == wanted.annotations().get(super::ANNOTATION_APPLIED_HASH) {
             return Ok(());
@@ -457,7 +467,7 @@ impl<'a> Executor<'a> {
                 }
                 let mut ctx = self.context(observed, world, *replicas, credential);
                 ctx.partition = *partition;
-                let sts = build::statefulset(zk, &ctx);
+                let sts = build::statefulset(zk, &ctx)?;
                 self.statefulsets.patch(&sts.name_any(), &apply_params(), &Patch::Apply(&sts)).await?;
                 let before = observed.statefulset.as_ref().map(|s| s.replicas);
                 match before {

@@ -48,8 +48,16 @@ pub const LABEL_VERSION: &str = "app.kubernetes.io/version";
 pub const LABEL_REVISION: &str = "zk-chaos.io/revision";
 /// StatefulSet annotation: the revision pods at or above the partition get.
 pub const ANNOTATION_UPDATE_REVISION: &str = "zk-chaos.io/update-revision";
+/// StatefulSet annotation: the `zoo.cfg` of the update revision, as rendered
+/// for it (so it can still be served once the spec has moved on).
+pub const ANNOTATION_UPDATE_ZOO_CFG: &str = "zk-chaos.io/update-zoo-cfg";
 /// StatefulSet annotation: the revision every pod ran when the rollout last settled.
 pub const ANNOTATION_CURRENT_REVISION: &str = "zk-chaos.io/current-revision";
+/// StatefulSet annotation: the `zoo.cfg` of the current revision, verbatim
+/// as its pods got it (absent when unknown). Together with
+/// [`ANNOTATION_UPDATE_ZOO_CFG`] it lets any operator instance rebuild the
+/// ConfigMap from what the API server shows.
+pub const ANNOTATION_CURRENT_ZOO_CFG: &str = "zk-chaos.io/current-zoo-cfg";
 /// StatefulSet annotation: the partition of the rollout.
 pub const ANNOTATION_PARTITION: &str = "zk-chaos.io/partition";
 /// StatefulSet annotation: hash of what the operator applied (drift detection).
@@ -61,10 +69,20 @@ pub const APP_NAME: &str = "zookeeper";
 pub const DATA_MOUNT: &str = "/data";
 /// Where the member container mounts the ConfigMap.
 pub const CONFIG_MOUNT: &str = "/config";
-/// The ConfigMap key holding `zoo.cfg`.
+/// `zoo.cfg`: the file on the volume the server starts with, and the
+/// prefix of its ConfigMap keys ([`zoo_cfg_key`]).
 pub const KEY_ZOO_CFG: &str = "zoo.cfg";
+/// The ConfigMap key naming the update revision (the fallback of a pod whose
+/// own revision's `zoo.cfg` is gone).
+pub const KEY_UPDATE_REVISION: &str = "update-revision";
 /// The ConfigMap key holding the seed dynamic config (committed members).
 pub const KEY_DYNAMIC: &str = "zoo.cfg.dynamic";
+/// The ConfigMap key holding the `zoo.cfg` of `revision`: `zoo.cfg.<revision>`
+/// (revisions are hex, so it never collides with [`KEY_DYNAMIC`]).
+pub fn zoo_cfg_key(revision: &str) -> String {
+    format!("{KEY_ZOO_CFG}.{revision}")
+}
+
 /// Secret key: the super user name.
 pub const KEY_USERNAME: &str = "username";
 /// Secret key: the super user password.

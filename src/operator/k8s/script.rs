@@ -11,10 +11,16 @@
 //! 3. a used volume keeps the `dynamicConfigFile` its `zoo.cfg` points at:
 //!    ZooKeeper rewrites both on every reconfig, so a restarted member
 //!    comes back with its latest membership, never the seed;
-//! 4. `zoo.cfg` is rendered from the ConfigMap (the revision's settings,
-//!    rendered by [`crate::zkconfig::render_zoo_cfg`]) with that
-//!    `dynamicConfigFile`, written last and atomically (its presence marks
-//!    the volume as used);
+//! 4. `zoo.cfg` is rendered from the ConfigMap key of the pod's own
+//!    revision, `zoo.cfg.$ZK_REVISION` (the downward API gives the pod its
+//!    `zk-chaos.io/revision` label; the ConfigMap holds one `zoo.cfg` per
+//!    live revision, see [`super::build::config_map`]), so a member that
+//!    merely restarts keeps its revision's settings even while a rollout is
+//!    under way. When that key is gone (a revision the rollout abandoned),
+//!    it falls back to the update revision's key (named by the
+//!    `update-revision` key) and says so on stderr. The text is taken with
+//!    that `dynamicConfigFile` and written last and atomically (its
+//!    presence marks the volume as used);
 //! 5. `exec zkServer.sh start-foreground <zoo.cfg>`; `SERVER_JVMFLAGS`
 //!    carries the heap and the super digest from the Secret.
 //!
@@ -22,7 +28,7 @@
 //! `ZK_SEED_DIR` and `ZK_SERVER_CMD` (and the readiness check's port through
 //! `ZK_CLIENT_PORT`), which is how the tests run the scripts.
 
-use super::{CONFIG_MOUNT, DATA_MOUNT, KEY_DYNAMIC, KEY_ZOO_CFG};
+use super::{CONFIG_MOUNT, DATA_MOUNT, KEY_DYNAMIC, KEY_UPDATE_REVISION, KEY_ZOO_CFG};
 use crate::zkconfig::{CLIENT_PORT, ELECTION_PORT, QUORUM_PORT};
 
 /// `dataDir`, as the server in the pod sees it.
@@ -37,6 +43,10 @@ pub fn dynamic_file() -> String {
 
 /// The environment variable holding `<headless service>.<namespace>.svc.cluster.local`.
 pub const ENV_PEER_DOMAIN: &str = "ZK_PEER_DOMAIN";
+
+/// The environment variable holding the pod's revision (its
+/// `zk-chaos.io/revision` label, through the downward API).
+pub const ENV_REVISION: &str = "ZK_REVISION";
 
 /// The startup script (run by `bash -c`).
 pub fn startup_script() -> String {
@@ -69,7 +79,20 @@ else
   mv "$dynamic.tmp" "$dynamic"
   echo "zk-chaos: server.$myid starts on a fresh volume with $(grep -c '^server\.' "$dynamic") member(s)"
 fi
-{{ grep -v '^dynamicConfigFile=' "$seed/{KEY_ZOO_CFG}" || true; echo "dynamicConfigFile=$dynamic"; }} > "$cfg.tmp"
+revision="${{{ENV_REVISION}:-}}"
+template="$seed/{KEY_ZOO_CFG}.$revision"
+if [ -z "$revision" ] || [ ! -f "$template" ]; then
+  update="$(tr -d '[:space:]' < "$seed/{KEY_UPDATE_REVISION}" 2>/dev/null || true)"
+  echo "zk-chaos: server.$myid: the ConfigMap has no {KEY_ZOO_CFG} for revision '$revision'; falling back to the update revision $update" >&2
+  revision="$update"
+  template="$seed/{KEY_ZOO_CFG}.$revision"
+fi
+if [ ! -f "$template" ]; then
+  echo "zk-chaos: the ConfigMap has no {KEY_ZOO_CFG} for revision '$revision'" >&2
+  exit 1
+fi
+echo "zk-chaos: server.$myid renders {KEY_ZOO_CFG} of revision $revision"
+{{ grep -v '^dynamicConfigFile=' "$template" || true; echo "dynamicConfigFile=$dynamic"; }} > "$cfg.tmp"
 mv "$cfg.tmp" "$cfg"
 exec "${{ZK_SERVER_CMD:-zkServer.sh}}" start-foreground "$cfg"
 "#
@@ -94,6 +117,7 @@ mod tests {
         let s = startup_script();
         assert!(s.contains(":2888:3888:participant;0.0.0.0:2181"));
         assert!(s.contains("\"${ZK_VOLUME:-/data}\""));
+        assert!(s.contains("template=\"$seed/zoo.cfg.$revision\"") && s.contains("\"$seed/update-revision\""));
         assert!(readiness_script().contains("/dev/tcp/127.0.0.1/${ZK_CLIENT_PORT:-2181}"));
         assert_eq!(data_dir(), "/data/data");
         assert_eq!(dynamic_file(), "/data/conf/zoo.cfg.dynamic");
