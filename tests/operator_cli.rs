@@ -52,7 +52,7 @@ fn an_operator_killed_mid_scale_down_resumes_and_completes() {
     assert_eq!(status_members(&state()), 5);
 
     // Scale to 3 and kill the operator as soon as the first member left the
-    // committed config (the pod still runs: the worst moment).
+    // committed config (usually while that pod still runs: the worst moment).
     let mut child = bin()
         .args(["apply", "-f"])
         .arg(manifest(work.path(), 3))
@@ -65,7 +65,7 @@ fn an_operator_killed_mid_scale_down_resumes_and_completes() {
         let st = state();
         let probe = tokio::runtime::Runtime::new().unwrap().block_on(ensemble::probe_run(&st));
         let voters = probe.voters;
-        if voters == 4 && st.pods.len() == 5 {
+        if voters < 5 && voters > 0 {
             break;
         }
         assert!(Instant::now() < deadline, "the scale-down never started");
