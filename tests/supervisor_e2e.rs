@@ -76,15 +76,11 @@ fn versions(st: &EnsembleStatus) -> Vec<String> {
 async fn finish(s: Supervisor, w: Writer) -> WriterReport {
     let report = w.stop().await;
     let ens = s.into_ensemble();
-    let missing = missing_writes(&ens.connect_string(), &report_dir(&report), &report.acked).await.unwrap();
+    assert!(report.acked.len() >= 10, "the writer made progress: {report:?}");
+    let missing = missing_writes(&ens.connect_string(), &report.dir, &report.acked).await.unwrap();
     assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
-    assert!(report.acked.len() > 20, "the writer made progress: {report:?}");
     ens.teardown(false).await.unwrap();
     report
-}
-
-fn report_dir(r: &WriterReport) -> String {
-    r.acked.first().and_then(|p| p.rsplit_once('/')).map(|(d, _)| d.to_string()).unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,8 @@ use crate::client::{self, SessionOptions, zk};
 /// What a writer saw.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct WriterReport {
+    /// The parent znode of the writes.
+    pub dir: String,
     /// Paths of acknowledged creates, in order.
     pub acked: Vec<String>,
     /// Writes whose outcome is unknown or failed.
@@ -42,17 +44,21 @@ impl Writer {
                 SessionOptions { session_timeout: Duration::from_secs(6), connect_timeout: Duration::from_secs(3) };
             let start = Instant::now();
             let mut last_ok = Instant::now();
-            let mut report = WriterReport::default();
+            let mut report = WriterReport { dir: d.clone(), ..WriterReport::default() };
             let mut session: Option<zk::Client> = None;
+            let mut dir_ready = false;
             let mut seq = 0u64;
             while !*stopped.borrow() {
                 if session.is_none() {
                     session = client::connect(&servers, opts).await.ok();
-                    if let Some(c) = &session {
-                        let _ = client::create(c, &d, b"").await;
-                    }
                 }
-                if let Some(c) = &session {
+                if let (Some(c), false) = (&session, dir_ready) {
+                    dir_ready = match client::create(c, &d, b"").await {
+                        Ok(_) | Err(client::ClientError::Op { source: zk::Error::NodeExists, .. }) => true,
+                        Err(_) => false,
+                    };
+                }
+                if let (Some(c), true) = (&session, dir_ready) {
                     let path = format!("{d}/w{seq:08}");
                     let op = tokio::time::timeout(Duration::from_secs(5), client::create(c, &path, b"x")).await;
                     match op {
