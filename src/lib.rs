@@ -3,8 +3,10 @@
 //! Data flows one way: steps -> cluster/operator -> workload/faults ->
 //! checkers -> report. See the README's architecture section.
 
+pub mod check;
 pub mod client;
 pub mod dist;
+pub mod history;
 pub mod local;
 pub mod operator;
 pub mod probe;

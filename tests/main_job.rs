@@ -17,7 +17,9 @@ fn the_main_job_passes_and_reports_its_measurements() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{text}");
     assert!(text.contains("0 failed, 0 skipped"), "{text}");
-    for needle in ["time to quorum:", "longest write gap", "peak memory of the ensemble", "no acknowledged write was lost"] {
+    for needle in
+        ["time to quorum:", "longest write gap", "peak memory of the ensemble", "no acknowledged write was lost"]
+    {
         assert!(text.contains(needle), "missing `{needle}` in\n{text}");
     }
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
