@@ -2,6 +2,7 @@
 //! the per-member and ensemble status built from them. A probe only reads.
 
 pub mod parse;
+pub mod sampler;
 pub mod status;
 pub mod wire;
 

@@ -70,6 +70,11 @@ impl Recorder {
         Ok(Self { start: Instant::now(), next_id: AtomicU64::new(1), sink: Mutex::new((Vec::new(), file)) })
     }
 
+    /// The instant the history's clock counts from.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
     /// Nanoseconds since the recorder started (monotonic).
     pub fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
