@@ -38,7 +38,7 @@ fn bad_flags_name_what_was_expected() {
     assert!(text(&o).contains("9.9.9"), "{}", text(&o));
     let o = run(bin().args(["down"]));
     assert!(!o.status.success() && text(&o).contains("--name"), "{}", text(&o));
-    for cmd in ["up", "down", "status", "run", "provision", "apply", "operator", "manifests"] {
+    for cmd in ["up", "down", "status", "run", "provision", "apply", "operator", "manifests", "check"] {
         let o = run(bin().args([cmd, "--help"]));
         assert!(o.status.success() && text(&o).contains("Examples:"), "{cmd} --help has examples");
     }

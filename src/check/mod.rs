@@ -3,6 +3,13 @@
 //! invalid with evidence, or unknown with the reason (a budget ran out, the
 //! history cannot decide) — never "valid" by default.
 
+pub mod availability;
+pub mod durability;
+pub mod linear;
+pub mod quorum;
+pub mod session;
+pub mod suite;
+
 use serde::{Deserialize, Serialize};
 
 /// A checker's judgement.

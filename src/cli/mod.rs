@@ -2,6 +2,7 @@
 //! that uses `anyhow`).
 
 mod apply;
+mod check;
 mod down;
 mod operator;
 mod progress;
@@ -59,6 +60,14 @@ Examples:
   sudo zk-chaos apply -f cluster-3.9.3.yaml     # rolling upgrade
   sudo zk-chaos apply -f cluster-5.yaml         # scale through reconfig")]
     Apply(apply::ApplyArgs),
+    /// Check a recorded history (or run bundle): linearizability, session
+    /// guarantees, durability, quorum.
+    #[command(after_help = "\
+Examples:
+  zk-chaos check reports/runs/<run>/bundle
+  zk-chaos check history.jsonl --budget-secs 10
+Exit status: 0 all valid, 1 something invalid, 3 some checker could not decide.")]
+    Check(check::CheckArgs),
     /// Show every member of running ensembles: mode, zxid, config version.
     #[command(after_help = "\
 Examples:
@@ -158,6 +167,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a).await,
         Command::Up(a) => up::up(a).await,
         Command::Apply(a) => apply::apply(a).await,
+        Command::Check(a) => check::check(a),
         Command::Status(a) => status::status(a).await,
         Command::Down(a) => down::down(a),
         Command::Provision(a) => provision::provision(a).await,

@@ -1,0 +1,205 @@
+//! A recorded run on disk (a *bundle*) and every checker over it.
+//!
+//! A bundle is a directory:
+//! - `history.jsonl`: the workload's events (required);
+//! - `final.json`: each key's value read after `sync` at the end (for the
+//!   durability checker);
+//! - `probes.jsonl`: `[time_ns, EnsembleStatus]` per line (for the quorum
+//!   checker);
+//! - `run.json`: the settle time and the faults with their start and heal.
+//!
+//! A checker whose input is missing reports `Unknown` with that reason:
+//! a missing file never turns into a pass.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{CheckResult, Verdict, availability, durability, linear, quorum, session};
+use crate::history::{self, Event, HistoryError, Operation};
+use crate::probe::EnsembleStatus;
+use crate::workload::stats::{self, Stats};
+
+/// Bundle I/O failures.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// The history could not be read.
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// Another file could not be read or written.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// What `run.json` holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunFacts {
+    /// When the ensemble is expected to be stable again (ns on the history's clock).
+    pub settle_after_ns: u64,
+    /// Faults: name, start, heal (ns on the history's clock).
+    pub faults: Vec<(String, u64, Option<u64>)>,
+}
+
+/// Everything a bundle holds.
+#[derive(Debug, Clone, Default)]
+pub struct Bundle {
+    /// The events.
+    pub events: Vec<Event>,
+    /// The final state, when recorded.
+    pub final_state: Option<BTreeMap<String, Option<String>>>,
+    /// The probe samples, when recorded.
+    pub probes: Option<Vec<(u64, EnsembleStatus)>>,
+    /// Settle time and faults.
+    pub facts: RunFacts,
+}
+
+fn file_err(path: &Path, reason: impl ToString) -> BundleError {
+    BundleError::File { path: path.to_path_buf(), reason: reason.to_string() }
+}
+
+impl Bundle {
+    /// Write the bundle into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<(), BundleError> {
+        std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+        let h = dir.join("history.jsonl");
+        let f = std::fs::File::create(&h).map_err(|e| file_err(&h, e))?;
+        history::write_events(std::io::BufWriter::new(f), &self.events).map_err(|e| file_err(&h, e))?;
+        if let Some(fs) = &self.final_state {
+            let p = dir.join("final.json");
+            std::fs::write(&p, serde_json::to_vec_pretty(fs).expect("serialises")).map_err(|e| file_err(&p, e))?;
+        }
+        if let Some(probes) = &self.probes {
+            let p = dir.join("probes.jsonl");
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&p).map_err(|e| file_err(&p, e))?);
+            for s in probes {
+                serde_json::to_writer(&mut f, s).map_err(|e| file_err(&p, e))?;
+                f.write_all(b"\n").map_err(|e| file_err(&p, e))?;
+            }
+            f.flush().map_err(|e| file_err(&p, e))?;
+        }
+        let p = dir.join("run.json");
+        std::fs::write(&p, serde_json::to_vec_pretty(&self.facts).expect("serialises")).map_err(|e| file_err(&p, e))?;
+        Ok(())
+    }
+
+    /// Load a bundle directory, or a bare `history.jsonl` file.
+    pub fn load(path: &Path) -> Result<Self, BundleError> {
+        if path.is_file() {
+            return Ok(Self { events: history::read_events(path)?, ..Self::default() });
+        }
+        let mut b = Self { events: history::read_events(&path.join("history.jsonl"))?, ..Self::default() };
+        let p = path.join("final.json");
+        if p.exists() {
+            let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;
+            b.final_state = Some(serde_json::from_slice(&bytes).map_err(|e| file_err(&p, e))?);
+        }
+        let p = path.join("probes.jsonl");
+        if p.exists() {
+            let text = std::fs::read_to_string(&p).map_err(|e| file_err(&p, e))?;
+            let probes = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(i, l)| serde_json::from_str(l).map_err(|e| file_err(&p, format!("line {}: {e}", i + 1))))
+                .collect::<Result<Vec<_>, _>>()?;
+            b.probes = Some(probes);
+        }
+        let p = path.join("run.json");
+        if p.exists() {
+            let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;
+            b.facts = serde_json::from_slice(&bytes).map_err(|e| file_err(&p, e))?;
+        }
+        Ok(b)
+    }
+}
+
+/// Every checker's result over one bundle, plus the facts for a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteReport {
+    /// One result per checker, in a fixed order.
+    pub results: Vec<CheckResult>,
+    /// Unavailability windows and recovery times.
+    pub availability: availability::Availability,
+    /// Leader changes and stability, when probes were recorded.
+    pub quorum: Option<quorum::QuorumReport>,
+    /// Latency and throughput.
+    pub stats: Stats,
+    /// How long the linearizability search took.
+    pub linear_elapsed: Duration,
+}
+
+impl SuiteReport {
+    /// Whether every checker said `Valid`.
+    pub fn all_valid(&self) -> bool {
+        self.results.iter().all(|r| r.verdict.is_valid())
+    }
+    /// Whether any checker said `Invalid`.
+    pub fn any_invalid(&self) -> bool {
+        self.results.iter().any(|r| r.verdict.is_invalid())
+    }
+}
+
+/// Run every checker over `bundle`.
+pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport, BundleError> {
+    let ops: Vec<Operation> = history::pair(&bundle.events, "history.jsonl")?;
+    let lin = linear::check(&ops, budget);
+    let mut results = vec![
+        CheckResult { checker: "linearizable-writes".into(), verdict: lin.verdict.clone() },
+        CheckResult { checker: "session-guarantees".into(), verdict: session::check(&ops) },
+    ];
+    results.push(CheckResult {
+        checker: "durability-and-integrity".into(),
+        verdict: match &bundle.final_state {
+            Some(fs) => durability::check(&ops, fs),
+            None => Verdict::Unknown { reason: "no final state was recorded (final.json)".into() },
+        },
+    });
+    let quorum = bundle.probes.as_ref().map(|p| quorum::check(p, bundle.facts.settle_after_ns));
+    results.push(CheckResult {
+        checker: "quorum-and-convergence".into(),
+        verdict: match &quorum {
+            Some(q) => q.verdict.clone(),
+            None => Verdict::Unknown { reason: "no probe samples were recorded (probes.jsonl)".into() },
+        },
+    });
+    Ok(SuiteReport {
+        results,
+        availability: availability::figures(&ops, &bundle.facts.faults),
+        quorum,
+        stats: stats::stats(&ops),
+        linear_elapsed: lin.elapsed,
+    })
+}
+
+/// A short text rendering: one line per checker, evidence indented.
+pub fn render(report: &SuiteReport) -> String {
+    let mut out = String::new();
+    for r in &report.results {
+        let (mark, detail) = match &r.verdict {
+            Verdict::Valid => ("VALID  ", String::new()),
+            Verdict::Invalid { evidence } => ("INVALID", evidence.iter().map(|e| format!("\n      {e}")).collect()),
+            Verdict::Unknown { reason } => ("UNKNOWN", format!("  ({reason})")),
+        };
+        out.push_str(&format!("  {mark}  {}{detail}\n", r.checker));
+    }
+    let ok = report.stats.outcomes.get("ok").copied().unwrap_or(0);
+    let total: u64 = report.stats.outcomes.values().sum();
+    out.push_str(&format!(
+        "  {total} ops ({ok} ok), {:.0} ok ops/s; longest write gap {:.2}s; linearizability checked in {:.2}s\n",
+        report.stats.mean_ok_per_second,
+        report.availability.longest_window.as_ref().map_or(0.0, |w| w.duration_ns as f64 / 1e9),
+        report.linear_elapsed.as_secs_f64()
+    ));
+    if let Some(q) = &report.quorum {
+        out.push_str(&format!("  leader changes: {}\n", q.leader_changes));
+    }
+    out
+}

@@ -1,0 +1,109 @@
+//! Record a workload against a local ensemble while something happens to
+//! it: clients write and read, a sampler probes the members, the caller
+//! injects faults; the result is a bundle the checkers judge.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::generate::WorkloadSpec;
+use super::run::{self, Recorder};
+use crate::check::suite::{Bundle, RunFacts};
+use crate::client::ClientError;
+use crate::local::{EnsembleError, LocalEnsemble, ensemble};
+use crate::probe::sampler;
+
+/// Probe interval of the sampler.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+
+/// A fault as recorded: name, start and heal on the history's clock.
+pub type FaultRecord = (String, u64, Option<u64>);
+
+/// Recording failures (not verdicts: the run itself could not be made).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The ensemble failed.
+    #[error(transparent)]
+    Ensemble(#[from] EnsembleError),
+    /// A client could not set up or read back.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The history file could not be created.
+    #[error("history file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Run `wl` against `ens` while `faults` runs (it gets the ensemble and the
+/// recorder, for timestamps, and returns what it did); then wait for quorum,
+/// let the ensemble settle, read the final state and stop the sampler.
+pub async fn record<F>(
+    ens: &mut LocalEnsemble,
+    wl: &WorkloadSpec,
+    history_file: Option<&Path>,
+    quorum_timeout: Duration,
+    faults: F,
+) -> Result<Bundle, RecordError>
+where
+    F: AsyncFnOnce(&mut LocalEnsemble, &Recorder) -> Result<Vec<FaultRecord>, EnsembleError>,
+{
+    let servers = ens.connect_string();
+    run::prepare(&servers, wl).await?;
+    let rec = Arc::new(Recorder::new(history_file)?);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sampler = {
+        let state = ens.state().clone();
+        let start = rec.start();
+        tokio::spawn(async move { sampler::sample(start, SAMPLE_EVERY, stopped, || ensemble::probe_run(&state)).await })
+    };
+    let clients = {
+        let (servers, wl, rec) = (servers.clone(), wl.clone(), rec.clone());
+        tokio::spawn(async move { run::run(&servers, &wl, rec).await })
+    };
+    let done = faults(ens, &rec).await;
+    let out = clients.await;
+    let settled = ens.wait_for_quorum(quorum_timeout).await;
+    let settle_after_ns = rec.now_ns();
+    tokio::time::sleep(SAMPLE_EVERY * 2).await;
+    let _ = stop.send(true);
+    let probes = sampler.await.unwrap_or_default();
+    let faults = done?;
+    settled?;
+    let events = match out {
+        Ok(o) => o.events,
+        Err(_) => rec.finish().await,
+    };
+    let final_state = run::read_final_state(&servers, wl).await?;
+    Ok(Bundle {
+        events,
+        final_state: Some(final_state),
+        probes: Some(probes),
+        facts: RunFacts { settle_after_ns, faults },
+    })
+}
+
+/// Kill a follower, restart it, wait for quorum, then the same for the
+/// leader, `down` apart: the standard fault script of the main job.
+pub async fn kill_follower_then_leader(
+    ens: &mut LocalEnsemble,
+    rec: &Recorder,
+    down: Duration,
+    quorum_timeout: Duration,
+) -> Result<Vec<FaultRecord>, EnsembleError> {
+    let mut faults = Vec::new();
+    tokio::time::sleep(down).await;
+    let st = ens.status().await;
+    let follower = st.followers_of_leader.first().copied().ok_or(EnsembleError::Invalid("no follower".into()))?;
+    let t = rec.now_ns();
+    ens.kill_pod(follower).await?;
+    tokio::time::sleep(down).await;
+    ens.start_pod(follower).await?;
+    faults.push((format!("SIGKILL follower {}", ens.state().names.pod(follower)), t, Some(rec.now_ns())));
+    let leader =
+        ens.wait_for_quorum(quorum_timeout).await?.leader().ok_or(EnsembleError::Invalid("no leader".into()))?;
+    let t = rec.now_ns();
+    ens.kill_pod(leader).await?;
+    tokio::time::sleep(down).await;
+    ens.start_pod(leader).await?;
+    faults.push((format!("SIGKILL leader {}", ens.state().names.pod(leader)), t, Some(rec.now_ns())));
+    Ok(faults)
+}
