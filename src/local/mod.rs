@@ -2,6 +2,7 @@
 //! its own network namespace on a per-run bridge, with a volume that
 //! outlives it and StatefulSet semantics for ordinals.
 
+pub mod cleanup;
 pub mod ensemble;
 pub mod naming;
 pub mod net;

@@ -1,0 +1,153 @@
+//! Removing what runs created: one recorded run (teardown), or everything
+//! of ours on the host (`down --all`), and finding what is left. All of it
+//! is synchronous and idempotent, so it also runs from `Drop` and after a
+//! crash, and it only ever touches objects carrying our prefix or marker.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use super::naming::{self, RunId, Subnet};
+use super::net;
+use super::state::{self, RunState};
+use crate::sys;
+
+/// Remove everything a recorded run created, synchronously and
+/// idempotently: its processes (found by pid and by the run's marker, and
+/// only if they carry it), namespaces, veths, bridge, fence, hosts files,
+/// registry entry and, unless `keep_data`, volumes.
+pub fn teardown_run(state: &RunState, keep_data: bool) {
+    let marker = state.run.process_marker();
+    let mut pids: BTreeSet<u32> = sys::pids_with_marker(&marker).into_iter().collect();
+    pids.extend(
+        state
+            .pods
+            .values()
+            .filter_map(|p| p.pid)
+            .filter(|pid| sys::pid_cmdline(*pid).is_some_and(|c| c.contains(&marker))),
+    );
+    kill_and_reap(&pids);
+    for ordinal in state.pods.keys() {
+        net::remove_pod_netns(&state.run, *ordinal);
+    }
+    // Namespaces of pods that were removed from the record mid-way.
+    for ns in net::our_namespaces() {
+        if naming::parse_netns(&ns).is_some_and(|(r, _)| r == state.run) {
+            net::remove_netns_by_name(&ns);
+        }
+    }
+    if state.bridged {
+        net::remove_bridge(&state.run);
+    }
+    if state.fenced {
+        net::remove_fence(state.subnet);
+    }
+    if !keep_data {
+        let _ = std::fs::remove_dir_all(state.run_dir.join("volumes"));
+    }
+    state.unregister();
+}
+
+fn kill_and_reap(pids: &BTreeSet<u32>) {
+    for pid in pids {
+        let _ = sys::signal(*pid, Signal::SIGKILL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|p| sys::pid_alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What `down --all` removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Runs torn down from their records.
+    pub runs: Vec<RunId>,
+    /// Server processes killed.
+    pub processes: usize,
+    /// Namespaces deleted.
+    pub namespaces: usize,
+    /// Interfaces deleted.
+    pub links: usize,
+    /// Fence routes deleted.
+    pub routes: usize,
+    /// Hosts dirs deleted.
+    pub hosts_dirs: usize,
+}
+
+/// Remove everything of ours on this host, recorded or not: every
+/// registered run, then any leftover process carrying our marker, namespace,
+/// interface, fence route or hosts dir with our prefix.
+pub fn sweep_all(keep_data: bool) -> SweepReport {
+    let mut report = SweepReport::default();
+    for (run, entry) in state::registered_runs() {
+        if let Ok(st) = RunState::load(&entry.run_dir) {
+            teardown_run(&st, keep_data);
+        }
+        let _ = std::fs::remove_file(RunState::registry_entry(&run));
+        report.runs.push(run);
+    }
+    let pids: BTreeSet<u32> = sys::pids_with_marker("-Dzkchaos.run=").into_iter().collect();
+    report.processes = pids.len();
+    kill_and_reap(&pids);
+    for ns in net::our_namespaces() {
+        net::remove_netns_by_name(&ns);
+        report.namespaces += 1;
+    }
+    for link in net::our_links() {
+        let _ = sys::ip(["link", "del", &link]);
+        report.links += 1;
+    }
+    for dir in net::our_hosts_dirs() {
+        let _ = std::fs::remove_dir_all(dir);
+        report.hosts_dirs += 1;
+    }
+    let _ = std::fs::remove_dir_all(state::registry_dir().join("names"));
+    if let Ok(routes) = net::host_routes() {
+        for r in routes.iter().filter(|r| r.is_fence()) {
+            if let Some(s) = r.subnet() {
+                net::remove_fence(s);
+                report.routes += 1;
+            }
+        }
+    }
+    report
+}
+
+/// What is left of ours on this host (for tests and `down --all --check`).
+pub fn leftovers() -> Vec<String> {
+    let mut out = Vec::new();
+    out.extend(sys::pids_with_marker("-Dzkchaos.run=").into_iter().map(|p| format!("process {p}")));
+    out.extend(net::our_namespaces().into_iter().map(|n| format!("namespace {n}")));
+    out.extend(net::our_links().into_iter().map(|l| format!("link {l}")));
+    out.extend(net::our_hosts_dirs().into_iter().map(|d| format!("hosts dir {}", d.display())));
+    if let Ok(routes) = net::host_routes() {
+        out.extend(routes.iter().filter(|r| r.is_fence()).map(|r| format!("fence route {}", r.dst)));
+    }
+    out
+}
+
+/// Like [`leftovers`], restricted to one run (by its id and subnet).
+pub fn leftovers_of(run: &RunId, subnet: Subnet) -> Vec<String> {
+    let mut out = Vec::new();
+    out.extend(sys::pids_with_marker(&run.process_marker()).into_iter().map(|p| format!("process {p}")));
+    let mine = |n: &str| n.contains(run.as_str());
+    out.extend(net::our_namespaces().into_iter().filter(|n| mine(n)).map(|n| format!("namespace {n}")));
+    out.extend(net::our_links().into_iter().filter(|n| mine(n)).map(|l| format!("link {l}")));
+    out.extend(
+        net::our_hosts_dirs()
+            .into_iter()
+            .filter(|d| d.to_str().is_some_and(mine))
+            .map(|d| format!("hosts dir {}", d.display())),
+    );
+    if let Ok(routes) = net::host_routes() {
+        out.extend(
+            routes
+                .iter()
+                .filter(|r| r.is_fence() && r.subnet() == Some(subnet))
+                .map(|r| format!("fence route {}", r.dst)),
+        );
+    }
+    out
+}
