@@ -6,6 +6,7 @@
 pub mod check;
 pub mod client;
 pub mod dist;
+pub mod faults;
 pub mod history;
 pub mod local;
 pub mod operator;
