@@ -1,0 +1,370 @@
+//! Faults: each acts on a [`LocalEnsemble`] and returns an [`ActiveFault`]
+//! that undoes exactly what it did.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::FaultError;
+use super::selector::{Resolution, Selector};
+use crate::local::LocalEnsemble;
+use crate::sys::{self, SysError};
+
+/// One kind of fault, with its targets named by [`Selector`]s.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// SIGKILL the selected servers; heal restarts them.
+    Kill(Selector),
+    /// Graceful stop (SIGTERM, SIGKILL after the grace); heal restarts them.
+    Stop(Selector),
+    /// SIGSTOP the selected servers; heal sends SIGCONT.
+    Pause(Selector),
+    /// Cut the selected members off from every other member.
+    Isolate(Selector),
+    /// Cut `minority` off from the rest (the majority).
+    Split {
+        /// The side cut off.
+        minority: Selector,
+    },
+    /// Two sides that both include one shared member (for 5 members e.g.
+    /// {0,1,2} and {2,3,4}); members are shuffled by the RNG first.
+    Bridge,
+    /// Drop only what `from` sends to the other members.
+    OneWay {
+        /// The members whose outgoing traffic is dropped.
+        from: Selector,
+    },
+    /// netem on the `eth0` of the selected members (their egress).
+    Netem {
+        /// The members.
+        target: Selector,
+        /// Added delay.
+        delay_ms: u32,
+        /// Delay jitter.
+        jitter_ms: u32,
+        /// Packet loss in percent.
+        loss_pct: f64,
+        /// Packet duplication in percent.
+        duplicate_pct: f64,
+        /// Reordering in percent (needs a delay).
+        reorder_pct: f64,
+    },
+}
+
+impl Fault {
+    /// A short name: `kill`, `stop`, `pause`, `isolate`, `split`, `bridge`,
+    /// `one-way` or `netem`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Kill(_) => "kill",
+            Self::Stop(_) => "stop",
+            Self::Pause(_) => "pause",
+            Self::Isolate(_) => "isolate",
+            Self::Split { .. } => "split",
+            Self::Bridge => "bridge",
+            Self::OneWay { .. } => "one-way",
+            Self::Netem { .. } => "netem",
+        }
+    }
+
+    /// The `tc ... netem` arguments after `netem` (pure).
+    pub fn netem_args(&self) -> Result<Vec<String>, FaultError> {
+        let Self::Netem { delay_ms, jitter_ms, loss_pct, duplicate_pct, reorder_pct, .. } = *self else {
+            return Err(FaultError::Invalid(format!("{} is not a netem fault", self.name())));
+        };
+        for (what, v) in [("loss", loss_pct), ("duplicate", duplicate_pct), ("reorder", reorder_pct)] {
+            if !(0.0..=100.0).contains(&v) {
+                return Err(FaultError::Invalid(format!("netem {what} must be within 0..=100 percent (got {v})")));
+            }
+        }
+        if reorder_pct > 0.0 && delay_ms == 0 {
+            return Err(FaultError::Invalid("netem reorder needs a delay".into()));
+        }
+        if jitter_ms > 0 && delay_ms == 0 {
+            return Err(FaultError::Invalid("netem jitter needs a delay".into()));
+        }
+        let mut args = Vec::new();
+        if delay_ms > 0 {
+            args.extend(["delay".to_string(), format!("{delay_ms}ms")]);
+            if jitter_ms > 0 {
+                args.push(format!("{jitter_ms}ms"));
+            }
+        }
+        for (what, v) in [("loss", loss_pct), ("duplicate", duplicate_pct), ("reorder", reorder_pct)] {
+            if v > 0.0 {
+                args.extend([what.to_string(), format!("{v}%")]);
+            }
+        }
+        if args.is_empty() {
+            return Err(FaultError::Invalid(
+                "netem with no delay, loss, duplication or reordering does nothing".into(),
+            ));
+        }
+        Ok(args)
+    }
+
+    /// Inject the fault now: resolve selectors against a fresh status, act,
+    /// and return what was done. When a step fails, the steps already done
+    /// are undone before the error is returned.
+    pub async fn start(&self, ens: &mut LocalEnsemble, rng: &mut StdRng) -> Result<ActiveFault, FaultError> {
+        let status = ens.status().await;
+        let members: Vec<u32> = ens.ordinals();
+        let resolve = |sel: &Selector, rng: &mut StdRng| sel.resolve(&status, rng);
+        let mut undo = Vec::new();
+        let description = match self.act(ens, rng, &members, resolve, &mut undo).await {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = run_undo(ens, undo).await;
+                return Err(e);
+            }
+        };
+        Ok(ActiveFault { name: self.name(), description, undo })
+    }
+
+    async fn act(
+        &self,
+        ens: &mut LocalEnsemble,
+        rng: &mut StdRng,
+        members: &[u32],
+        resolve: impl Fn(&Selector, &mut StdRng) -> Result<Resolution, FaultError>,
+        undo: &mut Vec<Undo>,
+    ) -> Result<String, FaultError> {
+        let rest = |side: &[u32]| -> Vec<u32> { members.iter().copied().filter(|m| !side.contains(m)).collect() };
+        Ok(match self {
+            Self::Kill(sel) | Self::Stop(sel) => {
+                let r = resolve(sel, rng)?;
+                for o in &r.ordinals {
+                    undo.push(Undo::Start(*o));
+                    if matches!(self, Self::Kill(_)) {
+                        ens.kill_pod(*o).await?;
+                    } else {
+                        ens.stop_pod(*o).await?;
+                    }
+                }
+                let verb = if matches!(self, Self::Kill(_)) { "SIGKILL" } else { "graceful stop of" };
+                format!("{verb} {}", r.description)
+            }
+            Self::Pause(sel) => {
+                let r = resolve(sel, rng)?;
+                for o in &r.ordinals {
+                    ens.pause_pod(*o)?;
+                    undo.push(Undo::Resume(*o));
+                }
+                format!("SIGSTOP {}", r.description)
+            }
+            Self::Isolate(sel) => {
+                let r = resolve(sel, rng)?;
+                let others = rest(&r.ordinals);
+                cut(ens, &r.ordinals, &others, true, undo)?;
+                format!("isolate {}", r.description)
+            }
+            Self::Split { minority } => {
+                let r = resolve(minority, rng)?;
+                let majority = rest(&r.ordinals);
+                if r.ordinals.is_empty() || majority.is_empty() {
+                    return Err(FaultError::Invalid(format!("split needs two non-empty sides ({})", r.description)));
+                }
+                cut(ens, &r.ordinals, &majority, true, undo)?;
+                format!("split {} from pods {}", r.description, list(&majority))
+            }
+            Self::Bridge => {
+                if members.len() < 3 {
+                    return Err(FaultError::Invalid(format!("a bridge needs 3 members (have {})", members.len())));
+                }
+                let mut shuffled = members.to_vec();
+                shuffled.shuffle(rng);
+                let mid = shuffled.len() / 2;
+                let shared = shuffled[mid];
+                let (mut left, mut right) = (shuffled[..mid].to_vec(), shuffled[mid + 1..].to_vec());
+                left.sort_unstable();
+                right.sort_unstable();
+                cut(ens, &left, &right, true, undo)?;
+                format!("bridge: pods {} | pods {} joined only through pod {shared}", list(&left), list(&right))
+            }
+            Self::OneWay { from } => {
+                let r = resolve(from, rng)?;
+                let others = rest(&r.ordinals);
+                cut(ens, &r.ordinals, &others, false, undo)?;
+                format!("drop traffic from {} to pods {}", r.description, list(&others))
+            }
+            Self::Netem { target, .. } => {
+                let args = self.netem_args()?;
+                let r = resolve(target, rng)?;
+                for o in &r.ordinals {
+                    let ns = ens.state().run.netns(*o);
+                    let mut cmd = vec!["-n".to_string(), ns.clone()];
+                    cmd.extend(["qdisc", "replace", "dev", "eth0", "root", "netem"].map(String::from));
+                    cmd.extend(args.iter().cloned());
+                    match sys::run("tc", &cmd) {
+                        Ok(_) => undo.push(Undo::Qdisc { ns }),
+                        Err(SysError::Failed { stderr, .. }) if stderr.contains("qdisc kind is unknown") => {
+                            return Err(FaultError::Unsupported(format!(
+                                "the kernel has no netem qdisc (sch_netem): {stderr}"
+                            )));
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                format!("netem {} on {}", args.join(" "), r.description)
+            }
+        })
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Kill(s) | Self::Stop(s) | Self::Pause(s) | Self::Isolate(s) => write!(f, "{} {s}", self.name()),
+            Self::Split { minority } => write!(f, "split {minority} from the rest"),
+            Self::Bridge => f.write_str("bridge"),
+            Self::OneWay { from } => write!(f, "one-way from {from}"),
+            Self::Netem { target, .. } => {
+                write!(f, "netem {} on {target}", self.netem_args().map(|a| a.join(" ")).unwrap_or_default())
+            }
+        }
+    }
+}
+
+fn list(ordinals: &[u32]) -> String {
+    ordinals.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// Blackhole what `side_a` sends to `side_b` and, when `both`, the reverse.
+fn cut(
+    ens: &LocalEnsemble,
+    side_a: &[u32],
+    side_b: &[u32],
+    both: bool,
+    undo: &mut Vec<Undo>,
+) -> Result<(), FaultError> {
+    for a in side_a {
+        for b in side_b.iter().filter(|b| *b != a) {
+            blackhole(ens, *a, *b, undo)?;
+            if both {
+                blackhole(ens, *b, *a, undo)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// In `from`'s namespace, drop everything addressed to `to`.
+fn blackhole(ens: &LocalEnsemble, from: u32, to: u32, undo: &mut Vec<Undo>) -> Result<(), FaultError> {
+    let ns = ens.state().run.netns(from);
+    let dst = ens.addr(to)?;
+    sys::ip(["-n", &ns, "route", "replace", "blackhole", &format!("{dst}/32")])?;
+    undo.push(Undo::Route { ns, dst });
+    Ok(())
+}
+
+/// One step to undo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Undo {
+    /// Start a killed or stopped pod.
+    Start(u32),
+    /// SIGCONT a paused pod.
+    Resume(u32),
+    /// Delete a blackhole route.
+    Route { ns: String, dst: Ipv4Addr },
+    /// Delete the root qdisc of `eth0`.
+    Qdisc { ns: String },
+}
+
+/// Undo `steps` in reverse order, all of them even when some fail; the first
+/// failure is returned.
+async fn run_undo(ens: &mut LocalEnsemble, steps: Vec<Undo>) -> Result<(), FaultError> {
+    let mut first = None;
+    for step in steps.into_iter().rev() {
+        let r: Result<(), FaultError> = match &step {
+            Undo::Start(o) => ens.start_pod(*o).await.map_err(Into::into),
+            Undo::Resume(o) => ens.resume_pod(*o).map_err(Into::into),
+            Undo::Route { ns, dst } => match sys::ip(["-n", ns, "route", "del", "blackhole", &format!("{dst}/32")]) {
+                Err(SysError::Failed { stderr, .. }) if stderr.contains("No such process") => Ok(()),
+                r => r.map(drop).map_err(Into::into),
+            },
+            Undo::Qdisc { ns } => match sys::run("tc", ["-n", ns, "qdisc", "del", "dev", "eth0", "root"]) {
+                Err(SysError::Failed { stderr, .. }) if stderr.contains("No such file") => Ok(()),
+                r => r.map(drop).map_err(Into::into),
+            },
+        };
+        if let Err(e) = r {
+            tracing::warn!(?step, error = %e, "heal step failed");
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// A fault in effect.
+#[derive(Debug)]
+#[must_use = "an active fault must be healed"]
+pub struct ActiveFault {
+    name: &'static str,
+    description: String,
+    undo: Vec<Undo>,
+}
+
+impl ActiveFault {
+    /// The fault's short name (see [`Fault::name`]).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// What was done, with how the selectors resolved (the name of a
+    /// `FaultRecord`).
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Undo exactly what the start did: restart killed/stopped pods, SIGCONT
+    /// paused ones, delete the routes and qdiscs it added. Every step runs
+    /// even when an earlier one fails; the first failure is returned.
+    pub async fn heal(self, ens: &mut LocalEnsemble) -> Result<(), FaultError> {
+        run_undo(ens, self.undo).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn netem(delay_ms: u32, jitter_ms: u32, loss: f64, dup: f64, reorder: f64) -> Fault {
+        Fault::Netem {
+            target: Selector::RandomFollower,
+            delay_ms,
+            jitter_ms,
+            loss_pct: loss,
+            duplicate_pct: dup,
+            reorder_pct: reorder,
+        }
+    }
+
+    #[test]
+    fn netem_arguments() {
+        assert_eq!(netem(300, 0, 0.0, 0.0, 0.0).netem_args().unwrap(), ["delay", "300ms"]);
+        assert_eq!(
+            netem(100, 20, 1.5, 2.0, 25.0).netem_args().unwrap(),
+            ["delay", "100ms", "20ms", "loss", "1.5%", "duplicate", "2%", "reorder", "25%"]
+        );
+        assert_eq!(netem(0, 0, 10.0, 0.0, 0.0).netem_args().unwrap(), ["loss", "10%"]);
+        for bad in [
+            netem(0, 0, 0.0, 0.0, 0.0),
+            netem(0, 0, 0.0, 0.0, 5.0),
+            netem(0, 5, 0.0, 0.0, 0.0),
+            netem(1, 0, 101.0, 0.0, 0.0),
+        ] {
+            assert!(matches!(bad.netem_args(), Err(FaultError::Invalid(_))), "{bad:?}");
+        }
+        assert!(Fault::Bridge.netem_args().is_err());
+    }
+
+    #[test]
+    fn names_and_display() {
+        assert_eq!(Fault::Kill(Selector::Leader).to_string(), "kill the leader");
+        assert_eq!(Fault::Split { minority: Selector::Minority }.to_string(), "split a minority from the rest");
+        assert_eq!(Fault::OneWay { from: Selector::Ordinal(1) }.name(), "one-way");
+        assert_eq!(netem(300, 0, 0.0, 0.0, 0.0).to_string(), "netem delay 300ms on a random follower");
+    }
+}

@@ -1,0 +1,40 @@
+//! The nemesis: faults that act on a local ensemble and report what they
+//! did. Following Jepsen's split, a fault never records history itself; it
+//! returns an [`ActiveFault`] that knows how to undo exactly what it did and
+//! how to describe it for a [`crate::workload::record::FaultRecord`].
+
+pub mod fault;
+pub mod schedule;
+pub mod selector;
+
+pub use fault::{ActiveFault, Fault};
+pub use schedule::{Schedule, ScheduleSpec, Scheduled, run_schedule};
+pub use selector::{Resolution, Selector, SelectorParseError};
+
+use crate::local::EnsembleError;
+use crate::sys::SysError;
+
+/// Why a fault could not be started or healed.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    /// The ensemble refused an action (no such pod, not running...).
+    #[error(transparent)]
+    Ensemble(#[from] EnsembleError),
+    /// An `ip` or `tc` command failed.
+    #[error(transparent)]
+    Sys(#[from] SysError),
+    /// A selector could not be resolved against the live status.
+    #[error("cannot resolve `{selector}`: {reason}")]
+    Resolve {
+        /// The selector, as text.
+        selector: String,
+        /// Why not.
+        reason: String,
+    },
+    /// The fault or schedule is malformed.
+    #[error("invalid fault: {0}")]
+    Invalid(String),
+    /// The host cannot inject this fault (e.g. no netem qdisc in the kernel).
+    #[error("unsupported on this host: {0}")]
+    Unsupported(String),
+}
