@@ -86,7 +86,11 @@ async fn netem_delay_on_a_follower_shows_in_round_trips_and_heals() {
     let active = match fault.start(&mut e, &mut rng).await {
         Ok(a) => a,
         Err(FaultError::Unsupported(why)) => {
-            eprintln!("SKIP netem: {why}");
+            // This kernel has no sch_netem: the delay itself is NOT RUN here.
+            // What is checked: the refusal is clean and leaves the ensemble whole.
+            eprintln!("NOT RUN: netem delay (this kernel has no netem qdisc: {why})");
+            let st = e.wait_for_quorum(QUORUM).await.unwrap();
+            assert!(st.all_healthy(), "a refused netem fault leaves nothing behind: {:?}", st.problems);
             down(e).await;
             return;
         }
