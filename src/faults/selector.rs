@@ -158,19 +158,7 @@ pub(crate) mod tests {
     /// A status with `n` members, `leader` leading and `followers` synced.
     pub(crate) fn status(n: u32, leader: Option<u32>, followers: &[u32]) -> EnsembleStatus {
         let members = (0..n)
-            .map(|ordinal| MemberStatus {
-                ordinal,
-                addr: Ipv4Addr::new(10, 213, 0, 10 + ordinal as u8),
-                srvr: None,
-                not_serving: false,
-                config_version: None,
-                membership: None,
-                uptime_ms: None,
-                synced_followers: None,
-                peer_state: None,
-                leader_id: None,
-                error: None,
-            })
+            .map(|ordinal| MemberStatus::unprobed(ordinal, Ipv4Addr::new(10, 213, 0, 10 + ordinal as u8)))
             .collect();
         EnsembleStatus {
             members,

@@ -39,6 +39,23 @@ pub struct MemberStatus {
 }
 
 impl MemberStatus {
+    /// A member nothing is known about yet (before, or without, a probe).
+    pub fn unprobed(ordinal: u32, addr: Ipv4Addr) -> Self {
+        Self {
+            ordinal,
+            addr,
+            srvr: None,
+            not_serving: false,
+            config_version: None,
+            membership: None,
+            uptime_ms: None,
+            synced_followers: None,
+            peer_state: None,
+            leader_id: None,
+            error: None,
+        }
+    }
+
     /// The mode, when serving.
     pub fn mode(&self) -> Option<Mode> {
         self.srvr.as_ref().map(|s| s.mode)
@@ -69,19 +86,7 @@ impl MemberStatus {
 /// failures are recorded in the status.
 pub async fn probe_member(ordinal: u32, addr: Ipv4Addr, admin_port: u16, timeout: Duration) -> MemberStatus {
     let sock = SocketAddr::from((addr, CLIENT_PORT));
-    let mut st = MemberStatus {
-        ordinal,
-        addr,
-        srvr: None,
-        not_serving: false,
-        config_version: None,
-        membership: None,
-        uptime_ms: None,
-        synced_followers: None,
-        peer_state: None,
-        leader_id: None,
-        error: None,
-    };
+    let mut st = MemberStatus::unprobed(ordinal, addr);
     let srvr = wire::four_letter(sock, "srvr", timeout).await.map_err(|e| e.to_string());
     match srvr.and_then(|b| parse::parse_srvr(&b).map_err(|e| e.to_string())) {
         Ok(SrvrReply::Serving(s)) => st.srvr = Some(s),
