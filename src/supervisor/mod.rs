@@ -228,9 +228,11 @@ impl Supervisor {
 
     /// Play the StatefulSet controller: create missing pods at the revision
     /// their ordinal gets, delete pods above `replicas` (volumes stay).
-    async fn sync_statefulset(&mut self, committed: Option<&DynamicConfig>) -> Result<(), SupervisorError> {
-        let Some(sts) = self.op.statefulset.clone() else { return Ok(()) };
+    /// Returns whether any pod was created or deleted.
+    async fn sync_statefulset(&mut self, committed: Option<&DynamicConfig>) -> Result<bool, SupervisorError> {
+        let Some(sts) = self.op.statefulset.clone() else { return Ok(false) };
         let (create, delete) = sts.diff(self.ens.ordinals());
+        let changed = !create.is_empty() || !delete.is_empty();
         for o in delete {
             self.ens.remove_pod(o, false).await?;
         }
@@ -256,23 +258,16 @@ impl Supervisor {
         if let Some(s) = self.op.statefulset.as_mut() {
             s.settle(&revisions);
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// One round: kubelet, StatefulSet controller, observe, plan, act.
     pub async fn reconcile_once(&mut self) -> Result<Round, SupervisorError> {
         self.restart_crashed().await?;
         let probe = self.ens.status().await;
-        let committed = if probe.quorum {
-            probe
-                .leader()
-                .and_then(|l| probe.members.iter().find(|m| m.ordinal == l))
-                .and_then(|m| m.membership.clone())
-        } else {
-            None
-        };
-        self.sync_statefulset(committed.as_ref()).await?;
-        let probe = self.ens.status().await;
+        let committed = crate::operator::members::committed(&probe);
+        // Probe again only when pods came or went.
+        let probe = if self.sync_statefulset(committed.as_ref()).await? { self.ens.status().await } else { probe };
         let observed = observe::observe(self.ens.state(), &self.op, &probe, &self.ens.volumes());
         let plan = crate::operator::planner::plan(&self.op.cluster.spec, &observed);
         let mut errors = Vec::new();
