@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use tokio::sync::Mutex;
 use zk_chaos::dist::NoProgress;
-use zk_chaos::faults::{Fault, FaultError, Schedule, ScheduleSpec, Scheduled, Selector, run_schedule};
+use zk_chaos::faults::{ActiveFaults, Fault, FaultError, Schedule, ScheduleSpec, Scheduled, Selector, run_schedule};
 use zk_chaos::local::{EnsembleSpec, LocalEnsemble, ensemble};
 use zk_chaos::probe::wire;
 
@@ -48,13 +49,16 @@ async fn round_trip(e: &LocalEnsemble, ordinal: u32) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_split_that_strands_the_leader_elects_a_new_one_and_heals() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (mut e, _work) = up("flt-split").await;
+    let (e, _work) = up("flt-split").await;
+    let t = Mutex::new(e);
     let mut rng = StdRng::seed_from_u64(1);
-    let old = e.status().await.leader().unwrap();
-    let active = Fault::Split { minority: Selector::Leader }.start(&mut e, &mut rng).await.unwrap();
+    let old = t.lock().await.status().await.leader().unwrap();
+    let active = Fault::Split { minority: Selector::Leader }.start(&t, &mut rng).await.unwrap();
     assert_eq!(active.name(), "split");
     assert!(active.description().contains(&format!("the leader = pod {old}")), "{}", active.description());
-    let st = e
+    let st = t
+        .lock()
+        .await
         .wait_until(Duration::from_secs(30), |s| {
             s.quorum
                 && s.leader().is_some_and(|l| l != old)
@@ -63,16 +67,17 @@ async fn a_split_that_strands_the_leader_elects_a_new_one_and_heals() {
         .await
         .unwrap();
     eprintln!("split: old leader {old}, new leader {:?}", st.leader());
-    active.heal(&mut e).await.unwrap();
-    let st = e.wait_for_quorum(QUORUM).await.unwrap();
+    active.heal(&t).await.unwrap();
+    let st = t.lock().await.wait_for_quorum(QUORUM).await.unwrap();
     assert_eq!(st.members.len(), 3);
-    down(e).await;
+    down(t.into_inner()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn netem_delay_on_a_follower_shows_in_round_trips_and_heals() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (mut e, _work) = up("flt-netem").await;
+    let (e, _work) = up("flt-netem").await;
+    let t = Mutex::new(e);
     let mut rng = StdRng::seed_from_u64(2);
     let fault = Fault::Netem {
         target: Selector::RandomFollower,
@@ -82,16 +87,16 @@ async fn netem_delay_on_a_follower_shows_in_round_trips_and_heals() {
         duplicate_pct: 0.0,
         reorder_pct: 0.0,
     };
-    let st = e.status().await;
-    let active = match fault.start(&mut e, &mut rng).await {
+    let st = t.lock().await.status().await;
+    let active = match fault.start(&t, &mut rng).await {
         Ok(a) => a,
         Err(FaultError::Unsupported(why)) => {
             // This kernel has no sch_netem: the delay itself is NOT RUN here.
             // What is checked: the refusal is clean and leaves the ensemble whole.
             eprintln!("NOT RUN: netem delay (this kernel has no netem qdisc: {why})");
-            let st = e.wait_for_quorum(QUORUM).await.unwrap();
+            let st = t.lock().await.wait_for_quorum(QUORUM).await.unwrap();
             assert!(st.all_healthy(), "a refused netem fault leaves nothing behind: {:?}", st.problems);
-            down(e).await;
+            down(t.into_inner()).await;
             return;
         }
         Err(other) => panic!("{other}"),
@@ -102,40 +107,42 @@ async fn netem_delay_on_a_follower_shows_in_round_trips_and_heals() {
         .copied()
         .find(|f| active.description().contains(&format!("= pod {f}")))
         .unwrap_or_else(|| panic!("{}", active.description()));
-    let slow = round_trip(&e, target).await;
+    let slow = round_trip(&*t.lock().await, target).await;
     assert!(slow >= Duration::from_millis(250), "{slow:?} with {}", active.description());
-    active.heal(&mut e).await.unwrap();
-    let fast = round_trip(&e, target).await;
+    active.heal(&t).await.unwrap();
+    let fast = round_trip(&*t.lock().await, target).await;
     assert!(fast < Duration::from_millis(100), "{fast:?} after heal");
     eprintln!("netem: {slow:?} delayed, {fast:?} healed");
-    e.wait_for_quorum(QUORUM).await.unwrap();
-    down(e).await;
+    t.lock().await.wait_for_quorum(QUORUM).await.unwrap();
+    down(t.into_inner()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_way_cut_from_a_follower_keeps_quorum_and_heals() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (mut e, _work) = up("flt-oneway").await;
+    let (e, _work) = up("flt-oneway").await;
+    let t = Mutex::new(e);
     let mut rng = StdRng::seed_from_u64(3);
-    let leader = e.status().await.leader().unwrap();
-    let active = Fault::OneWay { from: Selector::RandomFollower }.start(&mut e, &mut rng).await.unwrap();
+    let leader = t.lock().await.status().await.leader().unwrap();
+    let active = Fault::OneWay { from: Selector::RandomFollower }.start(&t, &mut rng).await.unwrap();
     eprintln!("{}", active.description());
     // Quorum holds among the others for a while (the follower's sends drop).
     let until = Instant::now() + Duration::from_secs(8);
     while Instant::now() < until {
-        let st = e.status().await;
+        let st = t.lock().await.status().await;
         assert!(st.quorum && st.leader() == Some(leader), "{:?}", st.problems);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    active.heal(&mut e).await.unwrap();
-    e.wait_for_quorum(QUORUM).await.unwrap();
-    down(e).await;
+    active.heal(&t).await.unwrap();
+    t.lock().await.wait_for_quorum(QUORUM).await.unwrap();
+    down(t.into_inner()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seeded_schedule_runs_heals_and_records_every_fault() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (mut e, _work) = up("flt-sched").await;
+    let (e, _work) = up("flt-sched").await;
+    let t = Mutex::new(e);
     let spec = ScheduleSpec {
         period: Duration::from_secs(4),
         duration: Duration::from_secs(2),
@@ -152,7 +159,8 @@ async fn a_seeded_schedule_runs_heals_and_records_every_fault() {
     let schedule = Schedule::generate(&spec).unwrap();
     let t0 = Instant::now();
     let clock = || t0.elapsed().as_millis() as u64;
-    let records = run_schedule(&mut e, &schedule, clock).await.unwrap();
+    let active = ActiveFaults::default();
+    let records = run_schedule(&t, &schedule, clock, &active).await.unwrap();
     eprintln!("{records:#?}");
     assert_eq!(records.len(), 3);
     for ((name, start, heal), planned) in records.iter().zip(&schedule.entries) {
@@ -164,7 +172,7 @@ async fn a_seeded_schedule_runs_heals_and_records_every_fault() {
         }));
         assert!(heal.unwrap() >= start + 2000, "{name}");
     }
-    e.wait_for_quorum(QUORUM).await.unwrap();
+    t.lock().await.wait_for_quorum(QUORUM).await.unwrap();
 
     // A fault that cannot start leaves nothing active behind.
     let bad = Schedule {
@@ -175,9 +183,10 @@ async fn a_seeded_schedule_runs_heals_and_records_every_fault() {
             fault: Fault::Kill(Selector::Ordinal(7)),
         }],
     };
-    let err = run_schedule(&mut e, &bad, clock).await.unwrap_err();
+    let err = run_schedule(&t, &bad, clock, &active).await.unwrap_err();
     assert!(matches!(err, FaultError::Resolve { .. }), "{err}");
-    let st = e.status().await;
+    assert!(active.is_empty(), "nothing stays in effect");
+    let st = t.lock().await.status().await;
     assert!(st.all_healthy(), "{:?}", st.problems);
-    down(e).await;
+    down(t.into_inner()).await;
 }

@@ -1,16 +1,14 @@
-//! Faults: each acts on a [`LocalEnsemble`] and returns an [`ActiveFault`]
+//! Faults: each acts on a [`FaultTarget`] and returns an [`ActiveFault`]
 //! that undoes exactly what it did.
 
 use std::fmt;
-use std::net::Ipv4Addr;
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::FaultError;
 use super::selector::{Resolution, Selector};
-use crate::local::LocalEnsemble;
-use crate::sys::{self, SysError};
+use super::target::FaultTarget;
 
 /// One kind of fault, with its targets named by [`Selector`]s.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,39 +106,44 @@ impl Fault {
     /// Inject the fault now: resolve selectors against a fresh status, act,
     /// and return what was done. When a step fails, the steps already done
     /// are undone before the error is returned.
-    pub async fn start(&self, ens: &mut LocalEnsemble, rng: &mut StdRng) -> Result<ActiveFault, FaultError> {
-        let status = ens.status().await;
-        let members: Vec<u32> = ens.ordinals();
+    pub async fn start(&self, target: &dyn FaultTarget, rng: &mut StdRng) -> Result<ActiveFault, FaultError> {
+        let status = target.status().await;
+        let members: Vec<u32> = target.members().await;
         let resolve = |sel: &Selector, rng: &mut StdRng| sel.resolve(&status, rng);
         let mut undo = Vec::new();
-        let description = match self.act(ens, rng, &members, resolve, &mut undo).await {
+        let mut targets = Vec::new();
+        let description = match self.act(target, rng, &members, resolve, &mut undo, &mut targets).await {
             Ok(d) => d,
             Err(e) => {
-                let _ = run_undo(ens, undo).await;
+                let _ = run_undo(target, undo).await;
                 return Err(e);
             }
         };
-        Ok(ActiveFault { name: self.name(), description, undo })
+        targets.sort_unstable();
+        targets.dedup();
+        Ok(ActiveFault { name: self.name(), description, targets, undo })
     }
 
     async fn act(
         &self,
-        ens: &mut LocalEnsemble,
+        t: &dyn FaultTarget,
         rng: &mut StdRng,
         members: &[u32],
         resolve: impl Fn(&Selector, &mut StdRng) -> Result<Resolution, FaultError>,
         undo: &mut Vec<Undo>,
+        targets: &mut Vec<u32>,
     ) -> Result<String, FaultError> {
         let rest = |side: &[u32]| -> Vec<u32> { members.iter().copied().filter(|m| !side.contains(m)).collect() };
         Ok(match self {
             Self::Kill(sel) | Self::Stop(sel) => {
                 let r = resolve(sel, rng)?;
+                targets.extend(&r.ordinals);
                 for o in &r.ordinals {
                     undo.push(Undo::Start(*o));
                     if matches!(self, Self::Kill(_)) {
-                        ens.kill_pod(*o).await?;
+                        t.kill_pod(*o).await?;
                     } else {
-                        ens.stop_pod(*o).await?;
+                        t.stop_pod(*o).await?;
                     }
                 }
                 let verb = if matches!(self, Self::Kill(_)) { "SIGKILL" } else { "graceful stop of" };
@@ -148,16 +151,18 @@ impl Fault {
             }
             Self::Pause(sel) => {
                 let r = resolve(sel, rng)?;
+                targets.extend(&r.ordinals);
                 for o in &r.ordinals {
-                    ens.pause_pod(*o)?;
+                    t.pause_pod(*o).await?;
                     undo.push(Undo::Resume(*o));
                 }
                 format!("SIGSTOP {}", r.description)
             }
             Self::Isolate(sel) => {
                 let r = resolve(sel, rng)?;
+                targets.extend(&r.ordinals);
                 let others = rest(&r.ordinals);
-                cut(ens, &r.ordinals, &others, true, undo)?;
+                cut(t, &r.ordinals, &others, true, undo).await?;
                 format!("isolate {}", r.description)
             }
             Self::Split { minority } => {
@@ -166,7 +171,8 @@ impl Fault {
                 if r.ordinals.is_empty() || majority.is_empty() {
                     return Err(FaultError::Invalid(format!("split needs two non-empty sides ({})", r.description)));
                 }
-                cut(ens, &r.ordinals, &majority, true, undo)?;
+                targets.extend(&r.ordinals);
+                cut(t, &r.ordinals, &majority, true, undo).await?;
                 format!("split {} from pods {}", r.description, list(&majority))
             }
             Self::Bridge => {
@@ -180,32 +186,24 @@ impl Fault {
                 let (mut left, mut right) = (shuffled[..mid].to_vec(), shuffled[mid + 1..].to_vec());
                 left.sort_unstable();
                 right.sort_unstable();
-                cut(ens, &left, &right, true, undo)?;
+                targets.extend(members);
+                cut(t, &left, &right, true, undo).await?;
                 format!("bridge: pods {} | pods {} joined only through pod {shared}", list(&left), list(&right))
             }
             Self::OneWay { from } => {
                 let r = resolve(from, rng)?;
+                targets.extend(&r.ordinals);
                 let others = rest(&r.ordinals);
-                cut(ens, &r.ordinals, &others, false, undo)?;
+                cut(t, &r.ordinals, &others, false, undo).await?;
                 format!("drop traffic from {} to pods {}", r.description, list(&others))
             }
             Self::Netem { target, .. } => {
                 let args = self.netem_args()?;
                 let r = resolve(target, rng)?;
+                targets.extend(&r.ordinals);
                 for o in &r.ordinals {
-                    let ns = ens.state().run.netns(*o);
-                    let mut cmd = vec!["-n".to_string(), ns.clone()];
-                    cmd.extend(["qdisc", "replace", "dev", "eth0", "root", "netem"].map(String::from));
-                    cmd.extend(args.iter().cloned());
-                    match sys::run("tc", &cmd) {
-                        Ok(_) => undo.push(Undo::Qdisc { ns }),
-                        Err(SysError::Failed { stderr, .. }) if stderr.contains("qdisc kind is unknown") => {
-                            return Err(FaultError::Unsupported(format!(
-                                "the kernel has no netem qdisc (sch_netem): {stderr}"
-                            )));
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+                    t.netem(*o, &args).await?;
+                    undo.push(Undo::ClearNetem(*o));
                 }
                 format!("netem {} on {}", args.join(" "), r.description)
             }
@@ -231,9 +229,9 @@ fn list(ordinals: &[u32]) -> String {
     ordinals.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(",")
 }
 
-/// Blackhole what `side_a` sends to `side_b` and, when `both`, the reverse.
-fn cut(
-    ens: &LocalEnsemble,
+/// Drop what `side_a` sends to `side_b` and, when `both`, the reverse.
+async fn cut(
+    t: &dyn FaultTarget,
     side_a: &[u32],
     side_b: &[u32],
     both: bool,
@@ -241,53 +239,40 @@ fn cut(
 ) -> Result<(), FaultError> {
     for a in side_a {
         for b in side_b.iter().filter(|b| *b != a) {
-            blackhole(ens, *a, *b, undo)?;
+            t.block(*a, *b).await?;
+            undo.push(Undo::Unblock { from: *a, to: *b });
             if both {
-                blackhole(ens, *b, *a, undo)?;
+                t.block(*b, *a).await?;
+                undo.push(Undo::Unblock { from: *b, to: *a });
             }
         }
     }
     Ok(())
 }
 
-/// In `from`'s namespace, drop everything addressed to `to`.
-fn blackhole(ens: &LocalEnsemble, from: u32, to: u32, undo: &mut Vec<Undo>) -> Result<(), FaultError> {
-    let ns = ens.state().run.netns(from);
-    let dst = ens.addr(to)?;
-    sys::ip(["-n", &ns, "route", "replace", "blackhole", &format!("{dst}/32")])?;
-    undo.push(Undo::Route { ns, dst });
-    Ok(())
-}
-
 /// One step to undo.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Undo {
     /// Start a killed or stopped pod.
     Start(u32),
     /// SIGCONT a paused pod.
     Resume(u32),
-    /// Delete a blackhole route.
-    Route { ns: String, dst: Ipv4Addr },
-    /// Delete the root qdisc of `eth0`.
-    Qdisc { ns: String },
+    /// Let traffic through again.
+    Unblock { from: u32, to: u32 },
+    /// Delete the netem qdisc.
+    ClearNetem(u32),
 }
 
 /// Undo `steps` in reverse order, all of them even when some fail; the first
 /// failure is returned.
-async fn run_undo(ens: &mut LocalEnsemble, steps: Vec<Undo>) -> Result<(), FaultError> {
+async fn run_undo(t: &dyn FaultTarget, steps: Vec<Undo>) -> Result<(), FaultError> {
     let mut first = None;
     for step in steps.into_iter().rev() {
-        let r: Result<(), FaultError> = match &step {
-            Undo::Start(o) => ens.start_pod(*o).await.map_err(Into::into),
-            Undo::Resume(o) => ens.resume_pod(*o).map_err(Into::into),
-            Undo::Route { ns, dst } => match sys::ip(["-n", ns, "route", "del", "blackhole", &format!("{dst}/32")]) {
-                Err(SysError::Failed { stderr, .. }) if stderr.contains("No such process") => Ok(()),
-                r => r.map(drop).map_err(Into::into),
-            },
-            Undo::Qdisc { ns } => match sys::run("tc", ["-n", ns, "qdisc", "del", "dev", "eth0", "root"]) {
-                Err(SysError::Failed { stderr, .. }) if stderr.contains("No such file") => Ok(()),
-                r => r.map(drop).map_err(Into::into),
-            },
+        let r = match step {
+            Undo::Start(o) => t.start_pod(o).await,
+            Undo::Resume(o) => t.resume_pod(o).await,
+            Undo::Unblock { from, to } => t.unblock(from, to).await,
+            Undo::ClearNetem(o) => t.clear_netem(o).await,
         };
         if let Err(e) = r {
             tracing::warn!(?step, error = %e, "heal step failed");
@@ -303,6 +288,7 @@ async fn run_undo(ens: &mut LocalEnsemble, steps: Vec<Undo>) -> Result<(), Fault
 pub struct ActiveFault {
     name: &'static str,
     description: String,
+    targets: Vec<u32>,
     undo: Vec<Undo>,
 }
 
@@ -321,8 +307,13 @@ impl ActiveFault {
     /// Undo exactly what the start did: restart killed/stopped pods, SIGCONT
     /// paused ones, delete the routes and qdiscs it added. Every step runs
     /// even when an earlier one fails; the first failure is returned.
-    pub async fn heal(self, ens: &mut LocalEnsemble) -> Result<(), FaultError> {
-        run_undo(ens, self.undo).await
+    pub async fn heal(self, target: &dyn FaultTarget) -> Result<(), FaultError> {
+        run_undo(target, self.undo).await
+    }
+
+    /// The members it hit (resolved from the selectors), sorted.
+    pub fn targets(&self) -> &[u32] {
+        &self.targets
     }
 }
 

@@ -1,4 +1,4 @@
-//! The nemesis: faults that act on a local ensemble and report what they
+//! The nemesis: faults that act on a [`FaultTarget`] (any backend) and report what they
 //! did. Following Jepsen's split, a fault never records history itself; it
 //! returns an [`ActiveFault`] that knows how to undo exactly what it did and
 //! how to describe it for a [`crate::workload::record::FaultRecord`].
@@ -6,10 +6,12 @@
 pub mod fault;
 pub mod schedule;
 pub mod selector;
+pub mod target;
 
 pub use fault::{ActiveFault, Fault};
-pub use schedule::{Schedule, ScheduleSpec, Scheduled, run_schedule};
+pub use schedule::{ActiveFaults, Schedule, ScheduleSpec, Scheduled, run_schedule};
 pub use selector::{Resolution, Selector, SelectorParseError};
+pub use target::FaultTarget;
 
 use crate::local::EnsembleError;
 use crate::sys::SysError;

@@ -9,8 +9,8 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
 use super::FaultError;
-use super::fault::Fault;
-use crate::local::LocalEnsemble;
+use super::fault::{ActiveFault, Fault};
+use super::target::FaultTarget;
 use crate::workload::record::FaultRecord;
 
 /// What to generate.
@@ -83,29 +83,87 @@ impl Schedule {
     }
 }
 
-/// Run `schedule` against `ens`: start each fault at its offset (or as soon
-/// as the previous one is healed), heal it `duration` after it took effect,
-/// and record `(description, start, heal)` on `clock` (the history's clock,
-/// e.g. `|| rec.now_ns()`). A fault that fails to
-/// start undoes its own partial work; one that fails to heal still runs every
-/// heal step; either way the error is returned with nothing left active.
+/// Faults in effect, shared between whoever starts them and whoever must
+/// heal them at the end (a scenario's teardown): a schedule cancelled
+/// part-way leaves its fault here instead of leaking it.
+#[derive(Debug, Default)]
+pub struct ActiveFaults(std::sync::Mutex<Vec<(u64, ActiveFault)>>);
+
+impl ActiveFaults {
+    /// Remember `fault`; returns a token to take it back with.
+    pub fn push(&self, fault: ActiveFault) -> u64 {
+        let mut v = self.0.lock().expect("not poisoned");
+        let token = v.iter().map(|(t, _)| *t + 1).max().unwrap_or(0);
+        v.push((token, fault));
+        token
+    }
+
+    /// Take back the fault `token` names, when nobody healed it yet.
+    pub fn take(&self, token: u64) -> Option<ActiveFault> {
+        let mut v = self.0.lock().expect("not poisoned");
+        let i = v.iter().position(|(t, _)| *t == token)?;
+        Some(v.remove(i).1)
+    }
+
+    /// Take every fault still in effect, newest first.
+    pub fn take_all(&self) -> Vec<ActiveFault> {
+        let mut v = std::mem::take(&mut *self.0.lock().expect("not poisoned"));
+        v.reverse();
+        v.into_iter().map(|(_, f)| f).collect()
+    }
+
+    /// How many are in effect.
+    pub fn len(&self) -> usize {
+        self.0.lock().expect("not poisoned").len()
+    }
+
+    /// Whether none is in effect.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heal every fault still in effect (each heal runs even when another
+    /// fails); returns the heal errors.
+    pub async fn heal_all(&self, target: &dyn FaultTarget) -> Vec<FaultError> {
+        let mut errors = Vec::new();
+        for f in self.take_all() {
+            if let Err(e) = f.heal(target).await {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+}
+
+/// Run `schedule` against `target`: start each fault at its offset (or as
+/// soon as the previous one is healed), heal it `duration` after it took
+/// effect, and record `(description, start, heal)` on `clock` (the history's
+/// clock, e.g. `|| rec.now_ns()`). A fault that fails to start undoes its
+/// own partial work; one that fails to heal still runs every heal step;
+/// either way the error is returned with nothing left active. A fault in
+/// effect sits in `active`, so when this future is dropped part-way the
+/// owner of `active` heals it.
 pub async fn run_schedule(
-    ens: &mut LocalEnsemble,
+    target: &dyn FaultTarget,
     schedule: &Schedule,
     clock: impl Fn() -> u64,
+    active: &ActiveFaults,
 ) -> Result<Vec<FaultRecord>, FaultError> {
     let mut rng = StdRng::seed_from_u64(schedule.seed ^ RESOLVE_STREAM);
     let begin = tokio::time::Instant::now();
     let mut records = Vec::with_capacity(schedule.entries.len());
     for entry in &schedule.entries {
         tokio::time::sleep_until(begin + entry.offset).await;
-        let active = entry.fault.start(ens, &mut rng).await?;
+        let fault = entry.fault.start(target, &mut rng).await?;
         let started = clock();
-        tracing::info!(fault = active.description(), "fault started");
+        let description = fault.description().to_string();
+        tracing::info!(fault = description, "fault started");
+        let token = active.push(fault);
         // In effect for the full duration from when it took effect.
         tokio::time::sleep(entry.duration).await;
-        let description = active.description().to_string();
-        active.heal(ens).await?;
+        if let Some(fault) = active.take(token) {
+            fault.heal(target).await?;
+        }
         records.push((description, started, Some(clock())));
     }
     Ok(records)

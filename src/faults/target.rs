@@ -1,0 +1,143 @@
+//! What a fault needs from a backend: probes and a handful of primitive
+//! actions on members. The local backend does them with signals, blackhole
+//! routes and `tc`; a Kubernetes backend with pod deletes, `exec` and
+//! NetworkPolicies. Faults only ever go through this trait.
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+
+use super::FaultError;
+use crate::local::LocalEnsemble;
+use crate::probe::EnsembleStatus;
+use crate::sys::{self, SysError};
+
+/// The primitive actions faults are made of. Every action has an inverse,
+/// and every inverse is idempotent (undoing twice is harmless).
+#[async_trait]
+pub trait FaultTarget: Send + Sync {
+    /// Probe every member now.
+    async fn status(&self) -> EnsembleStatus;
+    /// The members' ordinals, sorted.
+    async fn members(&self) -> Vec<u32>;
+    /// SIGKILL the member's server (the platform brings it back).
+    async fn kill_pod(&self, ordinal: u32) -> Result<(), FaultError>;
+    /// Stop the member's server gracefully.
+    async fn stop_pod(&self, ordinal: u32) -> Result<(), FaultError>;
+    /// Start a killed or stopped member again (no-op when it runs).
+    async fn start_pod(&self, ordinal: u32) -> Result<(), FaultError>;
+    /// SIGSTOP the member's server.
+    async fn pause_pod(&self, ordinal: u32) -> Result<(), FaultError>;
+    /// SIGCONT the member's server (no-op when it is not paused or gone).
+    async fn resume_pod(&self, ordinal: u32) -> Result<(), FaultError>;
+    /// Drop everything `from` sends to `to`.
+    async fn block(&self, from: u32, to: u32) -> Result<(), FaultError>;
+    /// Undo [`FaultTarget::block`].
+    async fn unblock(&self, from: u32, to: u32) -> Result<(), FaultError>;
+    /// Apply `tc ... netem <args>` to the member's egress.
+    async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError>;
+    /// Remove the netem qdisc.
+    async fn clear_netem(&self, ordinal: u32) -> Result<(), FaultError>;
+}
+
+/// Local primitives that need no mutable access to the ensemble.
+pub mod local {
+    use super::*;
+
+    /// In `from`'s namespace, blackhole `to`'s address.
+    pub fn block(ens: &LocalEnsemble, from: u32, to: u32) -> Result<(), FaultError> {
+        let ns = ens.state().run.netns(from);
+        let dst = ens.addr(to)?;
+        sys::ip(["-n", &ns, "route", "replace", "blackhole", &format!("{dst}/32")])?;
+        Ok(())
+    }
+
+    /// Delete the blackhole route [`block`] added (gone already is fine).
+    pub fn unblock(ens: &LocalEnsemble, from: u32, to: u32) -> Result<(), FaultError> {
+        let ns = ens.state().run.netns(from);
+        let dst = ens.addr(to)?;
+        match sys::ip(["-n", &ns, "route", "del", "blackhole", &format!("{dst}/32")]) {
+            Err(SysError::Failed { stderr, .. })
+                if stderr.contains("No such process") || stderr.contains("Cannot open network namespace") =>
+            {
+                Ok(())
+            }
+            r => r.map(drop).map_err(Into::into),
+        }
+    }
+
+    /// `tc qdisc replace dev eth0 root netem <args>` in the pod's namespace.
+    pub fn netem(ens: &LocalEnsemble, ordinal: u32, args: &[String]) -> Result<(), FaultError> {
+        let ns = ens.state().run.netns(ordinal);
+        let mut cmd = vec!["-n".to_string(), ns];
+        cmd.extend(["qdisc", "replace", "dev", "eth0", "root", "netem"].map(String::from));
+        cmd.extend(args.iter().cloned());
+        match sys::run("tc", &cmd) {
+            Ok(_) => Ok(()),
+            Err(SysError::Failed { stderr, .. }) if stderr.contains("qdisc kind is unknown") => {
+                Err(FaultError::Unsupported(format!("the kernel has no netem qdisc (sch_netem): {stderr}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Delete the root qdisc (gone already is fine).
+    pub fn clear_netem(ens: &LocalEnsemble, ordinal: u32) -> Result<(), FaultError> {
+        let ns = ens.state().run.netns(ordinal);
+        match sys::run("tc", ["-n", &ns, "qdisc", "del", "dev", "eth0", "root"]) {
+            Err(SysError::Failed { stderr, .. })
+                if stderr.contains("No such file") || stderr.contains("Cannot open network namespace") =>
+            {
+                Ok(())
+            }
+            r => r.map(drop).map_err(Into::into),
+        }
+    }
+
+    /// SIGCONT, where "not running" is fine (it was killed meanwhile).
+    pub fn resume(ens: &LocalEnsemble, ordinal: u32) -> Result<(), FaultError> {
+        match ens.resume_pod(ordinal) {
+            Ok(()) | Err(crate::local::EnsembleError::Invalid(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A bare local ensemble (no operator) as a fault target: heals restart
+/// what faults stopped, since nothing else would.
+#[async_trait]
+impl FaultTarget for Mutex<LocalEnsemble> {
+    async fn status(&self) -> EnsembleStatus {
+        let state = self.lock().await.state().clone();
+        crate::local::ensemble::probe_run(&state).await
+    }
+    async fn members(&self) -> Vec<u32> {
+        self.lock().await.ordinals()
+    }
+    async fn kill_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        Ok(self.lock().await.kill_pod(ordinal).await?)
+    }
+    async fn stop_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        Ok(self.lock().await.stop_pod(ordinal).await?)
+    }
+    async fn start_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        Ok(self.lock().await.start_pod(ordinal).await?)
+    }
+    async fn pause_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        Ok(self.lock().await.pause_pod(ordinal)?)
+    }
+    async fn resume_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        local::resume(&*self.lock().await, ordinal)
+    }
+    async fn block(&self, from: u32, to: u32) -> Result<(), FaultError> {
+        local::block(&*self.lock().await, from, to)
+    }
+    async fn unblock(&self, from: u32, to: u32) -> Result<(), FaultError> {
+        local::unblock(&*self.lock().await, from, to)
+    }
+    async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError> {
+        local::netem(&*self.lock().await, ordinal, args)
+    }
+    async fn clear_netem(&self, ordinal: u32) -> Result<(), FaultError> {
+        local::clear_netem(&*self.lock().await, ordinal)
+    }
+}
