@@ -5,12 +5,14 @@
 
 pub mod check;
 pub mod client;
+pub mod cluster;
 pub mod dist;
 pub mod faults;
 pub mod history;
 pub mod local;
 pub mod operator;
 pub mod probe;
+pub mod scenario;
 pub mod smoke;
 pub mod supervisor;
 pub mod sys;

@@ -210,8 +210,10 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Play kubelet: restart servers whose process died.
-    async fn restart_crashed(&mut self) -> Result<(), SupervisorError> {
+    /// Play kubelet: restart servers whose process died (with a back-off
+    /// per pod). Kubelet runs whether or not the operator does, so the
+    /// local backend also calls this outside reconcile rounds.
+    pub async fn restart_crashed(&mut self) -> Result<(), SupervisorError> {
         for o in self.ens.ordinals() {
             if self.ens.pod_running(o) {
                 continue;

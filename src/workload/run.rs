@@ -204,9 +204,22 @@ fn session_options() -> SessionOptions {
     SessionOptions { session_timeout: Duration::from_secs(6), connect_timeout: Duration::from_secs(3) }
 }
 
-/// Run `spec` against `servers` until its duration is over or `stop`
-/// resolves, recording into `recorder`.
+/// Run `spec` against `servers` until its duration is over, recording into
+/// `recorder`.
 pub async fn run(servers: &str, spec: &WorkloadSpec, recorder: Arc<Recorder>) -> RunOutput {
+    let (_keep, never) = tokio::sync::watch::channel(false);
+    run_until(servers, spec, recorder, never).await
+}
+
+/// Run `spec` against `servers` until its duration is over or `stop` turns
+/// true (operations in flight then complete or time out), recording into
+/// `recorder`.
+pub async fn run_until(
+    servers: &str,
+    spec: &WorkloadSpec,
+    recorder: Arc<Recorder>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> RunOutput {
     let start = Instant::now();
     let deadline = start + spec.duration;
     let interval = spec.rate.map(|r| Duration::from_secs_f64(f64::from(spec.clients) / r.max(0.001)));
@@ -215,7 +228,8 @@ pub async fn run(servers: &str, spec: &WorkloadSpec, recorder: Arc<Recorder>) ->
             let servers = servers.to_string();
             let spec = spec.clone();
             let rec = recorder.clone();
-            tokio::spawn(async move { client_loop(&servers, &spec, client, &rec, deadline, interval).await })
+            let stop = stop.clone();
+            tokio::spawn(async move { client_loop(&servers, &spec, client, &rec, deadline, interval, stop).await })
         })
         .collect();
     for t in tasks {
@@ -231,11 +245,12 @@ async fn client_loop(
     rec: &Recorder,
     deadline: Instant,
     interval: Option<Duration>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut generator = Generator::new(spec, client);
     let mut versions: HashMap<String, i32> = HashMap::new();
     let mut session: Option<zk::Client> = None;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && !*stop.borrow() {
         let tick = Instant::now();
         if session.is_none() {
             session = client::connect(servers, session_options()).await.ok();

@@ -1,0 +1,329 @@
+//! The local backend as a [`Cluster`]: the embedded operator (the
+//! [`Supervisor`]) reconciles in a background task, like the operator's
+//! Deployment would, while steps and faults act on the same ensemble.
+//! Killing the operator aborts that task wherever it is; starting it again
+//! rebuilds the supervisor from what it persisted, as a new operator pod
+//! would from the API server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use super::{Cluster, ClusterError, OperatorEvent, PodInfo};
+use crate::dist::{DistConfig, Progress};
+use crate::faults::target::local as prim;
+use crate::faults::{FaultError, FaultTarget};
+use crate::local::state::RunState;
+use crate::local::{LocalEnsemble, ensemble};
+use crate::operator::action::Action;
+use crate::operator::crd::{ZookeeperCluster, ZookeeperClusterSpec};
+use crate::operator::status::ZookeeperClusterStatus;
+use crate::probe::{EnsembleStatus, wire};
+use crate::supervisor::{LocalOptions, Supervisor};
+
+/// Pause between two operator rounds.
+const ROUND_EVERY: Duration = Duration::from_millis(300);
+
+type Shared<T> = Arc<std::sync::Mutex<T>>;
+
+/// A local ensemble managed by the embedded operator.
+pub struct LocalCluster {
+    name: String,
+    sup: Arc<Mutex<Option<Supervisor>>>,
+    /// The run record as of the last change, for lock-free probes.
+    state: Shared<RunState>,
+    events: Shared<Vec<OperatorEvent>>,
+    operator: std::sync::Mutex<Option<JoinHandle<()>>>,
+    kubelet: JoinHandle<()>,
+    dist: DistConfig,
+}
+
+impl LocalCluster {
+    /// Create the run for `cluster` and start the operator; the operator's
+    /// first rounds create the pods (the caller waits for readiness).
+    pub async fn create(
+        cluster: ZookeeperCluster,
+        opts: &LocalOptions,
+        progress: &dyn Progress,
+    ) -> Result<Self, ClusterError> {
+        let name = cluster.metadata.name.clone().unwrap_or_default();
+        let sup = Supervisor::create(cluster, opts, progress).await?;
+        let state = Arc::new(std::sync::Mutex::new(sup.ensemble().state().clone()));
+        let sup = Arc::new(Mutex::new(Some(sup)));
+        let kubelet = tokio::spawn(kubelet_loop(sup.clone()));
+        let me = Self {
+            name,
+            sup,
+            state,
+            events: Arc::default(),
+            operator: std::sync::Mutex::new(None),
+            kubelet,
+            dist: opts.base.dist.clone(),
+        };
+        me.spawn_operator();
+        Ok(me)
+    }
+
+    /// The run record as of the last change.
+    pub fn state(&self) -> RunState {
+        self.state.lock().expect("not poisoned").clone()
+    }
+
+    fn spawn_operator(&self) {
+        let (sup, state, events) = (self.sup.clone(), self.state.clone(), self.events.clone());
+        let task = tokio::spawn(async move { operator_loop(sup, state, events).await });
+        *self.operator.lock().expect("not poisoned") = Some(task);
+    }
+
+    async fn stop_operator_task(&self) -> bool {
+        let task = self.operator.lock().expect("not poisoned").take();
+        match task {
+            Some(t) => {
+                t.abort();
+                let _ = t.await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Run `f` on the ensemble (the operator waits meanwhile), then refresh
+    /// the lock-free copy of the run record.
+    async fn with_ens<T>(&self, f: impl AsyncFnOnce(&mut LocalEnsemble) -> T) -> Result<T, ClusterError> {
+        let mut guard = self.sup.lock().await;
+        let sup = guard.as_mut().ok_or_else(|| ClusterError::Io("the cluster was torn down".into()))?;
+        let out = f(sup.ensemble_mut()).await;
+        *self.state.lock().expect("not poisoned") = sup.ensemble().state().clone();
+        Ok(out)
+    }
+
+    fn note(&self, text: String) {
+        self.events.lock().expect("not poisoned").push(OperatorEvent { at: Instant::now(), text });
+    }
+}
+
+/// One line per action worth a mark on the timeline (status updates and
+/// waits are not).
+fn describe(action: &Action) -> Option<String> {
+    Some(match action {
+        Action::EnsureStatefulSet { replicas, update_revision, partition } => {
+            format!("StatefulSet: {replicas} replicas, revision {update_revision}, partition {partition}")
+        }
+        Action::DeletePod { ordinal, reason, .. } => format!("delete pod {ordinal} ({reason})"),
+        Action::ReconfigAdd { entry, .. } => format!("reconfig -add server.{}", entry.id),
+        Action::ReconfigRemove { id, .. } => format!("reconfig -remove {id}"),
+        Action::ReleaseVolume { ordinal } => format!("release the volume of pod {ordinal}"),
+        Action::ProbeWrite | Action::UpdateStatus(_) | Action::Wait { .. } => return None,
+    })
+}
+
+async fn operator_loop(
+    sup: Arc<Mutex<Option<Supervisor>>>,
+    state: Shared<RunState>,
+    events: Shared<Vec<OperatorEvent>>,
+) {
+    let mut last_sts = None;
+    loop {
+        let round = {
+            let mut guard = sup.lock().await;
+            let Some(s) = guard.as_mut() else { return };
+            let r = s.reconcile_once().await;
+            *state.lock().expect("not poisoned") = s.ensemble().state().clone();
+            r
+        };
+        let mut lines = Vec::new();
+        match round {
+            Ok(r) => {
+                for a in &r.plan.actions {
+                    let Some(text) = describe(a) else { continue };
+                    if matches!(a, Action::EnsureStatefulSet { .. }) {
+                        if last_sts.as_ref() == Some(&text) {
+                            continue;
+                        }
+                        last_sts = Some(text.clone());
+                    }
+                    lines.push(text);
+                }
+                lines.extend(r.errors.iter().map(|e| format!("action failed: {e}")));
+            }
+            Err(e) => lines.push(format!("round failed: {e}")),
+        }
+        if !lines.is_empty() {
+            let now = Instant::now();
+            events.lock().expect("not poisoned").extend(lines.into_iter().map(|text| OperatorEvent { at: now, text }));
+        }
+        tokio::time::sleep(ROUND_EVERY).await;
+    }
+}
+
+/// Kubelet restarts exited servers even while the operator is down.
+async fn kubelet_loop(sup: Arc<Mutex<Option<Supervisor>>>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut guard = sup.lock().await;
+        let Some(s) = guard.as_mut() else { return };
+        if let Err(e) = s.restart_crashed().await {
+            tracing::warn!(error = %e, "kubelet could not restart a server");
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.kubelet.abort();
+        if let Some(t) = self.operator.lock().expect("not poisoned").take() {
+            t.abort();
+        }
+    }
+}
+
+#[async_trait]
+impl FaultTarget for LocalCluster {
+    async fn status(&self) -> EnsembleStatus {
+        ensemble::probe_run(&self.state()).await
+    }
+    async fn members(&self) -> Vec<u32> {
+        self.state().pods.keys().copied().collect()
+    }
+    async fn kill_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| e.kill_pod(ordinal).await).await.map_err(cluster_to_fault)?.map_err(Into::into)
+    }
+    async fn stop_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| e.stop_pod(ordinal).await).await.map_err(cluster_to_fault)?.map_err(Into::into)
+    }
+    async fn start_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        // The operator's kubelet may have restarted it already, or the pod
+        // may be gone (scaled away): both are fine.
+        self.with_ens(async |e| {
+            if e.state().pods.contains_key(&ordinal) { e.start_pod(ordinal).await } else { Ok(()) }
+        })
+        .await
+        .map_err(cluster_to_fault)?
+        .map_err(Into::into)
+    }
+    async fn pause_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| e.pause_pod(ordinal)).await.map_err(cluster_to_fault)?.map_err(Into::into)
+    }
+    async fn resume_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| prim::resume(e, ordinal)).await.map_err(cluster_to_fault)?
+    }
+    async fn block(&self, from: u32, to: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| prim::block(e, from, to)).await.map_err(cluster_to_fault)?
+    }
+    async fn unblock(&self, from: u32, to: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| prim::unblock(e, from, to)).await.map_err(cluster_to_fault)?
+    }
+    async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError> {
+        self.with_ens(async |e| prim::netem(e, ordinal, args)).await.map_err(cluster_to_fault)?
+    }
+    async fn clear_netem(&self, ordinal: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| prim::clear_netem(e, ordinal)).await.map_err(cluster_to_fault)?
+    }
+}
+
+fn cluster_to_fault(e: ClusterError) -> FaultError {
+    match e {
+        ClusterError::Fault(f) => f,
+        ClusterError::Ensemble(e) => FaultError::Ensemble(e),
+        other => FaultError::Invalid(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl Cluster for LocalCluster {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn backend(&self) -> &'static str {
+        "local"
+    }
+    async fn connect_string(&self) -> String {
+        self.state().connect_string()
+    }
+    async fn member_connect_string(&self, ordinal: u32) -> Result<String, ClusterError> {
+        let st = self.state();
+        let pod = st.pods.get(&ordinal).ok_or(crate::local::EnsembleError::NoSuchPod(ordinal))?;
+        Ok(format!("{}:{}", pod.addr, crate::zkconfig::CLIENT_PORT))
+    }
+    async fn four_letter(&self, ordinal: u32, word: &str) -> Result<String, ClusterError> {
+        let st = self.state();
+        let pod = st.pods.get(&ordinal).ok_or(crate::local::EnsembleError::NoSuchPod(ordinal))?;
+        let addr = SocketAddr::from((pod.addr, crate::zkconfig::CLIENT_PORT));
+        wire::four_letter(addr, word, Duration::from_secs(5)).await.map_err(|e| ClusterError::Io(e.to_string()))
+    }
+    async fn spec(&self) -> ZookeeperClusterSpec {
+        let guard = self.sup.lock().await;
+        guard.as_ref().map(|s| s.cluster().spec.clone()).unwrap_or_else(|| ZookeeperClusterSpec::new(0, ""))
+    }
+    async fn apply(&self, spec: ZookeeperClusterSpec) -> Result<(), ClusterError> {
+        let mut guard = self.sup.lock().await;
+        let sup = guard.as_mut().ok_or_else(|| ClusterError::Io("the cluster was torn down".into()))?;
+        sup.apply(spec)?;
+        Ok(())
+    }
+    async fn resource_status(&self) -> Option<ZookeeperClusterStatus> {
+        self.sup.lock().await.as_ref().and_then(|s| s.status().cloned())
+    }
+    async fn pods(&self) -> Vec<PodInfo> {
+        let st = self.state();
+        st.pods
+            .iter()
+            .map(|(o, p)| PodInfo {
+                ordinal: *o,
+                revision: p.template.revision.clone(),
+                version: p.template.version.clone(),
+                running: p.pid.is_some(),
+            })
+            .collect()
+    }
+    async fn delete_pod(&self, ordinal: u32) -> Result<(), ClusterError> {
+        let mut guard = self.sup.lock().await;
+        let sup = guard.as_mut().ok_or_else(|| ClusterError::Io("the cluster was torn down".into()))?;
+        sup.delete_pod(ordinal).await?;
+        *self.state.lock().expect("not poisoned") = sup.ensemble().state().clone();
+        Ok(())
+    }
+    async fn kill_operator(&self) -> Result<(), ClusterError> {
+        if self.stop_operator_task().await {
+            self.note("operator killed".into());
+        }
+        Ok(())
+    }
+    async fn start_operator(&self) -> Result<(), ClusterError> {
+        if self.operator_running() {
+            return Ok(());
+        }
+        // A new operator knows only what was persisted.
+        let mut guard = self.sup.lock().await;
+        let old = guard.take().ok_or_else(|| ClusterError::Io("the cluster was torn down".into()))?;
+        *guard = Some(Supervisor::resume(old.into_ensemble(), self.dist.clone())?);
+        drop(guard);
+        self.spawn_operator();
+        self.note("operator started".into());
+        Ok(())
+    }
+    fn operator_running(&self) -> bool {
+        self.operator.lock().expect("not poisoned").as_ref().is_some_and(|t| !t.is_finished())
+    }
+    fn operator_events(&self) -> Vec<OperatorEvent> {
+        self.events.lock().expect("not poisoned").clone()
+    }
+    fn log_files(&self) -> Vec<(String, PathBuf)> {
+        let st = self.state();
+        st.pods.iter().map(|(o, p)| (st.names.pod(*o), p.dirs.server_log())).collect()
+    }
+    async fn teardown(&self) -> Result<(), ClusterError> {
+        self.stop_operator_task().await;
+        self.kubelet.abort();
+        let sup = self.sup.lock().await.take();
+        if let Some(s) = sup {
+            s.into_ensemble().teardown(false).await?;
+        }
+        Ok(())
+    }
+}

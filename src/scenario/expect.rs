@@ -1,0 +1,147 @@
+//! What a `Then within ...` step waits for, judged from live probes and the
+//! resource's status, and the polling loop that says what it last saw.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::cluster::Cluster;
+use crate::operator::status::Phase;
+use crate::probe::EnsembleStatus;
+use crate::supervisor::Supervisor;
+use crate::zkconfig::Role;
+
+/// How often an expectation is re-checked.
+pub const POLL_EVERY: Duration = Duration::from_millis(250);
+
+/// A condition on the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Exactly one leader, a majority of voters following it.
+    Quorum,
+    /// Exactly one member leads.
+    OneLeader,
+    /// Quorum, and every member serving in it.
+    AllHealthy,
+    /// The committed config has exactly this many voters and quorum.
+    VotingMembers(u32),
+    /// Every member serves and reports this version.
+    AllRun(String),
+    /// Every member serves and has the same config version.
+    AgreeOnConfig,
+    /// The resource's phase is Ready.
+    Ready,
+    /// The operator reports the desired spec fully rolled out.
+    RolloutComplete,
+    /// Pod N serves and reports this version.
+    PodRuns(u32, String),
+    /// At least N members serve and report this version.
+    AtLeastRun(u32, String),
+    /// A member other than pod N leads, with quorum.
+    LeaderIsNot(u32),
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Quorum => f.write_str("the ensemble has quorum"),
+            Self::OneLeader => f.write_str("the ensemble has exactly one leader"),
+            Self::AllHealthy => f.write_str("every member serves in quorum"),
+            Self::VotingMembers(n) => write!(f, "the ensemble has {n} voting members"),
+            Self::AllRun(v) => write!(f, "all members run {v}"),
+            Self::AgreeOnConfig => f.write_str("all members agree on the config version"),
+            Self::Ready => f.write_str("the cluster reports Ready"),
+            Self::RolloutComplete => f.write_str("the rollout is complete"),
+            Self::PodRuns(o, v) => write!(f, "pod {o} runs {v}"),
+            Self::AtLeastRun(n, v) => write!(f, "{n} pod(s) run {v}"),
+            Self::LeaderIsNot(o) => write!(f, "a member other than pod {o} leads"),
+        }
+    }
+}
+
+/// A one-line picture of a probe round, for failure messages.
+pub fn describe(st: &EnsembleStatus) -> String {
+    let mut members: Vec<String> = st
+        .members
+        .iter()
+        .map(|m| {
+            let mut s = format!("pod {} {}", m.ordinal, m.state_word());
+            if let Some(srvr) = &m.srvr {
+                s.push_str(&format!(" {}", srvr.version));
+            }
+            if let Some(v) = m.config_version {
+                s.push_str(&format!(" cfg {v:x}"));
+            }
+            s
+        })
+        .collect();
+    members.sort();
+    let mut out = format!("{} [{}]", if st.quorum { "quorum" } else { "NO quorum" }, members.join(", "));
+    let problems: Vec<&String> = st.problems.iter().filter(|p| !p.starts_with("member ")).collect();
+    if !problems.is_empty() {
+        out.push_str(&format!("; {}", problems.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("; ")));
+    }
+    out
+}
+
+fn version_of(st: &EnsembleStatus, ordinal: u32) -> Option<&str> {
+    st.members.iter().find(|m| m.ordinal == ordinal)?.srvr.as_ref().map(|s| s.version.as_str())
+}
+
+/// Check `expect` once: `Ok(detail)` when it holds, `Err(what was seen)`.
+pub async fn check(c: &dyn Cluster, expect: &Expect) -> Result<String, String> {
+    let st = c.status().await;
+    let seen = describe(&st);
+    let holds = match expect {
+        Expect::Quorum => st.quorum,
+        Expect::OneLeader => st.leader().is_some(),
+        Expect::AllHealthy => st.all_healthy(),
+        Expect::VotingMembers(n) => {
+            let voters = crate::operator::members::committed(&st)
+                .map(|c| c.servers.iter().filter(|s| s.role == Role::Participant).count());
+            if voters != Some(*n as usize) {
+                return Err(format!("{seen}; committed voters: {voters:?}"));
+            }
+            st.quorum
+        }
+        Expect::AllRun(v) => {
+            let spec = c.spec().await;
+            st.members.len() as u32 == spec.replicas && st.members.iter().all(|m| version_of(&st, m.ordinal) == Some(v))
+        }
+        Expect::AgreeOnConfig => st.members.iter().all(|m| m.serving()) && st.config_versions.len() == 1,
+        Expect::Ready | Expect::RolloutComplete => {
+            let status = c.resource_status().await;
+            let phase = status.as_ref().and_then(|s| s.phase).unwrap_or(Phase::Provisioning);
+            let ok = match expect {
+                Expect::Ready => phase == Phase::Ready,
+                _ => Supervisor::converged_on(status.as_ref(), &c.spec().await),
+            };
+            if !ok {
+                return Err(format!("phase {phase:?}; {seen}"));
+            }
+            true
+        }
+        Expect::PodRuns(o, v) => version_of(&st, *o) == Some(v.as_str()),
+        Expect::AtLeastRun(n, v) => {
+            st.members.iter().filter(|m| version_of(&st, m.ordinal) == Some(v.as_str())).count() as u32 >= *n
+        }
+        Expect::LeaderIsNot(o) => st.quorum && st.leader().is_some_and(|l| l != *o),
+    };
+    if holds { Ok(seen) } else { Err(seen) }
+}
+
+/// Re-check `expect` every [`POLL_EVERY`] until it holds or `within` passes.
+pub async fn poll(c: &dyn Cluster, within: Duration, expect: &Expect) -> Result<String, String> {
+    let start = Instant::now();
+    loop {
+        match check(c, expect).await {
+            Ok(seen) => return Ok(format!("{expect} after {:.1}s: {seen}", start.elapsed().as_secs_f64())),
+            Err(seen) if start.elapsed() >= within => {
+                return Err(format!(
+                    "expected within {:.0}s that {expect}, but it did not happen; last seen: {seen}",
+                    within.as_secs_f64()
+                ));
+            }
+            Err(_) => tokio::time::sleep(POLL_EVERY).await,
+        }
+    }
+}

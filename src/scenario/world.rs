@@ -1,0 +1,728 @@
+//! One scenario's world: its cluster, its workload, the faults in effect
+//! and everything recorded for the report. Each method is what one step
+//! (or one plan entry) does; it returns a short detail line on success and
+//! a [`ScenarioError`] that says what was expected and what was seen.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use sha1::Digest as _;
+use tokio::task::JoinHandle;
+
+use super::context::RunContext;
+use super::evidence::{FaultEntry, ScenarioEvidence};
+use super::expect::{Expect, poll};
+use crate::check::linear::Budget;
+use crate::check::suite::{Bundle, RunFacts, SuiteReport, check_all};
+use crate::check::{Verdict, quorum};
+use crate::client::{self, SessionOptions};
+use crate::cluster::local::LocalCluster;
+use crate::cluster::{Cluster, ClusterError};
+use crate::faults::{ActiveFault, ActiveFaults, Fault, FaultError, Schedule, ScheduleSpec, Selector, run_schedule};
+use crate::operator::crd::{JvmSpec, ZookeeperCluster, ZookeeperClusterSpec};
+use crate::probe::EnsembleStatus;
+use crate::supervisor::LocalOptions;
+use crate::workload::run::{self, Recorder, RunOutput};
+use crate::workload::{WorkloadSpec, stats};
+
+/// Probe interval of the scenario's sampler.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+/// How long a new ensemble may take to be Ready.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the operator stays down after "I kill the operator" before its
+/// Deployment starts it again.
+pub const OPERATOR_RESTART: Duration = Duration::from_secs(2);
+
+const SESSION: SessionOptions =
+    SessionOptions { session_timeout: Duration::from_secs(6), connect_timeout: Duration::from_secs(10) };
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// A step needs something an earlier step sets up.
+    #[error("{0}")]
+    Precondition(String),
+    /// An expectation did not hold by its deadline.
+    #[error("{0}")]
+    Expectation(String),
+    /// A checker found a violation (or could not decide).
+    #[error("{checker} is {verdict}:\n{evidence}")]
+    Check {
+        /// The checker.
+        checker: String,
+        /// `invalid` or `unknown`.
+        verdict: &'static str,
+        /// What it found.
+        evidence: String,
+    },
+    /// The backend failed.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// A fault could not be started or healed.
+    #[error(transparent)]
+    Fault(#[from] FaultError),
+    /// Bad input in a step or plan.
+    #[error("{0}")]
+    Input(String),
+}
+
+/// What a step returns: a detail line for the report.
+pub type StepResult = Result<String, ScenarioError>;
+
+struct RunningWorkload {
+    spec: WorkloadSpec,
+    rec: Arc<Recorder>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<RunOutput>,
+    /// When it started, on the scenario clock.
+    offset_ns: u64,
+}
+
+/// One scenario.
+pub struct ScenarioWorld {
+    ctx: Arc<RunContext>,
+    started: Instant,
+    rng: StdRng,
+    seed: u64,
+    name: String,
+    dir: PathBuf,
+    cluster: Option<Arc<dyn Cluster>>,
+    sampler: Option<(tokio::sync::watch::Sender<bool>, JoinHandle<Vec<(u64, EnsembleStatus)>>)>,
+    samples: Arc<std::sync::Mutex<Vec<(u64, EnsembleStatus)>>>,
+    workload: Option<RunningWorkload>,
+    judged: Option<SuiteReport>,
+    open: Vec<(usize, ActiveFault)>,
+    scheduled: Arc<ActiveFaults>,
+    faults: Vec<FaultEntry>,
+    operator_restart: Option<JoinHandle<()>>,
+    notes: Vec<String>,
+}
+
+impl ScenarioWorld {
+    /// A fresh world for scenario `name`; its seed derives from the run's
+    /// seed and the name, so a scenario replays alone with the same seed.
+    pub fn new(ctx: Arc<RunContext>, name: &str) -> Self {
+        let seed = ctx.scenario_seed(name);
+        let dir = ctx.scenario_dir(name);
+        Self {
+            ctx,
+            started: Instant::now(),
+            rng: StdRng::seed_from_u64(seed),
+            seed,
+            name: name.to_string(),
+            dir,
+            cluster: None,
+            sampler: None,
+            samples: Arc::default(),
+            workload: None,
+            judged: None,
+            open: Vec::new(),
+            scheduled: Arc::default(),
+            faults: Vec::new(),
+            operator_restart: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// The scenario's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
+    }
+
+    fn ns_at(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.started).as_nanos() as u64
+    }
+
+    fn cluster(&self) -> Result<Arc<dyn Cluster>, ScenarioError> {
+        self.cluster.clone().ok_or_else(|| {
+            ScenarioError::Precondition(
+                "no ensemble yet: start the scenario with `Given a 3-member ensemble \"zk\" running ZooKeeper 3.8.0`"
+                    .into(),
+            )
+        })
+    }
+
+    /// The live line of the progress display.
+    fn live(&self, what: impl Into<String>) {
+        self.ctx.set_live(&self.name, what.into());
+    }
+
+    // ----- Given -----
+
+    /// Stand up `replicas` members of `version` through the operator, with
+    /// extra zoo.cfg `config`, and wait until the resource is Ready.
+    pub async fn given_ensemble(
+        &mut self,
+        name: &str,
+        replicas: u32,
+        version: &str,
+        config: BTreeMap<String, String>,
+    ) -> StepResult {
+        if self.cluster.is_some() {
+            return Err(ScenarioError::Precondition("this scenario already has an ensemble".into()));
+        }
+        let mut spec = ZookeeperClusterSpec::new(replicas, version.to_string());
+        spec.config = config;
+        spec.tick_time_ms = Some(self.ctx.base.settings.tick_time_ms);
+        spec.jvm = Some(JvmSpec { heap_mb: Some(self.ctx.base.heap_mb) });
+        let unique = self.ctx.unique_name(name);
+        let mut resource = ZookeeperCluster::new(&unique, spec);
+        resource.metadata.namespace = Some(self.ctx.base.namespace.clone());
+        let opts = LocalOptions { base: self.ctx.base.clone() };
+        self.live(format!("provisioning {unique}"));
+        let c: Arc<dyn Cluster> =
+            Arc::new(LocalCluster::create(resource, &opts, &crate::dist::NoProgress).await?) as Arc<dyn Cluster>;
+        self.cluster = Some(c.clone());
+        self.start_sampler(c.clone());
+        let t = Instant::now();
+        self.wait_for(READY_TIMEOUT, Expect::RolloutComplete).await?;
+        self.wait_for(READY_TIMEOUT, Expect::AllHealthy).await?;
+        Ok(format!("{unique}: {replicas} × ZooKeeper {version} Ready in {:.1}s", t.elapsed().as_secs_f64()))
+    }
+
+    fn start_sampler(&mut self, c: Arc<dyn Cluster>) {
+        let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let (samples, started) = (self.samples.clone(), self.started);
+        let task = tokio::spawn(async move {
+            loop {
+                let st = c.status().await;
+                samples.lock().expect("not poisoned").push((started.elapsed().as_nanos() as u64, st));
+                if *rx.borrow() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(SAMPLE_EVERY) => {}
+                    _ = rx.changed() => {}
+                }
+            }
+            Vec::new()
+        });
+        self.sampler = Some((tx, task));
+    }
+
+    /// Set the update strategy's partition (the strategy is always OnDelete).
+    pub async fn set_partition(&mut self, partition: u32) -> StepResult {
+        let c = self.cluster()?;
+        let mut spec = c.spec().await;
+        spec.update_strategy.partition = partition;
+        c.apply(spec).await?;
+        Ok(format!("update strategy OnDelete, partition {partition}"))
+    }
+
+    /// Create `count` znodes under `path` with contents derived from their
+    /// names (checked later by [`ScenarioWorld::integrity_intact`]).
+    pub async fn populate(&mut self, path: &str, count: u32) -> StepResult {
+        let c = self.cluster()?;
+        let session = client::connect(&c.connect_string().await, SESSION).await.map_err(io)?;
+        match client::create(&session, path, b"").await {
+            Ok(_) | Err(client::ClientError::Op { source: zookeeper_client::Error::NodeExists, .. }) => {}
+            Err(e) => return Err(io(e)),
+        }
+        let t = Instant::now();
+        let results: Vec<Result<(), client::ClientError>> = futures::stream::iter(0..count)
+            .map(|i| {
+                let session = &session;
+                async move {
+                    let p = integrity_path(path, i);
+                    client::create(session, &p, integrity_value(&p).as_bytes()).await.map(drop)
+                }
+            })
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        if let Some(e) = results.into_iter().find_map(Result::err) {
+            return Err(io(e));
+        }
+        Ok(format!("{count} znodes under {path} in {:.1}s", t.elapsed().as_secs_f64()))
+    }
+
+    /// Start a recorded workload in the background: `clients` sessions at
+    /// `rate` ops/s in total (closed loop when `None`) over `keys` keys.
+    pub async fn start_workload(&mut self, clients: u32, rate: Option<f64>, keys: u32) -> StepResult {
+        let c = self.cluster()?;
+        if self.workload.is_some() || self.judged.is_some() {
+            return Err(ScenarioError::Precondition("a workload already ran in this scenario".into()));
+        }
+        if clients == 0 || keys == 0 {
+            return Err(ScenarioError::Input("a workload needs at least 1 client and 1 key".into()));
+        }
+        let mut spec = WorkloadSpec::new("/zk-chaos-workload", clients, keys, Duration::from_secs(24 * 3600), self.seed);
+        spec.rate = rate;
+        let servers = c.connect_string().await;
+        run::prepare(&servers, &spec).await.map_err(io)?;
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let rec = Arc::new(Recorder::new(Some(&self.dir.join("history.jsonl"))).map_err(io)?);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = {
+            let (spec, rec) = (spec.clone(), rec.clone());
+            tokio::spawn(async move { run::run_until(&servers, &spec, rec, stopped).await })
+        };
+        let offset_ns = self.now_ns();
+        self.workload = Some(RunningWorkload { spec, rec, stop, task, offset_ns });
+        let rate = rate.map_or("as fast as they can".to_string(), |r| format!("at {r} ops/s"));
+        Ok(format!("{clients} clients {rate} on {keys} keys (seed {})", self.seed))
+    }
+
+    // ----- When: faults -----
+
+    /// Start `fault`; with `hold`, heal it after that long, else leave it in
+    /// effect until healed (at the latest when the scenario ends).
+    pub async fn inject(&mut self, fault: Fault, hold: Option<Duration>) -> StepResult {
+        let c = self.cluster()?;
+        let active = fault.start(c.as_ref(), &mut self.rng).await?;
+        let description = active.description().to_string();
+        self.faults.push(FaultEntry {
+            name: active.name().to_string(),
+            description: description.clone(),
+            targets: active.targets().to_vec(),
+            start_ns: self.now_ns(),
+            heal_ns: None,
+        });
+        let idx = self.faults.len() - 1;
+        self.live(format!("fault: {description}"));
+        // Kills are instantaneous: the StatefulSet (kubelet) brings the pod
+        // back, so nothing stays "in effect".
+        if fault.name() == "kill" {
+            drop(active);
+            self.faults[idx].heal_ns = Some(self.faults[idx].start_ns);
+            return Ok(description);
+        }
+        self.open.push((idx, active));
+        match hold {
+            Some(d) => {
+                tokio::time::sleep(d).await;
+                self.heal_one(idx).await?;
+                Ok(format!("{description} for {}", super::params::show(d)))
+            }
+            None => Ok(description),
+        }
+    }
+
+    async fn heal_one(&mut self, idx: usize) -> Result<(), ScenarioError> {
+        let c = self.cluster()?;
+        let Some(pos) = self.open.iter().position(|(i, _)| *i == idx) else { return Ok(()) };
+        let (_, active) = self.open.remove(pos);
+        let r = active.heal(c.as_ref()).await;
+        self.faults[idx].heal_ns = Some(self.now_ns());
+        self.live("");
+        Ok(r?)
+    }
+
+    /// Kill `sel` `times` times, `every` apart, each time waiting for the
+    /// ensemble to regain quorum first.
+    pub async fn kill_repeatedly(&mut self, sel: Selector, times: u32, every: Duration) -> StepResult {
+        let mut done = Vec::new();
+        for i in 0..times {
+            if i > 0 {
+                tokio::time::sleep(every).await;
+            }
+            self.wait_for(Duration::from_secs(60), Expect::Quorum).await?;
+            done.push(self.inject(Fault::Kill(sel), None).await?);
+        }
+        Ok(done.join("; "))
+    }
+
+    /// Heal every fault still in effect.
+    pub async fn heal_all(&mut self) -> StepResult {
+        let c = self.cluster()?;
+        let n = self.open.len() + self.scheduled.len();
+        let mut errors: Vec<String> = Vec::new();
+        while let Some((idx, _)) = self.open.last() {
+            if let Err(e) = self.heal_one(*idx).await {
+                errors.push(e.to_string());
+            }
+        }
+        errors.extend(self.scheduled.heal_all(c.as_ref()).await.into_iter().map(|e| e.to_string()));
+        if errors.is_empty() {
+            Ok(format!("{n} fault(s) healed"))
+        } else {
+            Err(ScenarioError::Fault(FaultError::Invalid(errors.join("; "))))
+        }
+    }
+
+    /// A seeded random schedule: `count` faults, one per `period`, each for
+    /// `hold`, drawn from `faults`.
+    pub async fn random_schedule(
+        &mut self,
+        count: usize,
+        period: Duration,
+        hold: Duration,
+        faults: Vec<Fault>,
+    ) -> StepResult {
+        let c = self.cluster()?;
+        let spec = ScheduleSpec { period, duration: hold, count, faults, seed: self.seed };
+        let schedule = Schedule::generate(&spec)?;
+        self.live(format!("schedule of {count} faults (seed {})", self.seed));
+        let started = self.started;
+        let clock = move || started.elapsed().as_nanos() as u64;
+        let records = run_schedule(c.as_ref(), &schedule, clock, &self.scheduled).await;
+        self.live("");
+        let records = records?;
+        for (description, start, heal) in &records {
+            let name = description.split_whitespace().next().unwrap_or("fault").to_lowercase();
+            self.faults.push(FaultEntry {
+                name,
+                description: description.clone(),
+                targets: Vec::new(),
+                start_ns: *start,
+                heal_ns: *heal,
+            });
+        }
+        Ok(format!(
+            "seed {}: {}",
+            self.seed,
+            records.iter().map(|(d, _, _)| d.as_str()).collect::<Vec<_>>().join("; ")
+        ))
+    }
+
+    /// Delete a pod gracefully (`kubectl delete pod`).
+    pub async fn delete_pod(&mut self, ordinal: u32) -> StepResult {
+        let c = self.cluster()?;
+        let t = self.now_ns();
+        c.delete_pod(ordinal).await?;
+        self.faults.push(FaultEntry {
+            name: "delete".into(),
+            description: format!("delete pod {ordinal}"),
+            targets: vec![ordinal],
+            start_ns: t,
+            heal_ns: Some(t),
+        });
+        Ok(format!("pod {ordinal} deleted"))
+    }
+
+    // ----- When: operations -----
+
+    /// Change the desired spec with `edit` (what `kubectl apply` does).
+    pub async fn change_spec(&mut self, what: &str, edit: impl FnOnce(&mut ZookeeperClusterSpec)) -> StepResult {
+        let c = self.cluster()?;
+        let mut spec = c.spec().await;
+        edit(&mut spec);
+        c.apply(spec).await?;
+        self.faults.push(FaultEntry {
+            name: "change".into(),
+            description: what.to_string(),
+            targets: Vec::new(),
+            start_ns: self.now_ns(),
+            heal_ns: None,
+        });
+        Ok(what.to_string())
+    }
+
+    /// Kill the operator; its Deployment starts it again after `down`.
+    pub async fn kill_operator(&mut self, down: Duration) -> StepResult {
+        let c = self.cluster()?;
+        c.kill_operator().await?;
+        let t = self.now_ns();
+        self.faults.push(FaultEntry {
+            name: "operator".into(),
+            description: format!("operator killed for {}", super::params::show(down)),
+            targets: Vec::new(),
+            start_ns: t,
+            heal_ns: Some(t + down.as_nanos() as u64),
+        });
+        let restart = tokio::spawn(async move {
+            tokio::time::sleep(down).await;
+            if let Err(e) = c.start_operator().await {
+                tracing::error!(error = %e, "could not restart the operator");
+            }
+        });
+        self.operator_restart = Some(restart);
+        Ok(format!("operator killed; it restarts in {}", super::params::show(down)))
+    }
+
+    /// Sleep.
+    pub async fn wait(&mut self, d: Duration) -> StepResult {
+        tokio::time::sleep(d).await;
+        Ok(String::new())
+    }
+
+    // ----- Then -----
+
+    /// Poll until `expect` holds or `within` passes; on failure say what was
+    /// last seen.
+    pub async fn wait_for(&mut self, within: Duration, expect: Expect) -> StepResult {
+        let c = self.cluster()?;
+        self.live(format!("waiting: {expect}"));
+        let r = poll(c.as_ref(), within, &expect).await;
+        self.live("");
+        r.map_err(ScenarioError::Expectation)
+    }
+
+    /// Every member answers `ruok` with `imok`.
+    pub async fn every_member_ruok(&mut self) -> StepResult {
+        let c = self.cluster()?;
+        let mut answers = Vec::new();
+        for o in c.members().await {
+            let a = c.four_letter(o, "ruok").await?;
+            if a.trim() != "imok" {
+                return Err(ScenarioError::Expectation(format!("pod {o} answered `ruok` with {a:?}, expected imok")));
+            }
+            answers.push(format!("pod {o}: imok"));
+        }
+        Ok(answers.join(", "))
+    }
+
+    /// Create `path` with `data` through pod `via`, then read it back
+    /// through every other member.
+    pub async fn write_then_read_everywhere(&mut self, path: &str, data: &str, via: u32) -> StepResult {
+        let c = self.cluster()?;
+        let w = client::connect(&c.member_connect_string(via).await?, SESSION).await.map_err(io)?;
+        client::create(&w, path, data.as_bytes()).await.map_err(io)?;
+        let mut seen = Vec::new();
+        for o in c.members().await.into_iter().filter(|o| *o != via) {
+            let r = client::connect(&c.member_connect_string(o).await?, SESSION).await.map_err(io)?;
+            let (got, _) = client::sync_read(&r, path).await.map_err(io)?;
+            let got = String::from_utf8_lossy(&got).into_owned();
+            if got != data {
+                return Err(ScenarioError::Expectation(format!(
+                    "get {path} through pod {o} returned {got:?}, expected {data:?}"
+                )));
+            }
+            seen.push(o.to_string());
+        }
+        Ok(format!("written through pod {via}, read back through pods {}", seen.join(",")))
+    }
+
+    /// Every znode [`ScenarioWorld::populate`] made is there with its
+    /// contents, read after `sync`.
+    pub async fn integrity_intact(&mut self, path: &str, count: u32) -> StepResult {
+        let c = self.cluster()?;
+        let session = client::connect(&c.connect_string().await, SESSION).await.map_err(io)?;
+        session.sync(path).await.map_err(|e| io(format!("sync {path}: {e}")))?;
+        let bad: Vec<String> = futures::stream::iter(0..count)
+            .map(|i| {
+                let session = &session;
+                async move {
+                    let p = integrity_path(path, i);
+                    match session.get_data(&p).await {
+                        Ok((d, _)) if d == integrity_value(&p).as_bytes() => None,
+                        Ok((d, _)) => Some(format!("{p}: content {:?}", String::from_utf8_lossy(&d))),
+                        Err(e) => Some(format!("{p}: {e}")),
+                    }
+                }
+            })
+            .buffer_unordered(64)
+            .filter_map(|x| async move { x })
+            .collect()
+            .await;
+        if bad.is_empty() {
+            Ok(format!("all {count} znodes under {path} intact"))
+        } else {
+            let n = bad.len();
+            let shown: Vec<String> = bad.into_iter().take(5).collect();
+            Err(ScenarioError::Expectation(format!(
+                "{n} of {count} znodes under {path} are missing or damaged, e.g.\n  {}",
+                shown.join("\n  ")
+            )))
+        }
+    }
+
+    /// Stop the workload (if running), settle, and run every checker once.
+    async fn judge(&mut self) -> Result<&SuiteReport, ScenarioError> {
+        if self.judged.is_none() {
+            let c = self.cluster()?;
+            let wl = self.workload.take().ok_or_else(|| {
+                ScenarioError::Precondition(
+                    "no workload ran in this scenario: add `Given a workload of 8 clients at 500 ops/s on 100 keys`"
+                        .into(),
+                )
+            })?;
+            self.live("checking the history");
+            let _ = wl.stop.send(true);
+            let out = wl.task.await;
+            poll(c.as_ref(), Duration::from_secs(60), &Expect::Quorum).await.map_err(ScenarioError::Expectation)?;
+            let settle_after_ns = wl.rec.now_ns();
+            tokio::time::sleep(SAMPLE_EVERY * 3).await;
+            let events = match out {
+                Ok(o) => o.events,
+                Err(_) => wl.rec.finish().await,
+            };
+            let final_state =
+                run::read_final_state(&c.connect_string().await, &wl.spec).await.map_err(|e| io(e.to_string()))?;
+            let probes: Vec<(u64, EnsembleStatus)> = self
+                .samples
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .filter(|(t, _)| *t >= wl.offset_ns)
+                .map(|(t, s)| (t - wl.offset_ns, s.clone()))
+                .collect();
+            let faults = self
+                .faults
+                .iter()
+                .filter(|f| f.start_ns >= wl.offset_ns)
+                .map(|f| {
+                    (f.description.clone(), f.start_ns - wl.offset_ns, f.heal_ns.map(|h| h.saturating_sub(wl.offset_ns)))
+                })
+                .collect();
+            let bundle = Bundle {
+                events,
+                final_state: Some(final_state),
+                probes: Some(probes),
+                facts: RunFacts { settle_after_ns, faults },
+            };
+            if let Err(e) = bundle.save(&self.dir) {
+                self.notes.push(format!("could not save the history: {e}"));
+            }
+            let budget = Budget { time_limit: Some(Duration::from_secs(60)), ..Budget::default() };
+            let report = check_all(&bundle, budget).map_err(|e| io(e.to_string()))?;
+            self.live("");
+            self.judged = Some(report);
+        }
+        Ok(self.judged.as_ref().expect("just set"))
+    }
+
+    /// The named checker's verdict must be valid.
+    pub async fn checker_valid(&mut self, checker: &str) -> StepResult {
+        let report = self.judge().await?;
+        let ok = report.stats.outcomes.get("ok").copied().unwrap_or(0);
+        let r = report
+            .results
+            .iter()
+            .find(|r| r.checker == checker)
+            .ok_or_else(|| ScenarioError::Input(format!("no checker named {checker}")))?;
+        match &r.verdict {
+            Verdict::Valid => Ok(format!("{checker}: valid over {ok} acknowledged operations")),
+            Verdict::Invalid { evidence } => Err(ScenarioError::Check {
+                checker: checker.into(),
+                verdict: "INVALID",
+                evidence: evidence.join("\n"),
+            }),
+            Verdict::Unknown { reason } => {
+                Err(ScenarioError::Check { checker: checker.into(), verdict: "UNKNOWN", evidence: reason.clone() })
+            }
+        }
+    }
+
+    /// The longest span without an acknowledged write is at most `max`.
+    pub async fn unavailable_at_most(&mut self, max: Duration) -> StepResult {
+        let report = self.judge().await?;
+        let longest = report.availability.longest_window.as_ref().map_or(0, |w| w.duration_ns);
+        let longest = Duration::from_nanos(longest);
+        if longest <= max {
+            Ok(format!("longest write gap {:.2}s", longest.as_secs_f64()))
+        } else {
+            Err(ScenarioError::Expectation(format!(
+                "writes were unavailable for {:.2}s, more than {}",
+                longest.as_secs_f64(),
+                super::params::show(max)
+            )))
+        }
+    }
+
+    /// The workload made progress: at least `min` acknowledged operations.
+    pub async fn at_least_ok_ops(&mut self, min: u64) -> StepResult {
+        let report = self.judge().await?;
+        let ok = report.stats.outcomes.get("ok").copied().unwrap_or(0);
+        if ok >= min {
+            Ok(format!("{ok} acknowledged operations"))
+        } else {
+            Err(ScenarioError::Expectation(format!("only {ok} operations were acknowledged, expected {min}")))
+        }
+    }
+
+    /// The leader (by ordinal) changed at most `max` times so far.
+    pub async fn leader_changed_at_most(&mut self, max: usize) -> StepResult {
+        let samples = self.samples.lock().expect("not poisoned").clone();
+        let changes = quorum::check(&samples, u64::MAX).leader_changes;
+        if changes <= max {
+            Ok(format!("{changes} leader change(s) over {} probes", samples.len()))
+        } else {
+            Err(ScenarioError::Expectation(format!("the leader changed {changes} times, at most {max} expected")))
+        }
+    }
+
+    // ----- the end -----
+
+    /// Heal everything, stop the workload and sampler, tear the cluster
+    /// down, check nothing is left, and hand the evidence over. Runs
+    /// whatever happened in the steps.
+    pub async fn finish(&mut self) -> ScenarioEvidence {
+        if let Some(r) = self.operator_restart.take() {
+            r.abort();
+        }
+        if let Some(c) = self.cluster.clone() {
+            if !c.operator_running() {
+                let _ = c.start_operator().await;
+            }
+            if let Err(e) = self.heal_all().await {
+                self.notes.push(format!("healing at the end: {e}"));
+            }
+        }
+        let mut stats = None;
+        if let Some(wl) = self.workload.take() {
+            let _ = wl.stop.send(true);
+            if let Ok(out) = wl.task.await {
+                let ops = crate::history::pair(&out.events, "history").unwrap_or_default();
+                stats = Some(stats::stats(&ops));
+            }
+        }
+        if let Some((tx, task)) = self.sampler.take() {
+            let _ = tx.send(true);
+            let _ = task.await;
+        }
+        let mut logs = Vec::new();
+        let mut operator = Vec::new();
+        let mut run_id = None;
+        if let Some(c) = self.cluster.take() {
+            logs = c.log_files();
+            operator = c.operator_events().into_iter().map(|e| (self.ns_at(e.at), e.text)).collect();
+            if let Err(e) = c.teardown().await {
+                self.notes.push(format!("teardown: {e}"));
+            }
+            run_id = Some(c.name().to_string());
+        }
+        ScenarioEvidence {
+            name: self.name.clone(),
+            seed: self.seed,
+            cluster: run_id,
+            faults: std::mem::take(&mut self.faults),
+            operator,
+            probes: std::mem::take(&mut *self.samples.lock().expect("not poisoned")),
+            report: self.judged.take(),
+            stats,
+            history_dir: self.dir.clone(),
+            logs,
+            notes: std::mem::take(&mut self.notes),
+        }
+    }
+}
+
+fn io(e: impl ToString) -> ScenarioError {
+    ScenarioError::Cluster(ClusterError::Io(e.to_string()))
+}
+
+/// The path of integrity znode `i` under `root`.
+pub fn integrity_path(root: &str, i: u32) -> String {
+    format!("{}/n{i:06}", root.trim_end_matches('/'))
+}
+
+/// The content of the integrity znode at `path`: derived from the path, so
+/// a lost, swapped or truncated znode shows.
+pub fn integrity_value(path: &str) -> String {
+    let digest = sha1::Sha1::digest(path.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{path}#{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integrity_values_differ_per_path_and_are_stable() {
+        let a = integrity_value(&integrity_path("/integrity", 1));
+        assert_eq!(a, integrity_value("/integrity/n000001"));
+        assert_ne!(a, integrity_value(&integrity_path("/integrity", 2)));
+        assert_eq!(integrity_path("/x/", 7), "/x/n000007");
+    }
+}
