@@ -49,6 +49,8 @@ pub struct ScenarioEvidence {
     pub history_dir: PathBuf,
     /// Server logs per pod.
     pub logs: Vec<(String, PathBuf)>,
+    /// What each step found: `(line, detail)`.
+    pub steps: Vec<(usize, String)>,
     /// Anything that went wrong outside the steps (heal or teardown).
     pub notes: Vec<String>,
 }

@@ -100,6 +100,9 @@ pub struct ScenarioWorld {
     scheduled: Arc<ActiveFaults>,
     faults: Vec<FaultEntry>,
     operator_restart: Option<JoinHandle<()>>,
+    leader_before_fault: Option<u32>,
+    timeline_start: Option<Instant>,
+    steps: Vec<(usize, String)>,
     notes: Vec<String>,
 }
 
@@ -125,6 +128,9 @@ impl ScenarioWorld {
             scheduled: Arc::default(),
             faults: Vec::new(),
             operator_restart: None,
+            leader_before_fault: None,
+            timeline_start: None,
+            steps: Vec::new(),
             notes: Vec::new(),
         }
     }
@@ -132,6 +138,11 @@ impl ScenarioWorld {
     /// The scenario's seed.
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// Remember what the step at `line` found (for the report).
+    pub fn note_step(&mut self, line: usize, detail: String) {
+        self.steps.push((line, detail));
     }
 
     fn now_ns(&self) -> u64 {
@@ -278,6 +289,7 @@ impl ScenarioWorld {
     /// effect until healed (at the latest when the scenario ends).
     pub async fn inject(&mut self, fault: Fault, hold: Option<Duration>) -> StepResult {
         let c = self.cluster()?;
+        self.leader_before_fault = c.status().await.leader().or(self.leader_before_fault);
         let active = fault.start(c.as_ref(), &mut self.rng).await?;
         let description = active.description().to_string();
         self.faults.push(FaultEntry {
@@ -445,6 +457,28 @@ impl ScenarioWorld {
         Ok(String::new())
     }
 
+    /// Mark the start of a plan's timeline.
+    pub fn start_timeline(&mut self) -> StepResult {
+        self.timeline_start = Some(Instant::now());
+        Ok(format!("at {:.1}s into the scenario", self.started.elapsed().as_secs_f64()))
+    }
+
+    /// Sleep until `at` after the timeline started (at once when that is
+    /// past: the previous entry ran long).
+    pub async fn wait_until_into_timeline(&mut self, at: Duration) -> StepResult {
+        let start = self.timeline_start.ok_or_else(|| {
+            ScenarioError::Precondition("no timeline started: add `When the timeline starts` first".into())
+        })?;
+        let late = start.elapsed().saturating_sub(at);
+        tokio::time::sleep_until((start + at).into()).await;
+        Ok(if late.is_zero() { String::new() } else { format!("{:.1}s late", late.as_secs_f64()) })
+    }
+
+    /// Whether an ensemble was stood up.
+    pub fn has_cluster(&self) -> bool {
+        self.cluster.is_some()
+    }
+
     // ----- Then -----
 
     /// Poll until `expect` holds or `within` passes; on failure say what was
@@ -455,6 +489,14 @@ impl ScenarioWorld {
         let r = poll(c.as_ref(), within, &expect).await;
         self.live("");
         r.map_err(ScenarioError::Expectation)
+    }
+
+    /// Quorum under a leader other than the one before the last fault.
+    pub async fn new_leader(&mut self, within: Duration) -> StepResult {
+        let old = self.leader_before_fault.ok_or_else(|| {
+            ScenarioError::Precondition("no fault was injected yet, so there is no old leader to replace".into())
+        })?;
+        self.wait_for(within, Expect::LeaderIsNot(old)).await
     }
 
     /// Every member answers `ruok` with `imok`.
@@ -692,6 +734,7 @@ impl ScenarioWorld {
             stats,
             history_dir: self.dir.clone(),
             logs,
+            steps: std::mem::take(&mut self.steps),
             notes: std::mem::take(&mut self.notes),
         }
     }

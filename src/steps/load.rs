@@ -1,0 +1,206 @@
+//! Loading what a run runs: `.feature` files (or directories of them) and
+//! YAML plans (turned into features), with every step checked against the
+//! catalogue before anything is stood up. Every problem is reported with
+//! its file and line.
+
+use std::path::{Path, PathBuf};
+
+use cucumber::feature::Ext as _;
+use cucumber::gherkin::{self, GherkinEnv, tagexpr::TagOperation};
+use cucumber::tag::Ext as _;
+
+use super::catalogue::Kind;
+use super::matcher;
+
+/// Problems found while loading.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A path does not exist or cannot be read.
+    #[error("{path}: {reason}")]
+    Path {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Parse or step errors, one `file:line: message` each.
+    #[error("{} problem(s) in the scenarios:\n{}", .0.len(), .0.join("\n"))]
+    Invalid(Vec<String>),
+    /// The tag expression does not parse.
+    #[error("bad tag expression `{expr}`: {reason} (e.g. `@smoke and not @slow`)")]
+    Tags {
+        /// The expression.
+        expr: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The tag filter when none is given: soaks and kind-only scenarios are out.
+pub const DEFAULT_TAGS: &str = "not @slow and not @kind";
+
+/// Parse a tag expression.
+pub fn tags(expr: &str) -> Result<TagOperation, LoadError> {
+    expr.parse::<TagOperation>().map_err(|e| LoadError::Tags { expr: expr.into(), reason: e.to_string() })
+}
+
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let meta = std::fs::metadata(path).map_err(|e| LoadError::Path { path: path.into(), reason: e.to_string() })?;
+    if meta.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| LoadError::Path { path: path.into(), reason: e.to_string() })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect_files(&p, out)?;
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("feature" | "yaml" | "yml")) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Every step of a feature with its kind (`And`/`But` resolved), line and
+/// text; outline steps with `<placeholders>` are checked after expansion.
+fn steps(f: &gherkin::Feature) -> Vec<&gherkin::Step> {
+    let mut out: Vec<&gherkin::Step> = f.background.iter().flat_map(|b| &b.steps).collect();
+    for s in &f.scenarios {
+        out.extend(&s.steps);
+    }
+    for r in &f.rules {
+        out.extend(r.background.iter().flat_map(|b| &b.steps));
+        for s in &r.scenarios {
+            out.extend(&s.steps);
+        }
+    }
+    out
+}
+
+/// Check every step of `f` against the catalogue.
+pub fn lint(f: &gherkin::Feature, problems: &mut Vec<String>) {
+    let path = f.path.as_ref().map_or_else(|| f.name.clone(), |p| p.display().to_string());
+    for step in steps(f) {
+        let kind = match step.ty {
+            gherkin::StepType::Given => Kind::Given,
+            gherkin::StepType::When => Kind::When,
+            gherkin::StepType::Then => Kind::Then,
+        };
+        if let Err(e) = matcher::find(kind, &step.value) {
+            problems.push(format!("{path}:{}: {e}", step.position.line));
+        }
+    }
+}
+
+/// Load and check `paths`; keep the scenarios `filter` selects. Features
+/// with nothing selected are dropped.
+pub fn load(paths: &[PathBuf], filter: &TagOperation) -> Result<Vec<gherkin::Feature>, LoadError> {
+    let mut files = Vec::new();
+    for p in paths {
+        collect_files(p, &mut files)?;
+    }
+    let mut problems = Vec::new();
+    let mut features = Vec::new();
+    for file in files {
+        let parsed = match file.extension().and_then(|e| e.to_str()) {
+            Some("yaml" | "yml") => crate::plan::load_feature(&file).map_err(|e| e.to_string()),
+            _ => gherkin::Feature::parse_path(&file, GherkinEnv::default()).map_err(|e| e.to_string()),
+        };
+        let feature = match parsed.and_then(|f| f.expand_examples().map_err(|e| e.to_string())) {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(if e.contains(&*file.to_string_lossy()) { e } else { format!("{}: {e}", file.display()) });
+                continue;
+            }
+        };
+        if count(std::slice::from_ref(&feature)) == 0 {
+            problems.push(format!(
+                "{}:{}: `{}` has no scenarios (expected lines starting with `Scenario:`; a misspelt keyword reads as description)",
+                file.display(),
+                feature.position.line,
+                feature.name
+            ));
+        }
+        lint(&feature, &mut problems);
+        features.push(feature);
+    }
+    if !problems.is_empty() {
+        return Err(LoadError::Invalid(problems));
+    }
+    for f in &mut features {
+        let feature_tags = f.tags.clone();
+        f.scenarios.retain(|s| filter.eval(feature_tags.iter().chain(&s.tags)));
+        for r in &mut f.rules {
+            let rule_tags: Vec<String> = feature_tags.iter().chain(&r.tags).cloned().collect();
+            r.scenarios.retain(|s| filter.eval(rule_tags.iter().chain(&s.tags)));
+        }
+        f.rules.retain(|r| !r.scenarios.is_empty());
+    }
+    features.retain(|f| !f.scenarios.is_empty() || !f.rules.is_empty());
+    Ok(features)
+}
+
+/// How many scenarios the features hold.
+pub fn count(features: &[gherkin::Feature]) -> usize {
+    features.iter().map(|f| f.scenarios.len() + f.rules.iter().map(|r| r.scenarios.len()).sum::<usize>()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn unknown_steps_are_reported_with_file_line_and_suggestions_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "bad.feature",
+            "Feature: bad\n  Scenario: typo\n    Given a 3-member ensemble \"zk\" running ZooKeeper 3.8.0\n    When I kil the leader\n    Then within 30s the ensemble has quorum\n    And I kill pod 1\n",
+        );
+        let err = load(&[p.clone()], &tags(DEFAULT_TAGS).unwrap()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(&format!("{}:4: no step matches `When I kil the leader`", p.display())), "{text}");
+        assert!(text.contains("When I kill the leader"), "{text}");
+        assert!(text.contains(&format!("{}:6: `I kill pod 1` is a When step, but it is used as Then", p.display())), "{text}");
+    }
+
+    #[test]
+    fn gherkin_syntax_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "syntax.feature", "Feature: x\n  Scenaro: missing i\n    Given nothing\n");
+        let text = load(&[p.clone()], &tags(DEFAULT_TAGS).unwrap()).unwrap_err().to_string();
+        assert!(text.contains(&format!("{}:1: `x` has no scenarios", p.display())), "{text}");
+        let p = write(dir.path(), "empty.feature", "just words
+");
+        let text = load(&[p.clone()], &tags(DEFAULT_TAGS).unwrap()).unwrap_err().to_string();
+        assert!(text.contains(&*p.to_string_lossy()), "{text}");
+    }
+
+    #[test]
+    fn tags_select_scenarios_and_slow_ones_are_out_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "t.feature",
+            "@family\nFeature: t\n  @smoke\n  Scenario: a\n    When I wait 1s\n\n  @slow\n  Scenario: b\n    When I wait 1s\n\n  @kind\n  Scenario: c\n    When I wait 1s\n",
+        );
+        let all = |expr: &str| count(&load(&[dir.path().to_path_buf()], &tags(expr).unwrap()).unwrap());
+        assert_eq!(all(DEFAULT_TAGS), 1);
+        assert_eq!(all("@slow"), 1);
+        assert_eq!(all("@family"), 3);
+        assert_eq!(all("@nothing"), 0);
+        assert!(tags("@a and and").is_err());
+        let missing = load(&[dir.path().join("nope")], &tags(DEFAULT_TAGS).unwrap()).unwrap_err();
+        assert!(matches!(missing, LoadError::Path { .. }), "{missing}");
+    }
+}
