@@ -8,7 +8,9 @@ mod operator;
 mod progress;
 mod provision;
 mod run;
+mod smoke;
 mod status;
+mod steps;
 mod up;
 
 use std::path::PathBuf;
@@ -24,7 +26,9 @@ use zk_chaos::local::naming;
     version,
     after_help = "\
 Examples:
-  zk-chaos run                                   # the main job: ensemble up, checks, faults, teardown
+  zk-chaos run                                   # the bundled features: faults, upgrades, scaling, checks
+  zk-chaos run features/leader_loss.feature --seed 7
+  zk-chaos steps                                 # the step catalogue
   zk-chaos up --name zk --replicas 3 --version 3.8.0
   zk-chaos status --name zk
   zk-chaos down --all"
@@ -39,12 +43,29 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the main job on the local backend and print a summary.
+    /// Run features and YAML plans (default: features/) and write the
+    /// run's output under reports/.
     #[command(after_help = "\
 Examples:
-  sudo zk-chaos run
-  sudo zk-chaos run --version 3.9.3 --replicas 5")]
+  sudo zk-chaos run                                     # every bundled feature but @slow ones
+  sudo zk-chaos run features/rolling_upgrade.feature --seed 42
+  sudo zk-chaos run scenarios/leader-flapping.yaml
+  sudo zk-chaos run features --tags '@slow' --concurrency 1
+Exit status: 0 every scenario passed, 1 some failed, 2 bad input.")]
     Run(run::RunArgs),
+    /// The built-in acceptance job (no feature files): operator, faults,
+    /// upgrade, scaling, checks, teardown.
+    #[command(after_help = "\
+Examples:
+  sudo zk-chaos smoke
+  sudo zk-chaos smoke --version 3.9.3 --replicas 5")]
+    Smoke(smoke::SmokeArgs),
+    /// Print the step catalogue (Markdown), generated from the code.
+    #[command(after_help = "\
+Examples:
+  zk-chaos steps
+  zk-chaos steps > STEPS.md")]
+    Steps,
     /// Stand an ensemble up and keep it running until Ctrl-C (or --detach).
     #[command(after_help = "\
 Examples:
@@ -165,6 +186,8 @@ pub fn init_tracing(verbose: u8) {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(a) => run::run(a).await,
+        Command::Smoke(a) => smoke::smoke(a).await,
+        Command::Steps => steps::steps(),
         Command::Up(a) => up::up(a).await,
         Command::Apply(a) => apply::apply(a).await,
         Command::Check(a) => check::check(a),

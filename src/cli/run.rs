@@ -1,38 +1,112 @@
-//! `zk-chaos run`: the main job on the local backend.
+//! `zk-chaos run`: run features and plans (the bundled `features/` by
+//! default) with live progress, write the run's output under `reports/`,
+//! and exit non-zero when anything failed.
 
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
-use zk_chaos::smoke::{self, SmokeOptions};
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use zk_chaos::dist::{self, DistConfig, Progress as _};
+use zk_chaos::steps::runner::{self, RunOptions};
 
 use super::progress::Spinner;
 use super::{EnsembleArgs, interrupted};
 
+/// Where scenarios run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// Real servers in network namespaces on this machine (root and Java).
+    Local,
+    /// A kind cluster (Docker and kind).
+    Kind,
+    /// Any cluster of the current kubeconfig.
+    Kube,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    #[command(flatten)]
-    ensemble: EnsembleArgs,
-    /// Write the run summary as JSON to this file too.
+    /// Feature files, YAML plans, or directories of them.
+    #[arg(default_value = "features")]
+    paths: Vec<PathBuf>,
+    /// Tag expression selecting scenarios [default: "not @slow and not @kind"].
     #[arg(long)]
-    json: Option<std::path::PathBuf>,
+    tags: Option<String>,
+    /// Seed of every random choice (printed; reuse it to replay a run).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Scenarios at once (each has its own ensemble: about 300 MiB and a
+    /// fair share of a core per 3 members).
+    #[arg(long, default_value_t = 2)]
+    concurrency: usize,
+    /// Where scenarios run.
+    #[arg(long, value_enum, default_value_t = Backend::Local)]
+    backend: Backend,
+    /// Parent directory of the run's output.
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+    /// JVM heap per member, MiB.
+    #[arg(long, default_value_t = 96)]
+    heap_mb: u32,
+    /// Where run dirs (volumes, logs, state) go [default: $ZK_CHAOS_WORK_DIR or ~/.local/state/zk-chaos].
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let spec = args.ensemble.spec(false);
+    if args.backend != Backend::Local {
+        anyhow::bail!(
+            "the {:?} backend cannot run scenarios from this build yet; use --backend local (see the README's kind section)",
+            args.backend
+        );
+    }
+    let ens = EnsembleArgs {
+        name: "zk".into(),
+        replicas: 3,
+        zk_version: "3.8.0".into(),
+        subnet: None,
+        heap_mb: args.heap_mb,
+        tick_ms: 500,
+        namespace: "default".into(),
+        work_dir: args.work_dir.clone(),
+        quorum_timeout: 60,
+    };
+    let base = ens.spec(false);
+    if !zk_chaos::sys::has_net_admin() {
+        anyhow::bail!("the local backend needs root (CAP_NET_ADMIN) to create network namespaces: run with sudo");
+    }
+    zk_chaos::dist::find_java().context("the local backend needs Java")?;
+    let seed = args.seed.unwrap_or_else(rand::random);
+    // Every supported version, once, with progress (the first run downloads).
     let spinner = Spinner::new();
-    let opts = SmokeOptions { quorum_timeout: std::time::Duration::from_secs(args.ensemble.quorum_timeout) };
-    let summary = tokio::select! {
-        s = smoke::run(&spec, &opts, &spinner) => s,
+    let cfg = DistConfig::from_env();
+    for v in dist::supported_versions() {
+        spinner.stage(&format!("resolving ZooKeeper {v}"));
+        dist::resolve(v, &cfg, &spinner).await.with_context(|| format!("provisioning ZooKeeper {v}"))?;
+    }
+    spinner.finish();
+    let out_dir = args.out.join(runner::run_id(seed));
+    eprintln!("zk-chaos run: seed {seed}, output {}", out_dir.display());
+    let opts = RunOptions {
+        paths: args.paths,
+        tags: args.tags,
+        seed,
+        concurrency: args.concurrency,
+        out_dir: out_dir.clone(),
+        base,
+        live: std::io::stderr().is_terminal(),
+    };
+    let outcome = tokio::select! {
+        r = runner::run(opts) => r?,
         _ = interrupted() => {
-            spinner.finish();
-            eprintln!("interrupted; everything created so far was removed");
+            // Dropping the run drops every scenario's cluster, whose Drop
+            // kills its servers and removes its namespaces.
+            eprintln!("interrupted; the scenarios' ensembles were removed");
             return Ok(ExitCode::from(130));
         }
     };
-    spinner.finish();
-    print!("{}", summary.render_text());
-    if let Some(path) = args.json {
-        std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)?;
-    }
-    Ok(if summary.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    print!("{}", outcome.render_summary());
+    zk_chaos::steps::output::write(&outcome).with_context(|| format!("writing {}", out_dir.display()))?;
+    Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -8,6 +8,7 @@ pub mod args;
 pub mod catalogue;
 pub mod load;
 pub mod matcher;
+pub mod output;
 pub mod render;
 pub mod runner;
 pub mod writer;
