@@ -1,0 +1,36 @@
+@operator
+Feature: Config rollouts and operator crashes
+  A zoo.cfg change rolls through every member, leader last; an operator
+  killed in the middle of a change resumes from what it persisted and
+  finishes the job.
+
+  Background:
+    Given a 3-member ensemble "zk" running ZooKeeper 3.8.0
+    And a workload of 4 clients at 300 ops/s on 20 keys
+
+  Scenario: A config change rolls out to every member
+    When I set "maxClientCnxns" to "100" in the config
+    Then within 90s the rollout is complete
+    And within 30s every member serves in quorum
+    And the leader changed at most 1 time
+    And the history is linearizable
+    And no acknowledged write was lost
+
+  Scenario: The operator is killed in the middle of an upgrade
+    When I upgrade to 3.9.3
+    And I wait up to 60s until 1 pod runs 3.9.3
+    And I kill the operator for 5s
+    Then within 120s the rollout is complete
+    And within 30s all members run 3.9.3
+    And the history is linearizable
+    And no acknowledged write was lost
+
+  Scenario: The operator is killed in the middle of a scale-down
+    When I scale to 5 members
+    Then within 90s the rollout is complete
+    When I scale to 3 members
+    And I kill the operator
+    Then within 120s the ensemble has 3 voting members
+    And within 90s the rollout is complete
+    And the history is linearizable
+    And no acknowledged write was lost

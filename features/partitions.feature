@@ -1,0 +1,43 @@
+@partitions
+Feature: Network partitions
+  Partitions inside the ensemble's own namespaces: an isolated leader, a
+  minority cut off, a bridge, an asymmetric cut, a flapping link. The
+  majority keeps serving; after the heal everyone converges.
+
+  Background:
+    Given a 3-member ensemble "zk" running ZooKeeper 3.8.0
+    And a workload of 4 clients at 300 ops/s on 20 keys
+
+  Scenario: The leader is isolated
+    When I wait 1s
+    And I partition the leader from the rest for 8s
+    Then within 30s every member serves in quorum
+    And the history is linearizable
+    And no acknowledged write was lost
+    And the ensemble converged after the faults
+
+  Scenario: A minority is cut off from the majority
+    When I split the ensemble into a majority and a minority for 8s
+    Then within 30s every member serves in quorum
+    And the leader changed at most 0 times
+    And writes were unavailable for at most 3s
+    And the history is linearizable
+    And no acknowledged write was lost
+
+  Scenario: A one-way cut from a follower keeps quorum
+    When I cut the traffic from a random follower to the others for 6s
+    Then within 30s every member serves in quorum
+    And the history is linearizable
+    And no acknowledged write was lost
+
+  Scenario: The leader's link flaps
+    When I partition the leader from the rest for 3s
+    And I wait 2s
+    And I partition the leader from the rest for 3s
+    And I wait 2s
+    And I bridge the ensemble for 4s
+    Then within 45s every member serves in quorum
+    And the history is linearizable
+    And the session guarantees held
+    And no acknowledged write was lost
+    And the ensemble converged after the faults
