@@ -8,6 +8,7 @@ Feature: Scaling through dynamic reconfig
     And 200 znodes under "/integrity"
     And a workload of 4 clients at 300 ops/s on 20 keys
 
+  @guards-reconfig
   Scenario: Scale up 3 to 5, then down 5 to 3
     When I scale to 5 members
     Then within 90s the ensemble has 5 voting members

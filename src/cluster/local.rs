@@ -199,12 +199,10 @@ impl FaultTarget for LocalCluster {
     async fn start_pod(&self, ordinal: u32) -> Result<(), FaultError> {
         // The operator's kubelet may have restarted it already, or the pod
         // may be gone (scaled away): both are fine.
-        self.with_ens(async |e| {
-            if e.state().pods.contains_key(&ordinal) { e.start_pod(ordinal).await } else { Ok(()) }
-        })
-        .await
-        .map_err(cluster_to_fault)?
-        .map_err(Into::into)
+        self.with_ens(async |e| if e.state().pods.contains_key(&ordinal) { e.start_pod(ordinal).await } else { Ok(()) })
+            .await
+            .map_err(cluster_to_fault)?
+            .map_err(Into::into)
     }
     async fn pause_pod(&self, ordinal: u32) -> Result<(), FaultError> {
         self.with_ens(async |e| e.pause_pod(ordinal)).await.map_err(cluster_to_fault)?.map_err(Into::into)

@@ -167,25 +167,44 @@ pub fn parse(path: &Path, text: &str) -> Result<(Plan, Vec<PlanStep>), PlanError
     let mut lines = Lines { lines: text.lines().collect(), next: 0 };
     let mut steps = Vec::new();
     let mut problems = Vec::new();
-    let mut push = |kind: Kind, text: String, table: Option<Vec<Vec<String>>>, line: usize, problems: &mut Vec<String>| {
-        if let Err(e) = matcher::find(kind, &text) {
-            problems.push(format!("{file}:{line}: {e}"));
-        }
-        steps.push(PlanStep { kind, text, table, line });
-    };
+    let mut push =
+        |kind: Kind, text: String, table: Option<Vec<Vec<String>>>, line: usize, problems: &mut Vec<String>| {
+            if let Err(e) = matcher::find(kind, &text) {
+                problems.push(format!("{file}:{line}: {e}"));
+            }
+            steps.push(PlanStep { kind, text, table, line });
+        };
     if let Some(e) = &plan.ensemble {
         let line = lines.find("ensemble:");
         if let Err(msg) = params::version(&e.version) {
             problems.push(format!("{file}:{line}: ensemble.version: {msg}"));
         }
         if e.config.is_empty() {
-            push(Kind::Given, format!("a {}-member ensemble \"{}\" running ZooKeeper {}", e.members, e.name, e.version), None, line, &mut problems);
+            push(
+                Kind::Given,
+                format!("a {}-member ensemble \"{}\" running ZooKeeper {}", e.members, e.name, e.version),
+                None,
+                line,
+                &mut problems,
+            );
         } else {
             let table = e.config.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect();
-            push(Kind::Given, format!("a {}-member ensemble \"{}\" running ZooKeeper {} with config:", e.members, e.name, e.version), Some(table), line, &mut problems);
+            push(
+                Kind::Given,
+                format!("a {}-member ensemble \"{}\" running ZooKeeper {} with config:", e.members, e.name, e.version),
+                Some(table),
+                line,
+                &mut problems,
+            );
         }
         if let Some(p) = e.partition {
-            push(Kind::Given, format!("the operator manages it with update strategy OnDelete and partition {p}"), None, line, &mut problems);
+            push(
+                Kind::Given,
+                format!("the operator manages it with update strategy OnDelete and partition {p}"),
+                None,
+                line,
+                &mut problems,
+            );
         }
     }
     if let Some(i) = &plan.integrity {
@@ -232,7 +251,9 @@ fn read(path: &Path) -> Result<String, PlanError> {
 pub fn load_feature(path: &Path) -> Result<gherkin::Feature, PlanError> {
     let (plan, steps) = parse(path, &read(path)?)?;
     let mut text = String::new();
-    let tags: Vec<String> = std::iter::once("@plan".to_string()).chain(plan.tags.iter().map(|t| format!("@{}", t.trim_start_matches('@')))).collect();
+    let tags: Vec<String> = std::iter::once("@plan".to_string())
+        .chain(plan.tags.iter().map(|t| format!("@{}", t.trim_start_matches('@'))))
+        .collect();
     let _ = writeln!(text, "{}\nFeature: {}\n", tags.join(" "), plan.name);
     if let Some(d) = &plan.description {
         let _ = writeln!(text, "  {}\n", d.replace('\n', "\n  "));
@@ -301,12 +322,16 @@ mod tests {
 
     #[test]
     fn yaml_errors_name_the_line_and_column() {
-        let err = parse(Path::new("p.yaml"), "name: x\nensemble:\n  members: three\n  version: 3.8.0\n").unwrap_err().to_string();
+        let err = parse(Path::new("p.yaml"), "name: x\nensemble:\n  members: three\n  version: 3.8.0\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("p.yaml:3:"), "{err}");
         assert!(err.contains("invalid type"), "{err}");
         let err = parse(Path::new("p.yaml"), "name: x\nensembel:\n  members: 3\n").unwrap_err().to_string();
         assert!(err.contains("p.yaml:2:") && err.contains("unknown field `ensembel`"), "{err}");
-        let err = parse(Path::new("p.yaml"), "name: x\ntimeline:\n  - at: soon\n    do: I kill the leader\n").unwrap_err().to_string();
+        let err = parse(Path::new("p.yaml"), "name: x\ntimeline:\n  - at: soon\n    do: I kill the leader\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("p.yaml:4: at: `soon` is not a duration"), "{err}");
         let err = parse(Path::new("p.yaml"), "name: x\n").unwrap_err().to_string();
         assert!(err.contains("the plan does nothing"), "{err}");

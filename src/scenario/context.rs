@@ -32,14 +32,7 @@ fn fnv(text: &str) -> u64 {
 impl RunContext {
     /// A context writing under `out_dir`.
     pub fn new(seed: u64, base: EnsembleSpec, out_dir: PathBuf) -> Self {
-        Self {
-            seed,
-            base,
-            out_dir,
-            names: AtomicU32::new(0),
-            live: Mutex::default(),
-            evidence: Mutex::default(),
-        }
+        Self { seed, base, out_dir, names: AtomicU32::new(0), live: Mutex::default(), evidence: Mutex::default() }
     }
 
     /// The seed of the scenario keyed `key`.

@@ -92,7 +92,7 @@ pub struct ScenarioWorld {
     name: String,
     dir: PathBuf,
     cluster: Option<Arc<dyn Cluster>>,
-    sampler: Option<(tokio::sync::watch::Sender<bool>, JoinHandle<Vec<(u64, EnsembleStatus)>>)>,
+    sampler: Option<(tokio::sync::watch::Sender<bool>, JoinHandle<()>)>,
     samples: Arc<std::sync::Mutex<Vec<(u64, EnsembleStatus)>>>,
     workload: Option<RunningWorkload>,
     judged: Option<SuiteReport>,
@@ -102,6 +102,7 @@ pub struct ScenarioWorld {
     operator_restart: Option<JoinHandle<()>>,
     leader_before_fault: Option<u32>,
     timeline_start: Option<Instant>,
+    ready_ns: Option<u64>,
     steps: Vec<(usize, String)>,
     notes: Vec<String>,
 }
@@ -130,6 +131,7 @@ impl ScenarioWorld {
             operator_restart: None,
             leader_before_fault: None,
             timeline_start: None,
+            ready_ns: None,
             steps: Vec::new(),
             notes: Vec::new(),
         }
@@ -197,6 +199,7 @@ impl ScenarioWorld {
         let t = Instant::now();
         self.wait_for(READY_TIMEOUT, Expect::RolloutComplete).await?;
         self.wait_for(READY_TIMEOUT, Expect::AllHealthy).await?;
+        self.ready_ns = Some(self.now_ns());
         Ok(format!("{unique}: {replicas} × ZooKeeper {version} Ready in {:.1}s", t.elapsed().as_secs_f64()))
     }
 
@@ -215,7 +218,6 @@ impl ScenarioWorld {
                     _ = rx.changed() => {}
                 }
             }
-            Vec::new()
         });
         self.sampler = Some((tx, task));
     }
@@ -266,7 +268,8 @@ impl ScenarioWorld {
         if clients == 0 || keys == 0 {
             return Err(ScenarioError::Input("a workload needs at least 1 client and 1 key".into()));
         }
-        let mut spec = WorkloadSpec::new("/zk-chaos-workload", clients, keys, Duration::from_secs(24 * 3600), self.seed);
+        let mut spec =
+            WorkloadSpec::new("/zk-chaos-workload", clients, keys, Duration::from_secs(24 * 3600), self.seed);
         spec.rate = rate;
         let servers = c.connect_string().await;
         run::prepare(&servers, &spec).await.map_err(io)?;
@@ -389,11 +392,7 @@ impl ScenarioWorld {
                 heal_ns: *heal,
             });
         }
-        Ok(format!(
-            "seed {}: {}",
-            self.seed,
-            records.iter().map(|(d, _, _)| d.as_str()).collect::<Vec<_>>().join("; ")
-        ))
+        Ok(format!("seed {}: {}", self.seed, records.iter().map(|(d, _, _)| d.as_str()).collect::<Vec<_>>().join("; ")))
     }
 
     /// Delete a pod gracefully (`kubectl delete pod`).
@@ -603,7 +602,11 @@ impl ScenarioWorld {
                 .iter()
                 .filter(|f| f.start_ns >= wl.offset_ns)
                 .map(|f| {
-                    (f.description.clone(), f.start_ns - wl.offset_ns, f.heal_ns.map(|h| h.saturating_sub(wl.offset_ns)))
+                    (
+                        f.description.clone(),
+                        f.start_ns - wl.offset_ns,
+                        f.heal_ns.map(|h| h.saturating_sub(wl.offset_ns)),
+                    )
                 })
                 .collect();
             let bundle = Bundle {
@@ -634,11 +637,9 @@ impl ScenarioWorld {
             .ok_or_else(|| ScenarioError::Input(format!("no checker named {checker}")))?;
         match &r.verdict {
             Verdict::Valid => Ok(format!("{checker}: valid over {ok} acknowledged operations")),
-            Verdict::Invalid { evidence } => Err(ScenarioError::Check {
-                checker: checker.into(),
-                verdict: "INVALID",
-                evidence: evidence.join("\n"),
-            }),
+            Verdict::Invalid { evidence } => {
+                Err(ScenarioError::Check { checker: checker.into(), verdict: "INVALID", evidence: evidence.join("\n") })
+            }
             Verdict::Unknown { reason } => {
                 Err(ScenarioError::Check { checker: checker.into(), verdict: "UNKNOWN", evidence: reason.clone() })
             }
@@ -669,6 +670,28 @@ impl ScenarioWorld {
             Ok(format!("{ok} acknowledged operations"))
         } else {
             Err(ScenarioError::Expectation(format!("only {ok} operations were acknowledged, expected {min}")))
+        }
+    }
+
+    /// In no probe round since the ensemble was Ready were more than `max`
+    /// members down at once (no server answering; members that answer but
+    /// are electing a leader are not down).
+    pub async fn at_most_down_at_once(&mut self, max: usize) -> StepResult {
+        let samples = self.samples.lock().expect("not poisoned").clone();
+        let since = self.ready_ns.unwrap_or(0);
+        let worst = samples
+            .iter()
+            .filter(|(t, _)| *t >= since)
+            .map(|(t, s)| (s.members.iter().filter(|m| m.srvr.is_none() && !m.not_serving).count(), *t, s))
+            .max_by_key(|(n, _, _)| *n);
+        match worst {
+            Some((n, t, s)) if n > max => Err(ScenarioError::Expectation(format!(
+                "{n} members were down at once at {:.1}s: {}",
+                t as f64 / 1e9,
+                super::expect::describe(s)
+            ))),
+            Some((n, _, _)) => Ok(format!("at most {n} member(s) down at once over {} probes", samples.len())),
+            None => Err(ScenarioError::Precondition("no probe rounds were recorded".into())),
         }
     }
 

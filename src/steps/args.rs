@@ -53,9 +53,10 @@ impl Args {
 
     /// The data table as `key | value` pairs.
     pub fn table_map(&self) -> Result<BTreeMap<String, String>, ScenarioError> {
-        let rows = self.table.as_ref().ok_or_else(|| {
-            ScenarioError::Input("this step needs a table under it: `| key | value |` rows".into())
-        })?;
+        let rows = self
+            .table
+            .as_ref()
+            .ok_or_else(|| ScenarioError::Input("this step needs a table under it: `| key | value |` rows".into()))?;
         rows.iter()
             .enumerate()
             .map(|(n, r)| match r.as_slice() {

@@ -265,7 +265,9 @@ pub fn all() -> Vec<StepDef> {
             "I run a random schedule of {int} faults, one every {duration}, each for {duration}",
             "When I run a random schedule of 4 faults, one every 8s, each for 3s",
             "Seeded (the scenario's seed, printed) choice among: kill a random member, kill the leader, pause a follower, isolate the leader, split off a minority, bridge.",
-            step!(|w, a| w.random_schedule(a.u32(0)? as usize, a.duration(1)?, a.duration(2)?, schedule_faults()).await),
+            step!(|w, a| w
+                .random_schedule(a.u32(0)? as usize, a.duration(1)?, a.duration(2)?, schedule_faults())
+                .await),
         ),
         // ----- When: operations -----
         def(
@@ -339,13 +341,7 @@ pub fn all() -> Vec<StepDef> {
             "The same, with the operator down for that long.",
             step!(|w, a| w.kill_operator(a.duration(0)?).await),
         ),
-        def(
-            When,
-            "I wait {duration}",
-            "When I wait 20s",
-            "Sleeps.",
-            step!(|w, a| w.wait(a.duration(0)?).await),
-        ),
+        def(When, "I wait {duration}", "When I wait 20s", "Sleeps.", step!(|w, a| w.wait(a.duration(0)?).await)),
         def(
             When,
             "I wait up to {duration} until {int} pod(s) run(s) {version}",
@@ -507,6 +503,13 @@ pub fn all() -> Vec<StepDef> {
             "Then writes were unavailable for at most 5s",
             "The longest span without an acknowledged write.",
             step!(|w, a| w.unavailable_at_most(a.duration(0)?).await),
+        ),
+        def(
+            Then,
+            "at most {int} member(s) was/were down at the same time",
+            "Then at most 1 member was down at the same time",
+            "From the 250 ms probes since the ensemble was Ready: never more members not serving at once (a rolling restart takes one at a time).",
+            step!(|w, a| w.at_most_down_at_once(a.u32(0)? as usize).await),
         ),
         def(
             Then,

@@ -113,7 +113,11 @@ pub fn load(paths: &[PathBuf], filter: &TagOperation) -> Result<Vec<gherkin::Fea
         let feature = match parsed.and_then(|f| f.expand_examples().map_err(|e| e.to_string())) {
             Ok(f) => f,
             Err(e) => {
-                problems.push(if e.contains(&*file.to_string_lossy()) { e } else { format!("{}: {e}", file.display()) });
+                problems.push(if e.contains(&*file.to_string_lossy()) {
+                    e
+                } else {
+                    format!("{}: {e}", file.display())
+                });
                 continue;
             }
         };
@@ -167,22 +171,29 @@ mod tests {
             "bad.feature",
             "Feature: bad\n  Scenario: typo\n    Given a 3-member ensemble \"zk\" running ZooKeeper 3.8.0\n    When I kil the leader\n    Then within 30s the ensemble has quorum\n    And I kill pod 1\n",
         );
-        let err = load(&[p.clone()], &tags(DEFAULT_TAGS).unwrap()).unwrap_err();
+        let err = load(std::slice::from_ref(&p), &tags(DEFAULT_TAGS).unwrap()).unwrap_err();
         let text = err.to_string();
         assert!(text.contains(&format!("{}:4: no step matches `When I kil the leader`", p.display())), "{text}");
         assert!(text.contains("When I kill the leader"), "{text}");
-        assert!(text.contains(&format!("{}:6: `I kill pod 1` is a When step, but it is used as Then", p.display())), "{text}");
+        assert!(
+            text.contains(&format!("{}:6: `I kill pod 1` is a When step, but it is used as Then", p.display())),
+            "{text}"
+        );
     }
 
     #[test]
     fn gherkin_syntax_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "syntax.feature", "Feature: x\n  Scenaro: missing i\n    Given nothing\n");
-        let text = load(&[p.clone()], &tags(DEFAULT_TAGS).unwrap()).unwrap_err().to_string();
+        let text = load(std::slice::from_ref(&p), &tags(DEFAULT_TAGS).unwrap()).unwrap_err().to_string();
         assert!(text.contains(&format!("{}:1: `x` has no scenarios", p.display())), "{text}");
-        let p = write(dir.path(), "empty.feature", "just words
-");
-        let text = load(&[p.clone()], &tags(DEFAULT_TAGS).unwrap()).unwrap_err().to_string();
+        let p = write(
+            dir.path(),
+            "empty.feature",
+            "just words
+",
+        );
+        let text = load(std::slice::from_ref(&p), &tags(DEFAULT_TAGS).unwrap()).unwrap_err().to_string();
         assert!(text.contains(&*p.to_string_lossy()), "{text}");
     }
 

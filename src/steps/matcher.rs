@@ -114,7 +114,11 @@ pub fn find(kind: Kind, text: &str) -> Result<(&'static Compiled, Args), MatchEr
             Some(other) => {
                 Err(MatchError::WrongKind { text: text.into(), used: kind.keyword(), found: other.def.kind.keyword() })
             }
-            None => Err(MatchError::Unknown { keyword: kind.keyword(), text: text.into(), suggestions: closest(kind, text) }),
+            None => Err(MatchError::Unknown {
+                keyword: kind.keyword(),
+                text: text.into(),
+                suggestions: closest(kind, text),
+            }),
         },
         many => Err(MatchError::Ambiguous {
             text: text.into(),
@@ -184,7 +188,10 @@ mod tests {
     #[test]
     fn a_step_used_with_the_wrong_keyword_says_which_keyword() {
         let err = find(Kind::Given, "I kill the leader").unwrap_err();
-        assert_eq!(err.to_string(), "`I kill the leader` is a When step, but it is used as Given: write `When I kill the leader`");
+        assert_eq!(
+            err.to_string(),
+            "`I kill the leader` is a When step, but it is used as Given: write `When I kill the leader`"
+        );
     }
 
     #[test]

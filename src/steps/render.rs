@@ -18,7 +18,14 @@ pub fn markdown() -> String {
     for kind in [Kind::Given, Kind::When, Kind::Then] {
         let _ = writeln!(out, "\n## {}\n", kind.keyword());
         for c in CATALOGUE.iter().filter(|c| c.def.kind == kind) {
-            let _ = writeln!(out, "- **{} {}**  \n  {}  \n  e.g. `{}`", kind.keyword(), c.def.expr.replace("\\/", "/"), c.def.doc, c.def.example.lines().next().unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "- **{} {}**  \n  {}  \n  e.g. `{}`",
+                kind.keyword(),
+                c.def.expr.replace("\\/", "/"),
+                c.def.doc,
+                c.def.example.lines().next().unwrap_or_default()
+            );
             for extra in c.def.example.lines().skip(1) {
                 let _ = writeln!(out, "  `{}`", extra.trim());
             }

@@ -86,8 +86,7 @@ impl RunOutcome {
         let mut busy = 0u64;
         for s in &self.scenarios {
             let mark = if s.status == Status::Passed { "PASS" } else { "FAIL" };
-            let waited: u64 =
-                s.steps.iter().filter(|st| is_waiting(&st.text)).map(|st| st.millis).sum();
+            let waited: u64 = s.steps.iter().filter(|st| is_waiting(&st.text)).map(|st| st.millis).sum();
             busy += s.millis;
             let _ = writeln!(
                 out,
@@ -178,7 +177,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         let paths = opts.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
         return Err(RunError::Empty { paths, tags });
     }
-    std::fs::create_dir_all(&opts.out_dir).map_err(|e| LoadError::Path { path: opts.out_dir.clone(), reason: e.to_string() })?;
+    std::fs::create_dir_all(&opts.out_dir)
+        .map_err(|e| LoadError::Path { path: opts.out_dir.clone(), reason: e.to_string() })?;
     let ctx = Arc::new(RunContext::new(opts.seed, opts.base.clone(), opts.out_dir.clone()));
     set_context(ctx.clone());
     quiet_step_failures();
@@ -191,13 +191,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     )
     .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
     .max_concurrent_scenarios(opts.concurrency.max(1))
-        .given(any.clone(), dispatch)
-        .when(any.clone(), dispatch)
-        .then(any, dispatch)
-        .before(before)
-        .after(after)
-        .run(())
-        .await;
+    .given(any.clone(), dispatch)
+    .when(any.clone(), dispatch)
+    .then(any, dispatch)
+    .before(before)
+    .after(after)
+    .run(())
+    .await;
     let mut scenarios = collector.scenarios;
     let mut evidence = ctx.take_evidence();
     for s in &mut scenarios {

@@ -152,8 +152,7 @@ impl Collector {
                 if sc.steps.iter().any(|s| s.status == Status::Failed) {
                     sc.status = Status::Failed;
                 }
-                let (mark, status) =
-                    if sc.status == Status::Passed { ("✔", "passed") } else { ("✘", "FAILED") };
+                let (mark, status) = if sc.status == Status::Passed { ("✔", "passed") } else { ("✘", "FAILED") };
                 let line = format!("{mark} {}: {} {status} in {:.1}s", sc.feature, sc.name, sc.millis as f64 / 1000.0);
                 if let Some((_, bars)) = &mut self.bars
                     && let Some(b) = bars.remove(&key)
@@ -241,7 +240,8 @@ impl Writer<ZkWorld> for Collector {
                 self.parse_errors.push(msg);
             }
             Ok(ev) => match ev.value {
-                Cucumber::Feature(f, Feature::Scenario(s, ev)) | Cucumber::Feature(f, Feature::Rule(_, Rule::Scenario(s, ev))) => {
+                Cucumber::Feature(f, Feature::Scenario(s, ev))
+                | Cucumber::Feature(f, Feature::Rule(_, Rule::Scenario(s, ev))) => {
                     self.on_scenario(&f, &s, ev.event);
                 }
                 _ => {}

@@ -103,6 +103,7 @@ pub struct Supervisor {
     op: OperatorState,
     dist: DistConfig,
     last_restart: std::collections::BTreeMap<u32, Instant>,
+    sabotage: Option<crate::operator::planner::Sabotage>,
 }
 
 /// The pod template a spec asks for.
@@ -140,7 +141,13 @@ impl Supervisor {
             last_write_ok_after_config: None,
             status: None,
         };
-        let mut me = Self { ens, op, dist: base.dist.clone(), last_restart: Default::default() };
+        let mut me = Self {
+            ens,
+            op,
+            dist: base.dist.clone(),
+            last_restart: Default::default(),
+            sabotage: crate::operator::planner::Sabotage::from_env(),
+        };
         me.save()?;
         Ok(me)
     }
@@ -150,7 +157,13 @@ impl Supervisor {
         let value =
             ens.state().operator.clone().ok_or_else(|| SupervisorError::NotManaged(ens.state().run.to_string()))?;
         let op: OperatorState = serde_json::from_value(value)?;
-        Ok(Self { ens, op, dist, last_restart: Default::default() })
+        Ok(Self {
+            ens,
+            op,
+            dist,
+            last_restart: Default::default(),
+            sabotage: crate::operator::planner::Sabotage::from_env(),
+        })
     }
 
     /// The ensemble under supervision.
@@ -271,7 +284,7 @@ impl Supervisor {
         // Probe again only when pods came or went.
         let probe = if self.sync_statefulset(committed.as_ref()).await? { self.ens.status().await } else { probe };
         let observed = observe::observe(self.ens.state(), &self.op, &probe, &self.ens.volumes());
-        let plan = crate::operator::planner::plan(&self.op.cluster.spec, &observed);
+        let plan = crate::operator::planner::plan_with(&self.op.cluster.spec, &observed, self.sabotage);
         let mut errors = Vec::new();
         for action in &plan.actions {
             if let Err(e) = self.execute(action, &observed).await {
