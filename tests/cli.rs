@@ -38,7 +38,8 @@ fn bad_flags_name_what_was_expected() {
     assert!(text(&o).contains("9.9.9"), "{}", text(&o));
     let o = run(bin().args(["down"]));
     assert!(!o.status.success() && text(&o).contains("--name"), "{}", text(&o));
-    for cmd in ["up", "down", "status", "run", "provision", "apply", "operator", "manifests", "check"] {
+    for cmd in ["up", "down", "status", "run", "smoke", "steps", "provision", "apply", "operator", "manifests", "check"]
+    {
         let o = run(bin().args([cmd, "--help"]));
         assert!(o.status.success() && text(&o).contains("Examples:"), "{cmd} --help has examples");
     }
@@ -102,4 +103,35 @@ fn a_killed_up_leaves_no_server_and_down_cleans_the_rest() {
     let o = run(bin().args(["down", "--name", "cli-crash"]));
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(ensemble::leftovers_of(&st.run, st.subnet), Vec::<String>::new());
+}
+
+#[test]
+fn run_rejects_bad_features_plans_and_tags_before_standing_anything_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = dir.path().join("typo.feature");
+    std::fs::write(&feature, "Feature: t\n  Scenario: s\n    Given a 3-member ensemble \"zk\" running ZooKeeper 3.8.0\n    When I kil the leader\n").unwrap();
+    let o = run(bin().arg("run").arg(&feature));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{}:4: no step matches `When I kil the leader`", feature.display())),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("When I kill the leader"), "suggests the closest step: {}", text(&o));
+    let plan = dir.path().join("bad.yaml");
+    std::fs::write(&plan, "name: p\nensemble:\n  members: 3\n  version: 3.8\n").unwrap();
+    let o = run(bin().arg("run").arg(&plan));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{}:2: ensemble.version: `3.8` is not a ZooKeeper version", plan.display())),
+        "{}",
+        text(&o)
+    );
+    let o = run(bin().args(["run", "features", "--tags", "@smoke and"]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("bad tag expression"), "{}", text(&o));
+    let o = run(bin().args(["run", "features", "--tags", "@no-such-tag"]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(bin().arg("steps"));
+    assert!(o.status.success() && text(&o).contains("When I kill {selector}"), "{}", text(&o));
 }

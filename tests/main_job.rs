@@ -1,4 +1,4 @@
-//! The README's first command, `zk-chaos run`, as a user runs it: it must
+//! The built-in acceptance job, `zk-chaos smoke`, as a user runs it: it must
 //! pass every step, print its measurements and leave nothing behind.
 //! Needs root and Java.
 
@@ -9,7 +9,7 @@ fn the_main_job_passes_and_reports_its_measurements() {
     let work = tempfile::tempdir().unwrap();
     let json = work.path().join("summary.json");
     let out = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
-        .args(["run", "--name", "mainjob", "--json"])
+        .args(["smoke", "--name", "mainjob", "--json"])
         .arg(&json)
         .env("ZK_CHAOS_WORK_DIR", work.path())
         .output()

@@ -61,6 +61,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.backend
         );
     }
+    // Bad input fails first, before anything needs root or a download.
+    let tags = args.tags.clone().unwrap_or_else(|| zk_chaos::steps::load::DEFAULT_TAGS.to_string());
+    let checked = zk_chaos::steps::load::tags(&tags).and_then(|f| zk_chaos::steps::load::load(&args.paths, &f));
+    match checked {
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Ok(f) if zk_chaos::steps::load::count(&f) == 0 => {
+            eprintln!("error: no scenario in the given paths matches the tags `{tags}`");
+            return Ok(ExitCode::from(2));
+        }
+        Ok(_) => {}
+    }
     let ens = EnsembleArgs {
         name: "zk".into(),
         replicas: 3,

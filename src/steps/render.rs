@@ -36,6 +36,18 @@ pub fn markdown() -> String {
 
 #[cfg(test)]
 mod tests {
+    /// `features/STEPS.md` is this catalogue; `ZK_CHAOS_BLESS=1` rewrites it.
+    #[test]
+    fn the_committed_catalogue_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("features/STEPS.md");
+        let md = super::markdown();
+        if std::env::var_os("ZK_CHAOS_BLESS").is_some() {
+            std::fs::write(&path, &md).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(committed == md, "features/STEPS.md is stale: run `ZK_CHAOS_BLESS=1 cargo test --lib steps::render`");
+    }
+
     #[test]
     fn the_catalogue_lists_every_step_with_its_example() {
         let md = super::markdown();
