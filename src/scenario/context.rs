@@ -21,6 +21,7 @@ pub struct RunContext {
     pub out_dir: PathBuf,
     names: AtomicU32,
     live: Mutex<BTreeMap<String, String>>,
+    ops: Mutex<BTreeMap<String, String>>,
     evidence: Mutex<Vec<ScenarioEvidence>>,
 }
 
@@ -32,7 +33,15 @@ fn fnv(text: &str) -> u64 {
 impl RunContext {
     /// A context writing under `out_dir`.
     pub fn new(seed: u64, base: EnsembleSpec, out_dir: PathBuf) -> Self {
-        Self { seed, base, out_dir, names: AtomicU32::new(0), live: Mutex::default(), evidence: Mutex::default() }
+        Self {
+            seed,
+            base,
+            out_dir,
+            names: AtomicU32::new(0),
+            live: Mutex::default(),
+            ops: Mutex::default(),
+            evidence: Mutex::default(),
+        }
     }
 
     /// The seed of the scenario keyed `key`.
@@ -65,14 +74,26 @@ impl RunContext {
         self.live.lock().expect("not poisoned").insert(key.to_string(), what);
     }
 
-    /// What scenario `key` is doing now.
+    /// Set scenario `key`'s workload figures (empty clears them).
+    pub fn set_ops(&self, key: &str, ops: String) {
+        self.ops.lock().expect("not poisoned").insert(key.to_string(), ops);
+    }
+
+    /// What scenario `key` is doing now, and its workload's figures.
     pub fn live(&self, key: &str) -> String {
-        self.live.lock().expect("not poisoned").get(key).cloned().unwrap_or_default()
+        let what = self.live.lock().expect("not poisoned").get(key).cloned().unwrap_or_default();
+        let ops = self.ops.lock().expect("not poisoned").get(key).cloned().unwrap_or_default();
+        match (what.is_empty(), ops.is_empty()) {
+            (_, true) => what,
+            (true, false) => ops,
+            (false, false) => format!("{what} · {ops}"),
+        }
     }
 
     /// Hand in a finished scenario's evidence.
     pub fn push_evidence(&self, e: ScenarioEvidence) {
         self.live.lock().expect("not poisoned").remove(&e.name);
+        self.ops.lock().expect("not poisoned").remove(&e.name);
         self.evidence.lock().expect("not poisoned").push(e);
     }
 

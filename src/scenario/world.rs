@@ -281,9 +281,29 @@ impl ScenarioWorld {
             tokio::spawn(async move { run::run_until(&servers, &spec, rec, stopped).await })
         };
         let offset_ns = self.now_ns();
+        self.spawn_ops_meter(rec.clone(), stop.subscribe());
         self.workload = Some(RunningWorkload { spec, rec, stop, task, offset_ns });
         let rate = rate.map_or("as fast as they can".to_string(), |r| format!("at {r} ops/s"));
         Ok(format!("{clients} clients {rate} on {keys} keys (seed {})", self.seed))
+    }
+
+    /// Every second, put the workload's ok ops/s and error counts on the
+    /// progress line, until the workload stops.
+    fn spawn_ops_meter(&self, rec: Arc<Recorder>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        let (ctx, key) = (self.ctx.clone(), self.name.clone());
+        tokio::spawn(async move {
+            let mut last = 0;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stopped.changed() => break,
+                }
+                let (ok, fail, unknown) = rec.counts();
+                ctx.set_ops(&key, format!("{} ok ops/s, {fail} failed, {unknown} unknown", ok - last));
+                last = ok;
+            }
+            ctx.set_ops(&key, String::new());
+        });
     }
 
     // ----- When: faults -----

@@ -84,13 +84,44 @@ pub struct Collector {
     pub parse_errors: Vec<String>,
     index: HashMap<String, usize>,
     step_started: HashMap<String, Instant>,
-    bars: Option<(MultiProgress, HashMap<String, ProgressBar>)>,
+    bars: Option<Arc<Bars>>,
+}
+
+/// The live lines: per running scenario its bar and the text before the
+/// live part; a ticker refreshes the live part twice a second.
+struct Bars {
+    multi: MultiProgress,
+    lines: std::sync::Mutex<HashMap<String, (ProgressBar, String)>>,
+}
+
+impl Bars {
+    fn refresh(&self, ctx: &RunContext) {
+        for (key, (bar, base)) in self.lines.lock().expect("not poisoned").iter() {
+            let live = ctx.live(key);
+            bar.set_message(if live.is_empty() { base.clone() } else { format!("{base} ⟶ {live}") });
+        }
+    }
+}
+
+fn shorten(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
 }
 
 impl Collector {
     /// A collector; `live` shows progress bars (on a TTY), otherwise plain
     /// lines go to stderr.
     pub fn new(ctx: Arc<RunContext>, live: bool) -> Self {
+        let bars = live.then(|| Arc::new(Bars { multi: MultiProgress::new(), lines: Default::default() }));
+        if let Some(b) = &bars {
+            let (weak, ctx) = (Arc::downgrade(b), ctx.clone());
+            tokio::spawn(async move {
+                while let Some(b) = weak.upgrade() {
+                    b.refresh(&ctx);
+                    drop(b);
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+            });
+        }
         Self {
             ctx,
             start: Instant::now(),
@@ -98,16 +129,24 @@ impl Collector {
             parse_errors: Vec::new(),
             index: HashMap::new(),
             step_started: HashMap::new(),
-            bars: live.then(|| (MultiProgress::new(), HashMap::new())),
+            bars,
         }
     }
 
     fn println(&self, line: String) {
         match &self.bars {
-            Some((m, _)) => {
-                let _ = m.println(line);
+            Some(b) => {
+                let _ = b.multi.println(line);
             }
             None => eprintln!("{line}"),
+        }
+    }
+
+    fn set_base(&self, key: &str, base: String) {
+        if let Some(b) = &self.bars
+            && let Some(line) = b.lines.lock().expect("not poisoned").get_mut(key)
+        {
+            line.1 = base;
         }
     }
 
@@ -130,12 +169,13 @@ impl Collector {
                     steps: Vec::new(),
                     evidence: None,
                 });
-                if let Some((m, bars)) = &mut self.bars {
-                    let bar = m.add(ProgressBar::new_spinner());
+                if let Some(b) = &self.bars {
+                    let bar = b.multi.add(ProgressBar::new_spinner());
                     bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}").expect("valid"));
                     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-                    bar.set_message(format!("{}: {}", f.name, s.name));
-                    bars.insert(key.clone(), bar);
+                    let base = shorten(&s.name, 40);
+                    bar.set_message(base.clone());
+                    b.lines.lock().expect("not poisoned").insert(key.clone(), (bar, base));
                 } else {
                     self.println(format!("▶ {}: {}  ({key})", f.name, s.name));
                 }
@@ -154,10 +194,10 @@ impl Collector {
                 }
                 let (mark, status) = if sc.status == Status::Passed { ("✔", "passed") } else { ("✘", "FAILED") };
                 let line = format!("{mark} {}: {} {status} in {:.1}s", sc.feature, sc.name, sc.millis as f64 / 1000.0);
-                if let Some((_, bars)) = &mut self.bars
-                    && let Some(b) = bars.remove(&key)
+                if let Some(b) = &self.bars
+                    && let Some((bar, _)) = b.lines.lock().expect("not poisoned").remove(&key)
                 {
-                    b.finish_and_clear();
+                    bar.finish_and_clear();
                 }
                 self.println(line);
             }
@@ -170,12 +210,8 @@ impl Collector {
         let (status, error) = match ev {
             Step::Started => {
                 self.step_started.insert(key.to_string(), Instant::now());
-                if let Some((_, bars)) = &self.bars
-                    && let Some(b) = bars.get(key)
-                {
-                    let sc = &self.scenarios[i];
-                    b.set_message(format!("{}: {} › {} {}", sc.feature, sc.name, step.keyword.trim(), step.value));
-                }
+                let sc = &self.scenarios[i];
+                self.set_base(key, format!("{} │ {}", shorten(&sc.name, 40), shorten(&step.value, 48)));
                 return;
             }
             Step::Passed(..) => (Status::Passed, None),
@@ -209,14 +245,8 @@ impl Collector {
 
     /// Refresh the live lines with what each scenario is doing now.
     pub fn tick(&self) {
-        let Some((_, bars)) = &self.bars else { return };
-        for (key, bar) in bars {
-            let live = self.ctx.live(key);
-            if !live.is_empty() {
-                let msg = bar.message();
-                let base = msg.split("  ⟶ ").next().unwrap_or_default().to_string();
-                bar.set_message(format!("{base}  ⟶ {live}"));
-            }
+        if let Some(b) = &self.bars {
+            b.refresh(&self.ctx);
         }
     }
 }

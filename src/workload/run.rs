@@ -57,6 +57,8 @@ fn lite(s: &zk::Stat) -> StatLite {
 pub struct Recorder {
     start: Instant,
     next_id: AtomicU64,
+    /// Completions so far: ok, fail, unknown.
+    counts: [AtomicU64; 3],
     sink: Mutex<(Vec<Event>, Option<std::io::BufWriter<std::fs::File>>)>,
 }
 
@@ -67,7 +69,12 @@ impl Recorder {
             Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p)?)),
             None => None,
         };
-        Ok(Self { start: Instant::now(), next_id: AtomicU64::new(1), sink: Mutex::new((Vec::new(), file)) })
+        Ok(Self {
+            start: Instant::now(),
+            next_id: AtomicU64::new(1),
+            counts: Default::default(),
+            sink: Mutex::new((Vec::new(), file)),
+        })
     }
 
     /// The instant the history's clock counts from.
@@ -100,7 +107,19 @@ impl Recorder {
     /// Record a completion.
     pub async fn complete(&self, id: u64, outcome: Outcome, zxid: Option<i64>) {
         let time_ns = self.now_ns();
+        let slot = match outcome {
+            Outcome::Ok { .. } => 0,
+            Outcome::Fail { .. } => 1,
+            Outcome::Unknown { .. } => 2,
+        };
+        self.counts[slot].fetch_add(1, Ordering::Relaxed);
         self.push(Event::Complete { id, time_ns, outcome, zxid }).await;
+    }
+
+    /// Completions so far: `(ok, fail, unknown)`.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let c = |i: usize| self.counts[i].load(Ordering::Relaxed);
+        (c(0), c(1), c(2))
     }
 
     /// Flush the file and return every event.
