@@ -8,6 +8,8 @@ pub mod client;
 pub mod dist;
 pub mod faults;
 pub mod history;
+pub mod kind;
+pub mod kube_backend;
 pub mod local;
 pub mod operator;
 pub mod probe;
