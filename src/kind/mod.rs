@@ -9,7 +9,8 @@
 //! - [`cluster`]: create or reuse, wait for nodes, kubeconfig, delete, status;
 //! - [`images`]: build and load the operator image, load ZooKeeper images;
 //! - [`deploy`]: apply the operator's manifests and wait for its rollout;
-//! - [`node`]: a shell on kind nodes for pause and partitions.
+//! - [`node`]: a shell on kind nodes for pause and partitions;
+//! - [`setup`]: all of the above in order (`zk-chaos kind up`).
 //!
 //! The Kubernetes side (pods, probes, faults over the API) is
 //! [`crate::kube_backend`]; it needs none of this with another cluster.
@@ -23,6 +24,7 @@ pub mod node;
 pub mod parse;
 pub mod preflight;
 pub mod runner;
+pub mod setup;
 pub mod testkit;
 
 pub use cluster::{DEFAULT_NAME, Kind, KindCluster, KindStatus, UpOptions, UpOutcome};
