@@ -76,14 +76,18 @@ grep '^State:' "/proc/$pid/status"
     )
 }
 
-/// The script run inside the member's container: find the ZooKeeper JVM,
+/// The main class on the ZooKeeper server's command line.
+pub const SERVER_MAIN_CLASS: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
+
+/// The script run inside the member's container: find the process whose
+/// command line contains `pattern` (the ZooKeeper JVM: [`SERVER_MAIN_CLASS`]),
 /// refuse when it is PID 1, else signal it and print its state line.
-pub fn container_script(signal: Signal) -> String {
+pub fn container_script(signal: Signal, pattern: &str) -> String {
     format!(
         r#"pid=""
 for d in /proc/[0-9]*; do
   case "$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)" in
-    *org.apache.zookeeper.server.quorum.QuorumPeerMain*) pid="${{d#/proc/}}"; break ;;
+    *{pattern}*) [ "${{d#/proc/}}" = "$$" ] || {{ pid="${{d#/proc/}}"; break; }} ;;
   esac
 done
 [ -n "$pid" ] || {{ echo "no ZooKeeper server process in the container" >&2; exit {NOT_FOUND}; }}
@@ -123,7 +127,8 @@ impl KubeCluster {
                 nodes.run(&node, &node_script(self.namespace(), &pod.name, signal), self.timeouts.exec).await?
             }
             None => {
-                let command = vec!["/bin/sh".to_string(), "-c".to_string(), container_script(signal)];
+                let command =
+                    vec!["/bin/sh".to_string(), "-c".to_string(), container_script(signal, SERVER_MAIN_CLASS)];
                 let out = self.exec.exec(self.namespace(), &pod.name, CONTAINER, &command, self.timeouts.exec).await?;
                 match out.exit_code {
                     0 => out.stdout,

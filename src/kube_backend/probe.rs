@@ -24,11 +24,13 @@ const END: &str = "@@zk-chaos-end ";
 /// connections but never answers).
 pub const ANSWER_SECS: u32 = 3;
 
-/// The probe script (`bash -c`): for each of `srvr`, `conf`, `mntr` and
-/// `leader` (admin server on `admin_port`), a begin marker, the raw answer,
-/// and an end marker with the outcome: `0` (answered), `124` (no answer in
-/// time) or `refused`.
-pub fn probe_script(admin_port: u16) -> String {
+/// The probe script (`bash -c`): for each of `srvr`, `conf`, `mntr` (on
+/// `client_port`) and `leader` (admin server on `admin_port`), a begin
+/// marker, the raw answer, and an end marker with the outcome: `0`
+/// (answered), `124` (no answer in time) or `refused`. A member that does
+/// not answer `srvr` is asked nothing more (a paused one costs one bound,
+/// not four).
+pub fn probe_script(client_port: u16, admin_port: u16) -> String {
     format!(
         r#"t=""; command -v timeout >/dev/null 2>&1 && t="timeout {ANSWER_SECS}"
 ask() {{
@@ -39,13 +41,15 @@ ask() {{
     rc=$?
     exec 3<&-
     printf '\n{END}%s %s\n' "$1" "$rc"
+    return "$rc"
   else
     printf '\n{END}%s refused\n' "$1"
+    return 1
   fi
 }} 2>/dev/null
-ask srvr {CLIENT_PORT} srvr
-ask conf {CLIENT_PORT} conf
-ask mntr {CLIENT_PORT} mntr
+ask srvr {client_port} srvr || exit 0
+ask conf {client_port} conf
+ask mntr {client_port} mntr
 ask leader {admin_port} 'GET /commands/leader HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n'
 "#
     )
@@ -107,7 +111,7 @@ impl KubeCluster {
             st.error = Some(format!("pod {} is {}", pod.name, pod.phase.as_deref().unwrap_or("without a phase")));
             return Ok(st);
         }
-        let command = vec!["/bin/bash".to_string(), "-c".to_string(), probe_script(admin_port)];
+        let command = vec!["/bin/bash".to_string(), "-c".to_string(), probe_script(CLIENT_PORT, admin_port)];
         match self.exec.exec(self.namespace(), &pod.name, CONTAINER, &command, self.timeouts.exec).await {
             Ok(out) => Ok(member_from_output(pod.ordinal, addr, &out.stdout)),
             // Access problems are the harness's, not the member's: never report them as a member down.
