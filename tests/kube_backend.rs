@@ -198,7 +198,7 @@ impl PodExec for ScriptedExec {
         Box::pin(async move {
             if forbidden {
                 return Err(KubeError::Forbidden {
-                    call: zk_chaos::kube_backend::Call::new("create", "pods/exec", namespace, Some(pod)),
+                    call: zk_chaos::kube_backend::Call::new("create/get", "pods/exec", namespace, Some(pod)),
                     message: "pods \"zk-0\" is forbidden".into(),
                 });
             }
@@ -469,7 +469,7 @@ async fn a_member_that_does_not_serve_or_run_is_a_state_and_missing_rbac_is_an_e
 
     *r.exec.forbid.lock().unwrap() = true;
     let msg = r.cluster.status().await.unwrap_err().to_string();
-    assert!(msg.starts_with("missing RBAC: create pods/exec in namespace default"), "{msg}");
+    assert!(msg.starts_with("missing RBAC: create/get pods/exec in namespace default"), "{msg}");
 }
 
 /// A loopback server answering every connection with `reply` once the
@@ -953,7 +953,7 @@ async fn api_exec_runs_over_the_channel_protocol() {
     let (port, seen) = ws_server(true, |_ws| async {}).await;
     let exec = ApiExec::new(plain_client(port), "x");
     let msg = exec.exec("default", "zk-0", "zookeeper", &cmd, Duration::from_secs(5)).await.unwrap_err().to_string();
-    assert!(msg.starts_with("missing RBAC: create pods/exec in namespace default"), "{msg}");
+    assert!(msg.starts_with("missing RBAC: create/get pods/exec in namespace default"), "{msg}");
     assert!(seen.lock().unwrap()[0].starts_with("GET /api/v1/namespaces/default/pods/zk-0/exec?"));
 }
 

@@ -83,7 +83,7 @@ impl ApiExec {
     ) -> Result<ExecOutput, KubeError> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let params = AttachParams::default().container(container).stdin(false).stdout(true).stderr(true);
-        let call = Call::new("create", "pods/exec", namespace, Some(pod));
+        let call = Call::new("create/get", "pods/exec", namespace, Some(pod));
         let mut proc =
             api.exec(pod, command.to_vec(), &params).await.map_err(|e| KubeError::from_kube(call, &self.server, e))?;
         let (mut out, mut err) = (proc.stdout(), proc.stderr());
