@@ -271,24 +271,20 @@ fn probe_output(srvr: &str, conf: &str, mntr: &str, leader_json: &str) -> String
         .collect()
 }
 
+/// The probe output of the captured 3.8.0 `role` (`leader` or `follower`),
+/// server 3 leading.
+fn member_output(role: &str) -> ExecOutput {
+    let leader = format!(r#"{{"is_leader":{},"leader_id":3,"command":"leader","error":null}}"#, role == "leader");
+    let [srvr, conf, mntr] = ["srvr", "conf", "mntr"].map(|w| fourlw(&format!("{role}-{w}.txt")));
+    ExecOutput { stdout: probe_output(&srvr, &conf, &mntr, &leader), stderr: String::new(), exit_code: 0 }
+}
+
 fn leader_output() -> ExecOutput {
-    let stdout = probe_output(
-        &fourlw("leader-srvr.txt"),
-        &fourlw("leader-conf.txt"),
-        &fourlw("leader-mntr.txt"),
-        r#"{"is_leader":true,"leader_id":3,"command":"leader","error":null}"#,
-    );
-    ExecOutput { stdout, stderr: String::new(), exit_code: 0 }
+    member_output("leader")
 }
 
 fn follower_output() -> ExecOutput {
-    let stdout = probe_output(
-        &fourlw("follower-srvr.txt"),
-        &fourlw("follower-conf.txt"),
-        &fourlw("follower-mntr.txt"),
-        r#"{"is_leader":false,"leader_id":3,"command":"leader","error":null}"#,
-    );
-    ExecOutput { stdout, stderr: String::new(), exit_code: 0 }
+    member_output("follower")
 }
 
 struct Rig {
