@@ -624,6 +624,18 @@ async fn the_in_container_pause_script_really_stops_and_resumes_a_process() {
     assert_eq!(out.status.code(), Some(3), "gone: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+#[tokio::test]
+async fn faults_this_backend_cannot_do_say_so() {
+    let r = rig(false);
+    for fault in ["kill", "pause", "resume", "isolate", "split", "bridge"] {
+        assert!(r.cluster.check_supported(fault).is_ok(), "{fault}");
+    }
+    for (fault, why) in [("one-way", "stateful"), ("netem", "tc inside"), ("stop", "re-creates")] {
+        let msg = r.cluster.check_supported(fault).unwrap_err().to_string();
+        assert!(msg.starts_with(&format!("unsupported on this backend: {fault}: ")) && msg.contains(why), "{msg}");
+    }
+}
+
 // ---- partitions ----
 
 #[test]

@@ -90,7 +90,7 @@ pub enum KubeError {
         /// The call.
         call: Call,
         /// The client's error.
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// The kubeconfig could not be read or used.
     #[error("kubeconfig: {0}")]
@@ -177,9 +177,9 @@ impl KubeError {
             kube::Error::Api(status) if status.code == 404 => Self::NotFound { call, message: status.message.clone() },
             kube::Error::HyperError(_) | kube::Error::Service(_) => match transport_failure(&e) {
                 Some(detail) => Self::Unreachable { server: server.into(), detail },
-                None => Self::Api { call, source: e },
+                None => Self::Api { call, source: Box::new(e) },
             },
-            _ => Self::Api { call, source: e },
+            _ => Self::Api { call, source: Box::new(e) },
         }
     }
 

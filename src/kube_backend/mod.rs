@@ -176,6 +176,25 @@ impl KubeCluster {
         Ok(info.git_version)
     }
 
+    /// Whether fault `fault` (the names of `crate::faults::Fault::name`) can
+    /// be done here; `Unsupported` with the reason when it cannot. A step
+    /// asks first and reports the refusal, never skipping silently.
+    pub fn check_supported(&self, fault: &'static str) -> Result<(), KubeError> {
+        let reason = match fault {
+            "one-way" => "NetworkPolicy is stateful and per connection: it cannot drop only what one side sends",
+            "netem" => {
+                "delay, loss, duplication and reordering need tc inside the pod's network namespace, which the \
+                        Kubernetes API does not offer"
+            }
+            "stop" => {
+                "a StatefulSet re-creates a deleted pod at once, so a member cannot stay stopped until heal; \
+                       delete the pod gracefully instead"
+            }
+            _ => return Ok(()),
+        };
+        Err(KubeError::Unsupported { fault, reason: reason.into() })
+    }
+
     /// The label selector of the ensemble's pods.
     pub fn selector(&self) -> String {
         build::selector(&ZookeeperCluster::new(&self.names.name, ZookeeperClusterSpec::new(1, "")))
