@@ -731,6 +731,39 @@ async fn split_and_heal() {
     );
 }
 
+#[tokio::test]
+async fn pairwise_cuts_keep_exactly_the_policies_they_need() {
+    let r = rig(false);
+    let item = |o: u32| json!({"metadata": {"name": format!("zk-chaos-partition-zk-{o}")}});
+    r.api
+        .on("GET", PODS, 200, three_pods())
+        .on("PATCH", &format!("{NETPOL}/zk-chaos-partition-zk-0"), 200, item(0))
+        .on("PATCH", &format!("{NETPOL}/zk-chaos-partition-zk-1"), 200, item(1))
+        .on("GET", NETPOL, 200, json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicyList", "metadata": {}, "items": [item(0), item(1), item(2)]}))
+        .on("DELETE", &format!("{NETPOL}/zk-chaos-partition-zk-2"), 200, item(2));
+    r.cluster.set_cuts(&[(0, 1)].into()).await.unwrap();
+    let calls = r.api.calls();
+    assert_eq!(
+        calls.iter().map(Seen::line).collect::<Vec<_>>(),
+        [
+            format!("GET {PODS}?labelSelector={SELECTOR}"),
+            format!("PATCH[apply] {NETPOL}/zk-chaos-partition-zk-0?fieldManager=zk-chaos&force=true"),
+            format!("PATCH[apply] {NETPOL}/zk-chaos-partition-zk-1?fieldManager=zk-chaos&force=true"),
+            format!("GET {NETPOL}?labelSelector=zk-chaos.io/fault=partition,app.kubernetes.io/instance=zk"),
+            format!("DELETE {NETPOL}/zk-chaos-partition-zk-2"),
+        ]
+    );
+    let peers = |i: usize| {
+        calls[i].body["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"].clone()
+    };
+    assert_eq!(peers(1), json!(["zk-0", "zk-2"]));
+    assert_eq!(peers(2), json!(["zk-1", "zk-2"]));
+    let p = netpol::peers_from_cuts(&[0, 1, 2, 3, 4], &[(0, 3), (1, 3), (2, 3), (3, 4)].into());
+    assert_eq!(p[&3].iter().copied().collect::<Vec<_>>(), [3], "cut from everyone: isolated");
+    assert_eq!(p[&0].iter().copied().collect::<Vec<_>>(), [0, 1, 2, 4]);
+    assert!(!p.contains_key(&5));
+}
+
 // ---- the ZookeeperCluster ----
 
 #[tokio::test]

@@ -54,6 +54,21 @@ pub fn reachability(sides: &[Vec<u32>]) -> BTreeMap<u32, BTreeSet<u32>> {
     out
 }
 
+/// For each member in some pair of `cuts` (unordered), the members of
+/// `members` it may still reach: all but its cut partners.
+pub fn peers_from_cuts(members: &[u32], cuts: &BTreeSet<(u32, u32)>) -> BTreeMap<u32, BTreeSet<u32>> {
+    let mut out = BTreeMap::new();
+    for &(a, b) in cuts {
+        for (me, other) in [(a, b), (b, a)] {
+            out.entry(me).or_insert_with(|| members.iter().copied().collect::<BTreeSet<u32>>()).remove(&other);
+        }
+    }
+    for (me, peers) in out.iter_mut() {
+        peers.insert(*me);
+    }
+    out
+}
+
 /// `isolate` as sides: every listed member on its own.
 pub fn isolated(ordinals: &[u32]) -> Vec<Vec<u32>> {
     ordinals.iter().map(|&o| vec![o]).collect()
@@ -164,28 +179,61 @@ impl KubeCluster {
     /// policy per member named, then, with a node shell, drop the
     /// established connections of those members.
     pub async fn partition(&self, sides: &[Vec<u32>]) -> Result<(), KubeError> {
+        let wanted = reachability(sides);
+        self.apply_policies(&wanted).await?;
+        self.drop_connections(&wanted.into_keys().collect()).await
+    }
+
+    /// Make the cut pairs exactly `cuts` (unordered: `(a, b)` cuts both
+    /// directions): each member in a pair reaches every other member except
+    /// its cut partners; members in no pair get their policy removed. This
+    /// is the primitive a pairwise `block`/`unblock` maps onto; a one-way
+    /// block is not expressible (see [`KubeCluster::check_supported`]).
+    pub async fn set_cuts(&self, cuts: &BTreeSet<(u32, u32)>) -> Result<(), KubeError> {
+        let members: Vec<u32> = self.pods().await?.iter().map(|p| p.ordinal).collect();
+        let wanted = peers_from_cuts(&members, cuts);
+        self.apply_policies(&wanted).await?;
+        let api = self.policy_api();
+        for name in self.partitions().await? {
+            let keep = wanted.keys().any(|&o| policy_name(&self.names, o) == name);
+            if !keep {
+                let call = Call::new("delete", "networkpolicies.networking.k8s.io", self.namespace(), Some(&name));
+                match self.api(call, api.delete(&name, &DeleteParams::default())).await {
+                    Err(e) if !e.is_not_found() => return Err(e),
+                    _ => {}
+                }
+            }
+        }
+        self.drop_connections(&wanted.into_keys().collect()).await
+    }
+
+    async fn apply_policies(&self, wanted: &BTreeMap<u32, BTreeSet<u32>>) -> Result<(), KubeError> {
         let api = self.policy_api();
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        let wanted = policies(&self.names, sides);
-        for p in &wanted {
-            let name = p.metadata.name.clone().unwrap_or_default();
+        for (&o, peers) in wanted {
+            let p = policy(&self.names, o, peers);
+            let name = policy_name(&self.names, o);
             let call = Call::new("patch", "networkpolicies.networking.k8s.io", self.namespace(), Some(&name));
-            self.api(call, api.patch(&name, &params, &Patch::Apply(p))).await?;
+            self.api(call, api.patch(&name, &params, &Patch::Apply(&p))).await?;
         }
-        if let Some(nodes) = &self.nodes {
-            let cut: BTreeSet<u32> = reachability(sides).into_keys().collect();
-            let pods = self.pods().await?;
-            let addresses: Vec<String> = pods
-                .iter()
-                .filter(|p| cut.contains(&p.ordinal))
-                .filter_map(|p| p.ip.map(|ip| ip.to_string()))
-                .collect();
-            let hosts: BTreeSet<String> = pods.iter().filter_map(|p| p.node.clone()).collect();
-            if !addresses.is_empty() {
-                let script = conntrack_script(&addresses);
-                for node in &hosts {
-                    nodes.run(node, &script, self.timeouts.exec).await?;
-                }
+        Ok(())
+    }
+
+    /// With a node shell, drop the conntrack entries of `cut` members'
+    /// addresses on every node hosting a member.
+    async fn drop_connections(&self, cut: &BTreeSet<u32>) -> Result<(), KubeError> {
+        let Some(nodes) = &self.nodes else { return Ok(()) };
+        if cut.is_empty() {
+            return Ok(());
+        }
+        let pods = self.pods().await?;
+        let addresses: Vec<String> =
+            pods.iter().filter(|p| cut.contains(&p.ordinal)).filter_map(|p| p.ip.map(|ip| ip.to_string())).collect();
+        let hosts: BTreeSet<String> = pods.iter().filter_map(|p| p.node.clone()).collect();
+        if !addresses.is_empty() {
+            let script = conntrack_script(&addresses);
+            for node in &hosts {
+                nodes.run(node, &script, self.timeouts.exec).await?;
             }
         }
         Ok(())
