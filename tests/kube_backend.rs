@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 use zk_chaos::kube_backend::exec::{ApiExec, ExecOutput, PodExec};
 use zk_chaos::kube_backend::netpol::{self, reachability};
 use zk_chaos::kube_backend::pause::{self, Signal};
-use zk_chaos::kube_backend::probe::{member_from_output, probe_script};
+use zk_chaos::kube_backend::probe::{four_letter_script, member_from_output, probe_script, split_answers};
 use zk_chaos::kube_backend::{ConnectOptions, KubeCluster, KubeError, NodeShell, Timeouts};
 use zk_chaos::probe::Mode;
 use zk_chaos::zkconfig::EnsembleNames;
@@ -468,6 +468,27 @@ async fn a_member_that_does_not_serve_or_run_is_a_state_and_missing_rbac_is_an_e
     assert!(msg.starts_with("missing RBAC: create/get pods/exec in namespace default"), "{msg}");
 }
 
+#[tokio::test]
+async fn four_letter_words_go_through_exec() {
+    let r = rig(false);
+    r.api.on("GET", &format!("{PODS}/zk-1"), 200, pod(1, true, "n"));
+    r.exec.answer(
+        "zk-1",
+        ExecOutput {
+            stdout: "@@zk-chaos-begin ruok\nimok\n@@zk-chaos-end ruok 0\n".into(),
+            stderr: String::new(),
+            exit_code: 0,
+        },
+    );
+    assert_eq!(r.cluster.four_letter(1, "ruok").await.unwrap(), "imok");
+    let (pod, container, command) = r.exec.calls.lock().unwrap()[0].clone();
+    assert_eq!((pod.as_str(), container.as_str()), ("default/zk-1", "zookeeper"));
+    assert_eq!(command, ["/bin/bash", "-c", &four_letter_script(2181, "ruok")]);
+    let msg = r.cluster.four_letter(1, "srvr; rm -rf /").await.unwrap_err().to_string();
+    assert!(msg.contains("is not a four-letter word"), "{msg}");
+    assert_eq!(r.exec.calls.lock().unwrap().len(), 1, "nothing run");
+}
+
 /// A loopback server answering every connection with `reply` once the
 /// request is in (a blank line ends an HTTP request; a 4lw is 4 bytes), or
 /// holding it open, silent.
@@ -531,6 +552,14 @@ async fn the_probe_script_really_reads_a_member() {
     assert_eq!(st.peer_state.as_deref(), Some("leading - broadcast"));
     assert_eq!(st.leader_id, Some(3));
     assert_eq!(st.error, None);
+
+    let out = tokio::process::Command::new("bash")
+        .args(["-c", &four_letter_script(client_port, "mntr")])
+        .output()
+        .await
+        .unwrap();
+    let answers = split_answers(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(answers["mntr"].as_deref(), Ok(fourlw("leader-mntr.txt").as_str()));
 
     // Refused, and a server that accepts but never answers (paused): both bounded states.
     let closed = {

@@ -24,13 +24,11 @@ const END: &str = "@@zk-chaos-end ";
 /// connections but never answers).
 pub const ANSWER_SECS: u32 = 3;
 
-/// The probe script (`bash -c`): for each of `srvr`, `conf`, `mntr` (on
-/// `client_port`) and `leader` (admin server on `admin_port`), a begin
-/// marker, the raw answer, and an end marker with the outcome: `0`
-/// (answered), `124` (no answer in time) or `refused`. A member that does
-/// not answer `srvr` is asked nothing more (a paused one costs one bound,
-/// not four).
-pub fn probe_script(client_port: u16, admin_port: u16) -> String {
+/// The `ask WORD PORT REQUEST` shell function the scripts share: a begin
+/// marker, the raw answer to `REQUEST` from `127.0.0.1:PORT`, and an end
+/// marker with the outcome: `0` (answered), `124` (no answer in time) or
+/// `refused`; it returns non-zero when there was no answer.
+fn ask_function() -> String {
     format!(
         r#"t=""; command -v timeout >/dev/null 2>&1 && t="timeout {ANSWER_SECS}"
 ask() {{
@@ -47,12 +45,25 @@ ask() {{
     return 1
   fi
 }} 2>/dev/null
-ask srvr {client_port} srvr || exit 0
-ask conf {client_port} conf
-ask mntr {client_port} mntr
-ask leader {admin_port} 'GET /commands/leader HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n'
 "#
     )
+}
+
+/// The probe script (`bash -c`): `srvr`, `conf`, `mntr` (on `client_port`)
+/// and the admin server's `leader` (on `admin_port`), each between markers
+/// (see [`split_answers`]). A member that does not answer `srvr` is asked
+/// nothing more (a paused one costs one bound, not four).
+pub fn probe_script(client_port: u16, admin_port: u16) -> String {
+    format!(
+        "{}ask srvr {client_port} srvr || exit 0\nask conf {client_port} conf\nask mntr {client_port} mntr\n\
+         ask leader {admin_port} 'GET /commands/leader HTTP/1.0\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n'\n",
+        ask_function()
+    )
+}
+
+/// The script asking one four-letter `word` on `client_port`.
+pub fn four_letter_script(client_port: u16, word: &str) -> String {
+    format!("{}ask {word} {client_port} {word}\n", ask_function())
 }
 
 /// The answers in a probe script's output, by word: the body, or why there
@@ -121,6 +132,22 @@ impl KubeCluster {
                 st.error = Some(e.to_string());
                 Ok(st)
             }
+        }
+    }
+
+    /// Send the four-letter `word` to member `ordinal` (from inside its pod)
+    /// and return the answer.
+    pub async fn four_letter(&self, ordinal: u32, word: &str) -> Result<String, KubeError> {
+        let pod = self.pod(ordinal).await?;
+        if word.len() != 4 || !word.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(KubeError::Exec { pod: pod.name, detail: format!("`{word}` is not a four-letter word") });
+        }
+        let command = vec!["/bin/bash".to_string(), "-c".to_string(), four_letter_script(CLIENT_PORT, word)];
+        let out = self.exec.exec(self.namespace(), &pod.name, CONTAINER, &command, self.timeouts.exec).await?;
+        match split_answers(&out.stdout).remove(word) {
+            Some(Ok(body)) => Ok(body),
+            Some(Err(why)) => Err(KubeError::Exec { pod: pod.name, detail: format!("{word}: {why}") }),
+            None => Err(KubeError::Exec { pod: pod.name, detail: format!("{word}: no answer in the output") }),
         }
     }
 
