@@ -9,6 +9,8 @@ pub mod cluster;
 pub mod dist;
 pub mod faults;
 pub mod history;
+pub mod kind;
+pub mod kube_backend;
 pub mod local;
 pub mod operator;
 pub mod plan;

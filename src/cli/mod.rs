@@ -4,6 +4,7 @@
 mod apply;
 mod check;
 mod down;
+mod kind;
 mod operator;
 mod progress;
 mod provision;
@@ -114,6 +115,13 @@ Examples:
   zk-chaos manifests | kubectl apply -f -
   zk-chaos manifests --out kind/manifests")]
     Manifests(operator::ManifestsArgs),
+    /// A kind cluster with the operator: up, down, status.
+    #[command(after_help = "\
+Examples:
+  zk-chaos kind up --reuse
+  zk-chaos kind status --json
+  zk-chaos kind down")]
+    Kind(kind::KindArgs),
     /// Download ZooKeeper distributions into the cache ahead of time.
     #[command(after_help = "\
 Examples:
@@ -196,6 +204,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Provision(a) => provision::provision(a).await,
         Command::Operator(a) => operator::operator(a).await,
         Command::Manifests(a) => operator::manifests(a),
+        Command::Kind(a) => kind::kind(a).await,
     }
 }
 

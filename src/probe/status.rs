@@ -88,16 +88,8 @@ pub async fn probe_member(ordinal: u32, addr: Ipv4Addr, admin_port: u16, timeout
     let sock = SocketAddr::from((addr, CLIENT_PORT));
     let mut st = MemberStatus::unprobed(ordinal, addr);
     let srvr = wire::four_letter(sock, "srvr", timeout).await.map_err(|e| e.to_string());
-    match srvr.and_then(|b| parse::parse_srvr(&b).map_err(|e| e.to_string())) {
-        Ok(SrvrReply::Serving(s)) => st.srvr = Some(s),
-        Ok(SrvrReply::NotServing) => {
-            st.not_serving = true;
-            return st;
-        }
-        Err(e) => {
-            st.error = Some(e);
-            return st;
-        }
+    if !st.record_srvr(srvr) {
+        return st;
     }
     let admin = SocketAddr::from((addr, admin_port));
     let (conf, mntr, leader) = tokio::join!(
@@ -105,24 +97,58 @@ pub async fn probe_member(ordinal: u32, addr: Ipv4Addr, admin_port: u16, timeout
         wire::four_letter(sock, "mntr", timeout),
         wire::admin_get(admin, "/commands/leader", timeout)
     );
-    match conf.map_err(|e| e.to_string()).and_then(|b| parse::parse_conf(&b).map_err(|e| e.to_string())) {
-        Ok(Some(c)) => {
-            st.config_version = c.membership.version;
-            st.membership = Some(c.membership);
-        }
-        Ok(None) => {}
-        Err(e) => st.error = Some(e),
-    }
-    if let Ok(Ok(MntrReply::Serving(m))) = mntr.map(|b| parse::parse_mntr(&b)) {
-        st.uptime_ms = m.uptime_ms();
-        st.synced_followers = m.synced_followers();
-        st.peer_state = m.peer_state().map(String::from);
-    }
-    match leader.map_err(|e| e.to_string()).and_then(|b| parse::parse_admin_leader(&b).map_err(|e| e.to_string())) {
-        Ok(l) => st.leader_id = l.leader_id,
-        Err(e) => st.error = Some(format!("admin server: {e}")),
-    }
+    let err = |e: wire::WireError| e.to_string();
+    st.record_details(conf.map_err(err), mntr.map_err(err), leader.map_err(err));
     st
+}
+
+impl MemberStatus {
+    /// Record a `srvr` reply (or why there is none). Returns whether the
+    /// member serves, i.e. whether its other replies are worth asking for.
+    /// Shared by every transport (TCP here, `kubectl exec` style elsewhere).
+    pub fn record_srvr(&mut self, srvr: Result<String, String>) -> bool {
+        match srvr.and_then(|b| parse::parse_srvr(&b).map_err(|e| e.to_string())) {
+            Ok(SrvrReply::Serving(s)) => {
+                self.srvr = Some(s);
+                true
+            }
+            Ok(SrvrReply::NotServing) => {
+                self.not_serving = true;
+                false
+            }
+            Err(e) => {
+                self.error = Some(e);
+                false
+            }
+        }
+    }
+
+    /// Record the `conf` and `mntr` replies and the admin server's `leader`
+    /// body of a serving member (each a body or why there is none).
+    pub fn record_details(
+        &mut self,
+        conf: Result<String, String>,
+        mntr: Result<String, String>,
+        leader: Result<String, String>,
+    ) {
+        match conf.and_then(|b| parse::parse_conf(&b).map_err(|e| e.to_string())) {
+            Ok(Some(c)) => {
+                self.config_version = c.membership.version;
+                self.membership = Some(c.membership);
+            }
+            Ok(None) => {}
+            Err(e) => self.error = Some(e),
+        }
+        if let Ok(Ok(MntrReply::Serving(m))) = mntr.map(|b| parse::parse_mntr(&b)) {
+            self.uptime_ms = m.uptime_ms();
+            self.synced_followers = m.synced_followers();
+            self.peer_state = m.peer_state().map(String::from);
+        }
+        match leader.and_then(|b| parse::parse_admin_leader(&b).map_err(|e| e.to_string())) {
+            Ok(l) => self.leader_id = l.leader_id,
+            Err(e) => self.error = Some(format!("admin server: {e}")),
+        }
+    }
 }
 
 /// Probe all members concurrently.

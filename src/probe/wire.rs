@@ -59,10 +59,15 @@ pub async fn four_letter(addr: SocketAddr, word: &str, timeout: Duration) -> Res
 pub async fn admin_get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<String, WireError> {
     let req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     let reply = exchange(addr, req.as_bytes(), timeout).await?;
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-    let status = head.lines().next().unwrap_or_default().to_string();
+    http_body(&reply).map(String::from).map_err(|status| WireError::Http { addr, status })
+}
+
+/// The body of a raw HTTP/1.x reply with status 200; else its status line.
+pub fn http_body(reply: &str) -> Result<&str, String> {
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((reply, ""));
+    let status = head.lines().next().unwrap_or_default();
     if status.split_whitespace().nth(1) != Some("200") {
-        return Err(WireError::Http { addr, status });
+        return Err(status.to_string());
     }
-    Ok(body.to_string())
+    Ok(body)
 }

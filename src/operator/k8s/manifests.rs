@@ -208,10 +208,13 @@ pub fn render() -> String {
 }
 
 /// The kind cluster: one control plane and three workers, so required
-/// anti-affinity can place three members.
+/// anti-affinity can place three members and a member's node can be lost.
+/// kind's default CNI (kindnetd) enforces NetworkPolicy since kind v0.24.0,
+/// which the partition faults need.
 pub fn kind_cluster() -> String {
     format!(
-        "{HEADER}# kind create cluster --config kind/cluster.yaml\n\
+        "{HEADER}# zk-chaos kind up   (or: kind create cluster --config kind/cluster.yaml)\n\
+# Partitions are NetworkPolicies: kind v0.24.0 or newer (its default CNI enforces them).\n\
 kind: Cluster\n\
 apiVersion: kind.x-k8s.io/v1alpha4\n\
 name: zk-chaos\n\
