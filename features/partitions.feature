@@ -41,3 +41,21 @@ Feature: Network partitions
     And the session guarantees held
     And no acknowledged write was lost
     And the ensemble converged after the faults
+
+  Scenario: Random halves
+    When I split the ensemble into random halves for 6s
+    Then within 30s every member serves in quorum
+    And the history is linearizable
+    And no acknowledged write was lost
+    And the ensemble converged after the faults
+
+  Scenario: The clients are cut off from the leader
+    When I cut the clients off from the leader
+    Then within 10s the clients get no answer from the members the last fault hit
+    When I wait 4s
+    And I heal all faults
+    Then within 30s every member serves in quorum
+    And the leader changed at most 0 times
+    And the history is linearizable
+    And the session guarantees held
+    And no acknowledged write was lost

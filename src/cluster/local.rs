@@ -216,6 +216,12 @@ impl FaultTarget for LocalCluster {
     async fn unblock(&self, from: u32, to: u32) -> Result<(), FaultError> {
         self.with_ens(async |e| prim::unblock(e, from, to)).await.map_err(cluster_to_fault)?
     }
+    async fn block_clients(&self, ordinal: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| prim::block_clients(e, ordinal)).await.map_err(cluster_to_fault)?
+    }
+    async fn unblock_clients(&self, ordinal: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| prim::unblock_clients(e, ordinal)).await.map_err(cluster_to_fault)?
+    }
     async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError> {
         self.with_ens(async |e| prim::netem(e, ordinal, args)).await.map_err(cluster_to_fault)?
     }

@@ -29,6 +29,11 @@ pub enum Fault {
     /// Two sides that both include one shared member (for 5 members e.g.
     /// {0,1,2} and {2,3,4}); members are shuffled by the RNG first.
     Bridge,
+    /// Two random halves (sizes `n/2` and `n - n/2`), leader or not.
+    RandomHalves,
+    /// The harness's clients cut off from the selected members (they keep
+    /// their peers).
+    IsolateClients(Selector),
     /// Drop only what `from` sends to the other members.
     OneWay {
         /// The members whose outgoing traffic is dropped.
@@ -62,6 +67,8 @@ impl Fault {
             Self::Isolate(_) => "isolate",
             Self::Split { .. } => "split",
             Self::Bridge => "bridge",
+            Self::RandomHalves => "halves",
+            Self::IsolateClients(_) => "clients",
             Self::OneWay { .. } => "one-way",
             Self::Netem { .. } => "netem",
         }
@@ -190,6 +197,28 @@ impl Fault {
                 cut(t, &left, &right, true, undo).await?;
                 format!("bridge: pods {} | pods {} joined only through pod {shared}", list(&left), list(&right))
             }
+            Self::RandomHalves => {
+                if members.len() < 2 {
+                    return Err(FaultError::Invalid("random halves need 2 members".into()));
+                }
+                let mut shuffled = members.to_vec();
+                shuffled.shuffle(rng);
+                let (mut a, mut b) = (shuffled[..members.len() / 2].to_vec(), shuffled[members.len() / 2..].to_vec());
+                a.sort_unstable();
+                b.sort_unstable();
+                targets.extend(&a);
+                cut(t, &a, &b, true, undo).await?;
+                format!("random halves: pods {} | pods {}", list(&a), list(&b))
+            }
+            Self::IsolateClients(sel) => {
+                let r = resolve(sel, rng)?;
+                targets.extend(&r.ordinals);
+                for o in &r.ordinals {
+                    t.block_clients(*o).await?;
+                    undo.push(Undo::UnblockClients(*o));
+                }
+                format!("clients cut off from {}", r.description)
+            }
             Self::OneWay { from } => {
                 let r = resolve(from, rng)?;
                 targets.extend(&r.ordinals);
@@ -217,6 +246,8 @@ impl fmt::Display for Fault {
             Self::Kill(s) | Self::Stop(s) | Self::Pause(s) | Self::Isolate(s) => write!(f, "{} {s}", self.name()),
             Self::Split { minority } => write!(f, "split {minority} from the rest"),
             Self::Bridge => f.write_str("bridge"),
+            Self::RandomHalves => f.write_str("split into random halves"),
+            Self::IsolateClients(s) => write!(f, "cut the clients off from {s}"),
             Self::OneWay { from } => write!(f, "one-way from {from}"),
             Self::Netem { target, .. } => {
                 write!(f, "netem {} on {target}", self.netem_args().map(|a| a.join(" ")).unwrap_or_default())
@@ -261,6 +292,8 @@ enum Undo {
     Unblock { from: u32, to: u32 },
     /// Delete the netem qdisc.
     ClearNetem(u32),
+    /// Let clients reach the member again.
+    UnblockClients(u32),
 }
 
 /// Undo `steps` in reverse order, all of them even when some fail; the first
@@ -273,6 +306,7 @@ async fn run_undo(t: &dyn FaultTarget, steps: Vec<Undo>) -> Result<(), FaultErro
             Undo::Resume(o) => t.resume_pod(o).await,
             Undo::Unblock { from, to } => t.unblock(from, to).await,
             Undo::ClearNetem(o) => t.clear_netem(o).await,
+            Undo::UnblockClients(o) => t.unblock_clients(o).await,
         };
         if let Err(e) = r {
             tracing::warn!(?step, error = %e, "heal step failed");

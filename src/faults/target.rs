@@ -33,6 +33,11 @@ pub trait FaultTarget: Send + Sync {
     async fn block(&self, from: u32, to: u32) -> Result<(), FaultError>;
     /// Undo [`FaultTarget::block`].
     async fn unblock(&self, from: u32, to: u32) -> Result<(), FaultError>;
+    /// Cut the harness's clients (and probes) off from the member: it keeps
+    /// talking to its peers but cannot answer clients.
+    async fn block_clients(&self, ordinal: u32) -> Result<(), FaultError>;
+    /// Undo [`FaultTarget::block_clients`].
+    async fn unblock_clients(&self, ordinal: u32) -> Result<(), FaultError>;
     /// Apply `tc ... netem <args>` to the member's egress.
     async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError>;
     /// Remove the netem qdisc.
@@ -53,8 +58,25 @@ pub mod local {
 
     /// Delete the blackhole route [`block`] added (gone already is fine).
     pub fn unblock(ens: &LocalEnsemble, from: u32, to: u32) -> Result<(), FaultError> {
+        unroute(ens, from, ens.addr(to)?)
+    }
+
+    /// In the pod's namespace, blackhole the host's address on the bridge:
+    /// the harness's clients (and probes) get no answers from it.
+    pub fn block_clients(ens: &LocalEnsemble, ordinal: u32) -> Result<(), FaultError> {
+        let ns = ens.state().run.netns(ordinal);
+        let host = ens.state().subnet.gateway();
+        sys::ip(["-n", &ns, "route", "replace", "blackhole", &format!("{host}/32")])?;
+        Ok(())
+    }
+
+    /// Undo [`block_clients`].
+    pub fn unblock_clients(ens: &LocalEnsemble, ordinal: u32) -> Result<(), FaultError> {
+        unroute(ens, ordinal, ens.state().subnet.gateway())
+    }
+
+    fn unroute(ens: &LocalEnsemble, from: u32, dst: std::net::Ipv4Addr) -> Result<(), FaultError> {
         let ns = ens.state().run.netns(from);
-        let dst = ens.addr(to)?;
         match sys::ip(["-n", &ns, "route", "del", "blackhole", &format!("{dst}/32")]) {
             Err(SysError::Failed { stderr, .. })
                 if stderr.contains("No such process") || stderr.contains("Cannot open network namespace") =>
@@ -133,6 +155,12 @@ impl FaultTarget for Mutex<LocalEnsemble> {
     }
     async fn unblock(&self, from: u32, to: u32) -> Result<(), FaultError> {
         local::unblock(&*self.lock().await, from, to)
+    }
+    async fn block_clients(&self, ordinal: u32) -> Result<(), FaultError> {
+        local::block_clients(&*self.lock().await, ordinal)
+    }
+    async fn unblock_clients(&self, ordinal: u32) -> Result<(), FaultError> {
+        local::unblock_clients(&*self.lock().await, ordinal)
     }
     async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError> {
         local::netem(&*self.lock().await, ordinal, args)

@@ -518,6 +518,36 @@ impl ScenarioWorld {
         self.wait_for(within, Expect::LeaderIsNot(old)).await
     }
 
+    /// Poll until no member the last fault hit answers a client (`ruok`).
+    pub async fn last_fault_targets_unreachable(&mut self, within: Duration) -> StepResult {
+        let c = self.cluster()?;
+        let targets = self.faults.last().map(|f| f.targets.clone()).unwrap_or_default();
+        if targets.is_empty() {
+            return Err(ScenarioError::Precondition("the last fault hit no member".into()));
+        }
+        let start = Instant::now();
+        loop {
+            let mut answering = Vec::new();
+            for o in &targets {
+                if let Ok(Ok(a)) = tokio::time::timeout(Duration::from_secs(1), c.four_letter(*o, "ruok")).await {
+                    answering.push(format!("pod {o} answered {a:?}"));
+                }
+            }
+            if answering.is_empty() {
+                let pods: Vec<String> = targets.iter().map(|o| o.to_string()).collect();
+                return Ok(format!("pods {} do not answer clients", pods.join(",")));
+            }
+            if start.elapsed() >= within {
+                return Err(ScenarioError::Expectation(format!(
+                    "expected within {:.0}s that the clients get no answer, but {}",
+                    within.as_secs_f64(),
+                    answering.join(", ")
+                )));
+            }
+            tokio::time::sleep(super::expect::POLL_EVERY).await;
+        }
+    }
+
     /// Every member answers `ruok` with `imok`.
     pub async fn every_member_ruok(&mut self) -> StepResult {
         let c = self.cluster()?;

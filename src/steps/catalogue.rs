@@ -83,6 +83,7 @@ pub fn schedule_faults() -> Vec<Fault> {
         Fault::Isolate(Selector::Leader),
         Fault::Split { minority: Selector::Minority },
         Fault::Bridge,
+        Fault::RandomHalves,
     ]
 }
 
@@ -206,6 +207,27 @@ pub fn all() -> Vec<StepDef> {
         ),
         def(
             When,
+            "I split the ensemble into random halves for {duration}",
+            "When I split the ensemble into random halves for 8s",
+            "Two random halves (sizes n/2 and n - n/2, the leader anywhere) cut off from each other.",
+            step!(|w, a| fault(w, Fault::RandomHalves, Some(a.duration(0)?)).await),
+        ),
+        def(
+            When,
+            "I cut the clients off from {selector} for {duration}",
+            "When I cut the clients off from the leader for 8s",
+            "Clients (and the harness's probes) get no answers from the members; the members keep their peers.",
+            step!(|w, a| fault(w, Fault::IsolateClients(a.selector(0)?), Some(a.duration(1)?)).await),
+        ),
+        def(
+            When,
+            "I cut the clients off from {selector}",
+            "When I cut the clients off from the leader",
+            "The same, until healed.",
+            step!(|w, a| fault(w, Fault::IsolateClients(a.selector(0)?), None).await),
+        ),
+        def(
+            When,
             "I bridge the ensemble for {duration}",
             "When I bridge the ensemble for 10s",
             "Two sides that share one member (Jepsen's bridge); sides chosen by the scenario's seed.",
@@ -264,7 +286,7 @@ pub fn all() -> Vec<StepDef> {
             When,
             "I run a random schedule of {int} faults, one every {duration}, each for {duration}",
             "When I run a random schedule of 4 faults, one every 8s, each for 3s",
-            "Seeded (the scenario's seed, printed) choice among: kill a random member, kill the leader, pause a follower, isolate the leader, split off a minority, bridge.",
+            "Seeded (the scenario's seed, printed) choice among: kill a random member, kill the leader, pause a follower, isolate the leader, split off a minority, bridge, random halves.",
             step!(|w, a| w
                 .random_schedule(a.u32(0)? as usize, a.duration(1)?, a.duration(2)?, schedule_faults())
                 .await),
@@ -384,6 +406,13 @@ pub fn all() -> Vec<StepDef> {
             r#"Then I can create "/product" with "kubedb" through pod 0 and read it back through every other member"#,
             "A write through one member, then `sync` + `get` through each other member must return it.",
             step!(|w, a| w.write_then_read_everywhere(&a.string(0)?, &a.string(1)?, a.u32(2)?).await),
+        ),
+        def(
+            Then,
+            "within {duration} the clients get no answer from the members the last fault hit",
+            "Then within 10s the clients get no answer from the members the last fault hit",
+            "Each member the last fault resolved to fails a `ruok` from the harness (proves a client-side cut took effect).",
+            step!(|w, a| w.last_fault_targets_unreachable(a.duration(0)?).await),
         ),
         def(
             Then,

@@ -98,10 +98,25 @@ pub fn lint(f: &gherkin::Feature, problems: &mut Vec<String>) {
 
 /// Load and check `paths`; keep the scenarios `filter` selects. Features
 /// with nothing selected are dropped.
+/// `file.feature:12` names the scenario at line 12 (as cucumber does).
+fn split_line(p: &Path) -> Option<(PathBuf, usize)> {
+    let s = p.to_str()?;
+    let (file, line) = s.rsplit_once(':')?;
+    let line = line.parse().ok()?;
+    Path::new(file).is_file().then(|| (PathBuf::from(file), line))
+}
+
 pub fn load(paths: &[PathBuf], filter: &TagOperation) -> Result<Vec<gherkin::Feature>, LoadError> {
     let mut files = Vec::new();
+    let mut lines: Vec<(PathBuf, usize)> = Vec::new();
     for p in paths {
-        collect_files(p, &mut files)?;
+        match split_line(p) {
+            Some((file, line)) if !p.exists() => {
+                files.push(file.clone());
+                lines.push((file, line));
+            }
+            _ => collect_files(p, &mut files)?,
+        }
     }
     let mut problems = Vec::new();
     let mut features = Vec::new();
@@ -136,6 +151,13 @@ pub fn load(paths: &[PathBuf], filter: &TagOperation) -> Result<Vec<gherkin::Fea
         return Err(LoadError::Invalid(problems));
     }
     for f in &mut features {
+        let wanted: Vec<usize> = lines.iter().filter(|(p, _)| f.path.as_ref() == Some(p)).map(|(_, l)| *l).collect();
+        if !wanted.is_empty() {
+            f.scenarios.retain(|s| wanted.contains(&s.position.line));
+            for r in &mut f.rules {
+                r.scenarios.retain(|s| wanted.contains(&s.position.line));
+            }
+        }
         let feature_tags = f.tags.clone();
         f.scenarios.retain(|s| filter.eval(feature_tags.iter().chain(&s.tags)));
         for r in &mut f.rules {
@@ -210,6 +232,9 @@ mod tests {
         assert_eq!(all("@slow"), 1);
         assert_eq!(all("@family"), 3);
         assert_eq!(all("@nothing"), 0);
+        let one = load(&[dir.path().join("t.feature:8")], &tags("@slow or not @slow").unwrap()).unwrap();
+        assert_eq!(count(&one), 1, "file:line picks the scenario at that line");
+        assert_eq!(one[0].scenarios[0].name, "b");
         assert!(tags("@a and and").is_err());
         let missing = load(&[dir.path().join("nope")], &tags(DEFAULT_TAGS).unwrap()).unwrap_err();
         assert!(matches!(missing, LoadError::Path { .. }), "{missing}");
