@@ -27,8 +27,9 @@ pub enum Backend {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Feature files, YAML plans, or directories of them.
-    #[arg(default_value = "features")]
+    /// Feature files (`file.feature:LINE` for one scenario), YAML plans, or
+    /// directories of them.
+    #[arg(default_values = ["features", "scenarios"])]
     paths: Vec<PathBuf>,
     /// Tag expression selecting scenarios [default: "not @slow and not @kind"].
     #[arg(long)]

@@ -321,6 +321,10 @@ impl Cluster for LocalCluster {
         let st = self.state();
         st.pods.iter().map(|(o, p)| (st.names.pod(*o), p.dirs.server_log())).collect()
     }
+    fn leftovers(&self) -> Vec<String> {
+        let st = self.state();
+        crate::local::ensemble::leftovers_of(&st.run, st.subnet)
+    }
     async fn teardown(&self) -> Result<(), ClusterError> {
         self.stop_operator_task().await;
         self.kubelet.abort();

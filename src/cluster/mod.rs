@@ -100,4 +100,10 @@ pub trait Cluster: FaultTarget {
     fn log_files(&self) -> Vec<(String, PathBuf)>;
     /// Stop the operator and remove the cluster and everything it created.
     async fn teardown(&self) -> Result<(), ClusterError>;
+    /// After [`Cluster::teardown`]: whatever the cluster created that is
+    /// still there (processes, namespaces, links, objects). Backends that
+    /// cannot tell return nothing.
+    fn leftovers(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -794,6 +794,10 @@ impl ScenarioWorld {
             if let Err(e) = c.teardown().await {
                 self.notes.push(format!("teardown: {e}"));
             }
+            let left = c.leftovers();
+            if !left.is_empty() {
+                self.notes.push(format!("teardown left behind: {}", left.join(", ")));
+            }
             run_id = Some(c.name().to_string());
         }
         ScenarioEvidence {
