@@ -11,6 +11,7 @@ pub mod history;
 pub mod local;
 pub mod operator;
 pub mod probe;
+pub mod report;
 pub mod smoke;
 pub mod supervisor;
 pub mod sys;
