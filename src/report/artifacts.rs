@@ -120,7 +120,10 @@ pub fn save_scenario_artifacts(
             }
             std::fs::create_dir_all(&to_dir).map_err(io(&to_dir))?;
             copy_tail(&from, &to_dir.join(file), MAX_LOG_BYTES)?;
-            out.links.push(Link { label: format!("{} {file}", p.pod), href: rel(&rel_dir.join("logs").join(&pod).join(file)) });
+            out.links.push(Link {
+                label: format!("{} {file}", p.pod),
+                href: rel(&rel_dir.join("logs").join(&pod).join(file)),
+            });
         }
         let text = std::fs::read(to_dir.join("zookeeper.log")).map(|b| String::from_utf8_lossy(&b).into_owned());
         if let Ok(text) = text {
@@ -154,7 +157,13 @@ mod tests {
         std::fs::write(pod_dir.join("zookeeper.log"), &log).unwrap();
         std::fs::write(pod_dir.join("console.log"), "started\n").unwrap();
         let bundle = Bundle {
-            events: vec![Event::Invoke { id: 1, client: 0, session: 0, time_ns: 1, call: Call::Get { path: "/a".into() } }],
+            events: vec![Event::Invoke {
+                id: 1,
+                client: 0,
+                session: 0,
+                time_ns: 1,
+                call: Call::Get { path: "/a".into() },
+            }],
             ..Bundle::default()
         };
         let a = save_scenario_artifacts(
@@ -162,7 +171,10 @@ mod tests {
             3,
             "Kill <the> leader",
             Some(&bundle),
-            &[PodLog { pod: "zk-0".into(), dir: pod_dir }, PodLog { pod: "zk-1".into(), dir: logs.path().join("none") }],
+            &[
+                PodLog { pod: "zk-0".into(), dir: pod_dir },
+                PodLog { pod: "zk-1".into(), dir: logs.path().join("none") },
+            ],
         )
         .unwrap();
         let hrefs: Vec<&str> = a.links.iter().map(|l| l.href.as_str()).collect();

@@ -24,6 +24,7 @@ fn env() -> &'static Environment<'static> {
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.add_filter("duration", |ns: u64| format::duration(ns));
         env.add_filter("at", |ns: u64| format::at(ns));
+        env.add_filter("at_ms", |ns: u64| format!("{:.3} ms", ns as f64 / 1e6));
         env.add_filter("hex", |v: u64| format!("{v:#x}"));
         env.add_filter("fixed1", |v: f64| format!("{v:.1}"));
         env.add_filter("pct", |v: f64| format!("{:.2} %", v * 100.0));
@@ -184,7 +185,9 @@ mod tests {
     fn only_relative_links_are_linked() {
         assert_eq!(safe_href("scenarios/01-x/bundle/history.jsonl"), Some("scenarios/01-x/bundle/history.jsonl"));
         assert_eq!(safe_href("../index.html"), Some("../index.html"));
-        for bad in ["javascript:alert(1)", "https://example.org/x", "//evil/x", "", "a\nb", "JaVaScRiPt:x", "\\\\host\\x"] {
+        for bad in
+            ["javascript:alert(1)", "https://example.org/x", "//evil/x", "", "a\nb", "JaVaScRiPt:x", "\\\\host\\x"]
+        {
             assert_eq!(safe_href(bad), None, "{bad}");
         }
     }

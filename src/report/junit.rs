@@ -101,7 +101,8 @@ fn suite(out: &mut String, r: &RunRecord, f: &FeatureRecord) {
         match s.outcome {
             Outcome::Failed => {
                 let (message, text) = failure(s);
-                let _ = write!(out, "\n      <failure message=\"{}\" type=\"failed\">{}</failure>", x(&message), x(&text));
+                let _ =
+                    write!(out, "\n      <failure message=\"{}\" type=\"failed\">{}</failure>", x(&message), x(&text));
             }
             Outcome::Skipped => {
                 let why = s.steps.iter().find_map(|st| st.error.as_deref()).unwrap_or("skipped");
@@ -241,7 +242,9 @@ pub(crate) mod tests {
         assert_eq!(failure.attribute("message"), Some("Then no write is lost: 1 lost write"));
         let text = failure.text().unwrap();
         assert!(text.contains("(line 7)") && text.contains("\u{fffd} \"x\""), "{text}");
-        assert!(text.contains("checker durability-and-integrity: INVALID") && text.contains("lost write on /k: <gone>"));
+        assert!(
+            text.contains("checker durability-and-integrity: INVALID") && text.contains("lost write on /k: <gone>")
+        );
         assert!(cases[0].children().all(|n| !n.has_tag_name("failure")));
         let skipped = cases[2].children().find(|n| n.has_tag_name("skipped")).unwrap();
         assert_eq!(skipped.attribute("message"), Some("filtered by tag"));

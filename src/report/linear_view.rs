@@ -11,11 +11,11 @@ use crate::check::linear::Violation;
 use crate::history::{Call, Operation, Outcome, Ret, Value};
 
 /// Operations shown before the blocked one (in invoke order).
-pub const SHOWN_BEFORE: usize = 24;
+pub const SHOWN_BEFORE: usize = 16;
 /// Operations shown after the blocked one.
-pub const SHOWN_AFTER: usize = 8;
+pub const SHOWN_AFTER: usize = 6;
 /// Most operations concurrent with the blocked one shown beyond those.
-pub const SHOWN_CONCURRENT: usize = 32;
+pub const SHOWN_CONCURRENT: usize = 16;
 
 /// One operation in the lane view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,7 +148,8 @@ impl LinearFailure {
             .filter(|o| linear_kind(&o.call) && paths(&o.call).iter().any(|p| v.keys.iter().any(|k| k == p)))
             .collect();
         on_keys.sort_by_key(|o| (o.invoke_ns, o.id));
-        let prefix: HashMap<u64, u32> = v.longest_prefix.iter().enumerate().map(|(i, id)| (*id, i as u32 + 1)).collect();
+        let prefix: HashMap<u64, u32> =
+            v.longest_prefix.iter().enumerate().map(|(i, id)| (*id, i as u32 + 1)).collect();
         let b = v.blocked.id;
         let bi = on_keys.iter().position(|o| o.id == b).unwrap_or(0);
         let (lo, hi) = (bi.saturating_sub(SHOWN_BEFORE), (bi + SHOWN_AFTER + 1).min(on_keys.len()));
@@ -214,16 +215,38 @@ mod tests {
                 Call::Create { path: "/k".into(), value: v1 },
                 Outcome::Ok { ret: Ret::Created { path: "/k".into(), stat: None } },
             ),
-            op(2, 0, 20, 30, Call::Set { path: "/k".into(), value: v2 }, Outcome::Ok { ret: Ret::Written { stat: stat(1) } }),
-            op(3, 1, 25, 26, Call::Get { path: "/k".into() }, Outcome::Ok {
-                ret: Ret::Read { data: Some(v1.to_string()), stat: Some(stat(0)) },
-            }),
-            op(4, 1, 40, 50, Call::SyncGet { path: "/k".into() }, Outcome::Ok {
-                ret: Ret::Read { data: Some(v1.to_string()), stat: Some(stat(0)) },
-            }),
-            op(5, 0, 60, 70, Call::Set { path: "/other".into(), value: Value::new(0, 3) }, Outcome::Fail {
-                error: "no_node".into(),
-            }),
+            op(
+                2,
+                0,
+                20,
+                30,
+                Call::Set { path: "/k".into(), value: v2 },
+                Outcome::Ok { ret: Ret::Written { stat: stat(1) } },
+            ),
+            op(
+                3,
+                1,
+                25,
+                26,
+                Call::Get { path: "/k".into() },
+                Outcome::Ok { ret: Ret::Read { data: Some(v1.to_string()), stat: Some(stat(0)) } },
+            ),
+            op(
+                4,
+                1,
+                40,
+                50,
+                Call::SyncGet { path: "/k".into() },
+                Outcome::Ok { ret: Ret::Read { data: Some(v1.to_string()), stat: Some(stat(0)) } },
+            ),
+            op(
+                5,
+                0,
+                60,
+                70,
+                Call::Set { path: "/other".into(), value: Value::new(0, 3) },
+                Outcome::Fail { error: "no_node".into() },
+            ),
         ]
     }
 

@@ -158,7 +158,12 @@ pub fn leader_changes(t: &ProbeTimeline) -> Vec<LeaderChange> {
         let Some(l) = s.leader else { continue };
         match current {
             Some((prev, end)) if prev != l => {
-                out.push(LeaderChange { at_ns: s.from_ns, from: prev, to: l, leaderless_ns: s.from_ns - end.min(s.from_ns) });
+                out.push(LeaderChange {
+                    at_ns: s.from_ns,
+                    from: prev,
+                    to: l,
+                    leaderless_ns: s.from_ns - end.min(s.from_ns),
+                });
             }
             _ => {}
         }
@@ -205,9 +210,10 @@ fn probe_recovery(r: &mut Recovery, p: &ProbeTimeline, next_start: u64) {
     r.leader_before = p.states.iter().rev().find(|s| s.from_ns <= start).and_then(|s| s.leader);
     // States overlapping [start, next_start): the first that shows no
     // quorum or another leader is the disturbance.
-    let disturbed = p.states.iter().position(|s| {
-        s.until_ns > start && s.from_ns < next_start && (!s.quorum || s.leader != r.leader_before)
-    });
+    let disturbed = p
+        .states
+        .iter()
+        .position(|s| s.until_ns > start && s.from_ns < next_start && (!s.quorum || s.leader != r.leader_before));
     let Some(d) = disturbed else { return };
     r.leadership_disturbed = true;
     let recovered = p.states[d..].iter().position(|s| s.quorum && s.leader.is_some()).map(|i| &p.states[d + i]);

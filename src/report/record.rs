@@ -361,9 +361,7 @@ impl RunRecord {
         let v: Version = serde_json::from_str(text).map_err(json_err)?;
         match v.schema_version {
             Some(SCHEMA_VERSION) => serde_json::from_str(text).map_err(json_err),
-            found => {
-                Err(ReportError::SchemaVersion { path: path.to_path_buf(), found, expected: SCHEMA_VERSION })
-            }
+            found => Err(ReportError::SchemaVersion { path: path.to_path_buf(), found, expected: SCHEMA_VERSION }),
         }
     }
 

@@ -100,7 +100,12 @@ mod tests {
     fn evidence(span_s: u64, unavailable_s: &[u64], verdicts: &[Verdict]) -> Evidence {
         let windows = unavailable_s
             .iter()
-            .map(|d| Window { start_ns: 0, end_ns: d * 1_000_000_000, duration_ns: d * 1_000_000_000, until_end: false })
+            .map(|d| Window {
+                start_ns: 0,
+                end_ns: d * 1_000_000_000,
+                duration_ns: d * 1_000_000_000,
+                until_end: false,
+            })
             .collect();
         Evidence {
             span_ns: span_s * 1_000_000_000,

@@ -21,7 +21,8 @@ use super::synthetic::{self, Spec};
 /// Markup that must never reach a page unescaped.
 pub const HOSTILE_STEP: &str = "the leader is killed <script>alert('step')</script>";
 /// A log line with markup.
-pub const HOSTILE_LOG: &str = "2025-01-01 00:00:01,000 [myid:2] - WARN  [QuorumPeer] - <img src=x onerror=alert('log')> lost";
+pub const HOSTILE_LOG: &str =
+    "2025-01-01 00:00:01,000 [myid:2] - WARN  [QuorumPeer] - <img src=x onerror=alert('log')> lost";
 /// A fault description with markup.
 pub const HOSTILE_FAULT: &str = "SIGKILL leader <b>zk-0</b>";
 
@@ -72,8 +73,10 @@ fn evidence(b: &Bundle, report: &SuiteReport, actions: bool) -> Evidence {
     ev.faults[0].description = HOSTILE_FAULT.into();
     if actions {
         let at = ev.faults[0].heal_ns.unwrap();
-        ev.operator_actions.push(OperatorAction { at_ns: at + 200_000_000, text: "restart pod zk-0 (revision 1)".into() });
-        ev.operator_actions.push(OperatorAction { at_ns: at + 1_500_000_000, text: "status: Running, 3/3 ready".into() });
+        ev.operator_actions
+            .push(OperatorAction { at_ns: at + 200_000_000, text: "restart pod zk-0 (revision 1)".into() });
+        ev.operator_actions
+            .push(OperatorAction { at_ns: at + 1_500_000_000, text: "status: Running, 3/3 ready".into() });
     }
     ev
 }
@@ -149,7 +152,10 @@ pub fn assemble(good_ev: Evidence, bad_ev: Evidence) -> RunRecord {
                 outcome: Outcome::of_steps(&bad_steps),
                 steps: bad_steps,
                 evidence: Some(bad_ev),
-                links: vec![zk_chaos::report::Link { label: "evil link".into(), href: "javascript:alert('link')".into() }],
+                links: vec![zk_chaos::report::Link {
+                    label: "evil link".into(),
+                    href: "javascript:alert('link')".into(),
+                }],
                 logs: vec![LogExcerpt { pod: "zk-1".into(), lines: vec![HOSTILE_LOG.into()] }],
             },
         ],

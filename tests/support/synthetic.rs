@@ -45,15 +45,7 @@ impl Spec {
     pub fn new(ops: usize, seconds: u64, seed: u64) -> Self {
         let clients = 8;
         let think_us = (seconds * 1_000_000 * u64::from(clients) / ops.max(1) as u64).max(50);
-        Self {
-            clients,
-            keys: 8,
-            ops,
-            think_us,
-            kill_at: seconds * S * 30 / 100,
-            heal_at: seconds * S * 45 / 100,
-            seed,
-        }
+        Self { clients, keys: 8, ops, think_us, kill_at: seconds * S * 30 / 100, heal_at: seconds * S * 45 / 100, seed }
     }
 }
 
@@ -75,7 +67,8 @@ pub fn bundle(spec: &Spec) -> Bundle {
     let mut session: Vec<i64> = (0..spec.clients).map(|c| 0x100 + i64::from(c)).collect();
     // Unavailable from the kill until an election 1.6 s later.
     let elected = spec.kill_at + 1600 * MS;
-    let mut heap: BinaryHeap<Reverse<(u64, u32)>> = (0..spec.clients).map(|c| Reverse((u64::from(c) * 37_000, c))).collect();
+    let mut heap: BinaryHeap<Reverse<(u64, u32)>> =
+        (0..spec.clients).map(|c| Reverse((u64::from(c) * 37_000, c))).collect();
     let mut events: Vec<(u64, u8, Event)> = Vec::with_capacity(spec.ops * 2);
     let mut id = 0u64;
     while (id as usize) < spec.ops {
@@ -179,7 +172,8 @@ fn member(ordinal: u32, mode: Option<Mode>, leader: u32, version: &str) -> Membe
     let mut membership = DynamicConfig::for_replicas(&EnsembleNames::new("zk", "default"), 3);
     membership.version = Some(0x1_0000_0000);
     let mut m = MemberStatus::unprobed(ordinal, std::net::Ipv4Addr::new(10, 213, 0, 10 + ordinal as u8));
-    m.srvr = mode.map(|mode| Srvr { version: version.into(), zxid: 0x1_0000_0000, mode, node_count: 12, connections: 3 });
+    m.srvr =
+        mode.map(|mode| Srvr { version: version.into(), zxid: 0x1_0000_0000, mode, node_count: 12, connections: 3 });
     m.not_serving = false;
     m.config_version = mode.map(|_| 0x1_0000_0000);
     m.membership = mode.map(|_| membership);
@@ -200,7 +194,11 @@ fn probes(spec: &Spec, until: u64) -> Vec<(u64, EnsembleStatus)> {
         .take_while(|t| *t <= until)
         .map(|t| {
             let members = if t < spec.kill_at {
-                vec![member(0, Some(Mode::Leader), 0, "3.8.0"), member(1, Some(Mode::Follower), 0, "3.8.0"), member(2, Some(Mode::Follower), 0, "3.8.0")]
+                vec![
+                    member(0, Some(Mode::Leader), 0, "3.8.0"),
+                    member(1, Some(Mode::Follower), 0, "3.8.0"),
+                    member(2, Some(Mode::Follower), 0, "3.8.0"),
+                ]
             } else if t < elected {
                 vec![member(0, None, 0, "3.8.0"), member(1, None, 1, "3.8.0"), member(2, None, 1, "3.8.0")]
                     .into_iter()
@@ -212,9 +210,17 @@ fn probes(spec: &Spec, until: u64) -> Vec<(u64, EnsembleStatus)> {
                     })
                     .collect()
             } else if t < spec.heal_at {
-                vec![member(0, None, 1, "3.8.0"), member(1, Some(Mode::Leader), 1, "3.8.0"), member(2, Some(Mode::Follower), 1, "3.8.0")]
+                vec![
+                    member(0, None, 1, "3.8.0"),
+                    member(1, Some(Mode::Leader), 1, "3.8.0"),
+                    member(2, Some(Mode::Follower), 1, "3.8.0"),
+                ]
             } else {
-                vec![member(0, Some(Mode::Follower), 1, "3.8.0"), member(1, Some(Mode::Leader), 1, "3.8.0"), member(2, Some(Mode::Follower), 1, "3.8.0")]
+                vec![
+                    member(0, Some(Mode::Follower), 1, "3.8.0"),
+                    member(1, Some(Mode::Leader), 1, "3.8.0"),
+                    member(2, Some(Mode::Follower), 1, "3.8.0"),
+                ]
             };
             (t, EnsembleStatus::judge(members))
         })
@@ -229,8 +235,10 @@ pub fn stale_sync_read(b: &mut Bundle) -> u64 {
     // For each key, the values written by acknowledged writes in order.
     let mut written: BTreeMap<&str, Vec<(u64, String, i32)>> = BTreeMap::new();
     for o in &ops {
-        if let (Call::Set { path, value } | Call::Create { path, value } | Call::Cas { path, value, .. }, Outcome::Ok { ret }) =
-            (&o.call, &o.outcome)
+        if let (
+            Call::Set { path, value } | Call::Create { path, value } | Call::Cas { path, value, .. },
+            Outcome::Ok { ret },
+        ) = (&o.call, &o.outcome)
         {
             let version = match ret {
                 Ret::Written { stat } => stat.version,
@@ -245,7 +253,9 @@ pub fn stale_sync_read(b: &mut Bundle) -> u64 {
         .find(|o| {
             matches!(o.call, Call::SyncGet { .. })
                 && o.is_ok()
-                && written.get(o.call.path().unwrap()).is_some_and(|w| w.iter().filter(|(t, ..)| *t < o.invoke_ns).count() >= 2)
+                && written
+                    .get(o.call.path().unwrap())
+                    .is_some_and(|w| w.iter().filter(|(t, ..)| *t < o.invoke_ns).count() >= 2)
         })
         .expect("a sync+get after two writes");
     let w = &written[target.call.path().unwrap()];

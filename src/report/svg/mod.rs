@@ -89,7 +89,12 @@ pub(crate) fn nice_max(v: f64) -> f64 {
 /// An x axis of seconds below `y`: tick lines and labels.
 pub(crate) fn seconds_axis(out: &mut String, x: &Scale, t1_s: f64, y: f64, top: f64) {
     let step = nice_step(t1_s, 10.0);
-    let _ = write!(out, r##"<g class="axis x"><line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#888"/>"##, x.at(0.0), x.at(t1_s));
+    let _ = write!(
+        out,
+        r##"<g class="axis x"><line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#888"/>"##,
+        x.at(0.0),
+        x.at(t1_s)
+    );
     let mut t = 0.0;
     while t <= t1_s + 1e-9 {
         let px = x.at(t);
@@ -137,7 +142,10 @@ mod tests {
 
     #[test]
     fn escaping_covers_markup_quotes_and_control_characters() {
-        assert_eq!(esc(r#"<script>alert("x")</script> & 'y'"#), "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;");
+        assert_eq!(
+            esc(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
         assert_eq!(esc("a\u{1}b\tc"), "a\u{fffd}b\tc");
     }
 

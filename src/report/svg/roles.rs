@@ -99,7 +99,13 @@ pub fn roles(ev: &Evidence) -> Option<String> {
             };
             if !label.is_empty() {
                 let fill = if r.role == "leader" { "#fff" } else { "#102040" };
-                let _ = write!(out, r#"<text x="{:.1}" y="{:.1}" fill="{fill}">{}</text>"#, x0 + 4.0, y + 15.0, esc(&label));
+                let _ = write!(
+                    out,
+                    r#"<text x="{:.1}" y="{:.1}" fill="{fill}">{}</text>"#,
+                    x0 + 4.0,
+                    y + 15.0,
+                    esc(&label)
+                );
             }
             out.push_str("</g>");
         }

@@ -13,7 +13,7 @@ use crate::report::format;
 pub const MAX_BARS: usize = 600;
 
 /// Left edge of the plot area (shared with the role lanes).
-pub(crate) const LEFT: f64 = 60.0;
+pub(crate) const LEFT: f64 = 72.0;
 /// Right edge of the plot area.
 pub(crate) const RIGHT: f64 = WIDTH - 16.0;
 const THR_TOP: f64 = 40.0;

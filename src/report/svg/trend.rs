@@ -46,7 +46,11 @@ pub fn trend(points: &[TrendPoint]) -> String {
             .enumerate()
             .map(|(i, p)| format!("{}{:.1} {:.1}", if i == 0 { 'M' } else { 'L' }, at(i), y.at(p.score)))
             .collect();
-        let _ = write!(out, r##"<path class="line score" d="{}" fill="none" stroke="#1f4e9c" stroke-width="1.5"/>"##, d.join(""));
+        let _ = write!(
+            out,
+            r##"<path class="line score" d="{}" fill="none" stroke="#1f4e9c" stroke-width="1.5"/>"##,
+            d.join("")
+        );
     }
     for (i, p) in points.iter().enumerate() {
         let colour = if p.passed { "#2e9d5b" } else { "#c9302c" };
@@ -64,7 +68,12 @@ pub fn trend(points: &[TrendPoint]) -> String {
     if n == 0 {
         let _ = write!(out, r#"<text x="{:.1}" y="{:.1}">no runs yet</text>"#, LEFT + 10.0, BOTTOM / 2.0);
     }
-    let _ = write!(out, r#"<text x="{LEFT}" y="{:.1}">oldest</text><text x="{RIGHT}" y="{:.1}" text-anchor="end">newest</text></svg>"#, BOTTOM + 20.0, BOTTOM + 20.0);
+    let _ = write!(
+        out,
+        r#"<text x="{LEFT}" y="{:.1}">oldest</text><text x="{RIGHT}" y="{:.1}" text-anchor="end">newest</text></svg>"#,
+        BOTTOM + 20.0,
+        BOTTOM + 20.0
+    );
     out
 }
 
