@@ -3,7 +3,9 @@
 /// A duration in ns for people: `850 µs`, `12 ms`, `3.42 s`, `2 min 05 s`.
 pub fn duration(ns: u64) -> String {
     let ms = ns as f64 / 1e6;
-    if ns < 1_000_000 {
+    if ns == 0 {
+        "0 s".to_string()
+    } else if ns < 1_000_000 {
         format!("{} µs", ns / 1000)
     } else if ms < 1000.0 {
         format!("{ms:.0} ms")
@@ -63,6 +65,7 @@ mod tests {
 
     #[test]
     fn durations_read_well() {
+        assert_eq!(duration(0), "0 s");
         assert_eq!(duration(850_000), "850 µs");
         assert_eq!(duration(12_400_000), "12 ms");
         assert_eq!(duration(3_421_000_000), "3.42 s");
