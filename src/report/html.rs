@@ -30,6 +30,7 @@ fn env() -> &'static Environment<'static> {
         env.add_filter("pct", |v: f64| format!("{:.2} %", v * 100.0));
         for (name, source) in [
             ("style.css", include_str!("templates/style.css")),
+            ("head.html", include_str!("templates/head.html")),
             ("run.html", include_str!("templates/run.html")),
             ("scenario.html", include_str!("templates/scenario.html")),
             ("index.html", include_str!("templates/index.html")),
@@ -194,7 +195,7 @@ mod tests {
 
     #[test]
     fn the_templates_parse() {
-        for t in ["run.html", "scenario.html", "index.html", "style.css"] {
+        for t in ["run.html", "scenario.html", "index.html", "head.html", "style.css"] {
             assert!(env().get_template(t).is_ok(), "{t}");
         }
     }

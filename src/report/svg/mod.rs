@@ -109,6 +109,17 @@ pub(crate) fn seconds_axis(out: &mut String, x: &Scale, t1_s: f64, y: f64, top: 
     let _ = write!(out, r##"<text x="{:.1}" y="{:.1}" text-anchor="end">s</text></g>"##, x.at(t1_s), y + 28.0);
 }
 
+/// A horizontal grid line across `[left, right]` at `y` with its label to the left.
+pub(crate) fn y_tick(out: &mut String, left: f64, right: f64, y: f64, label: &str) {
+    let _ = write!(
+        out,
+        r##"<line x1="{left:.1}" y1="{y:.1}" x2="{right:.1}" y2="{y:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+        left - 4.0,
+        y + 4.0,
+        esc(label)
+    );
+}
+
 /// A number without a trailing `.0`.
 pub(crate) fn trim_num(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 { format!("{}", v.round() as i64) } else { format!("{v:.1}") }

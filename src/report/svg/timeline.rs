@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Scale, WIDTH, clip, esc, nice_max, nice_step, open, seconds_axis, trim_num};
+use super::{Scale, WIDTH, clip, esc, nice_max, nice_step, open, seconds_axis, trim_num, y_tick};
 use crate::report::evidence::{Bucket, Evidence};
 use crate::report::format;
 
@@ -126,14 +126,7 @@ pub fn timeline(ev: &Evidence) -> String {
     out.push_str(r#"<g class="axis y">"#);
     let mut v = 0.0;
     while v <= per_col_max + 1e-9 {
-        let py = y.at(v);
-        let _ = write!(
-            out,
-            r##"<line x1="{LEFT}" y1="{py:.1}" x2="{RIGHT}" y2="{py:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-            LEFT - 4.0,
-            py + 4.0,
-            trim_num(v)
-        );
+        y_tick(&mut out, LEFT, RIGHT, y.at(v), &trim_num(v));
         v += step;
     }
     let unit = if cols.len() < ev.series.buckets.len() {
@@ -192,14 +185,7 @@ pub fn timeline(ev: &Evidence) -> String {
         out.push_str(r#"<g class="axis y">"#);
         let mut d = d0;
         while d <= d1 + 1e-9 {
-            let py = ly.at(d);
-            let _ = write!(
-                out,
-                r##"<line x1="{LEFT}" y1="{py:.1}" x2="{RIGHT}" y2="{py:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-                LEFT - 4.0,
-                py + 4.0,
-                latency_label(10f64.powf(d))
-            );
+            y_tick(&mut out, LEFT, RIGHT, ly.at(d), &latency_label(10f64.powf(d)));
             d += 1.0;
         }
         let _ = write!(out, r#"<text x="4" y="{:.1}">latency</text></g>"#, LAT_TOP - 6.0);

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Scale, WIDTH, esc, open};
+use super::{Scale, WIDTH, esc, open, y_tick};
 
 const LEFT: f64 = 44.0;
 const RIGHT: f64 = WIDTH - 16.0;
@@ -28,13 +28,7 @@ pub fn trend(points: &[TrendPoint]) -> String {
     let y = Scale::new(0.0, 100.0, BOTTOM, TOP);
     out.push_str(r#"<g class="axis y">"#);
     for v in [0.0, 25.0, 50.0, 75.0, 100.0] {
-        let py = y.at(v);
-        let _ = write!(
-            out,
-            r##"<line x1="{LEFT}" y1="{py:.1}" x2="{RIGHT}" y2="{py:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v}</text>"##,
-            LEFT - 4.0,
-            py + 4.0
-        );
+        y_tick(&mut out, LEFT, RIGHT, y.at(v), &v.to_string());
     }
     out.push_str("</g>");
     let n = points.len();
