@@ -124,6 +124,8 @@ fn zk_chaos_report_re_renders_an_old_run_and_rejects_bad_input_clearly() {
     for f in ["index.html", "junit.xml", "cucumber.json"] {
         std::fs::remove_file(run_dir.join(f)).unwrap();
     }
+    let (ok, out, _) = cli(&["report", "--help"]);
+    assert!(ok && out.contains("Examples:") && out.contains("--index"), "{out}");
     let (ok, out, err) = cli(&["report", run_dir.to_str().unwrap()]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("index.html"), "{out}");
