@@ -15,6 +15,7 @@ pub mod local;
 pub mod operator;
 pub mod plan;
 pub mod probe;
+pub mod report;
 pub mod scenario;
 pub mod smoke;
 pub mod steps;

@@ -134,6 +134,8 @@ pub struct SuiteReport {
     pub stats: Stats,
     /// How long the linearizability search took.
     pub linear_elapsed: Duration,
+    /// The smallest linearizability violation, for the report's lane view.
+    pub linear_violation: Option<linear::Violation>,
 }
 
 impl SuiteReport {
@@ -176,6 +178,7 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
         quorum,
         stats: stats::stats(&ops),
         linear_elapsed: lin.elapsed,
+        linear_violation: lin.violation,
     })
 }
 

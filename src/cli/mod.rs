@@ -8,6 +8,7 @@ mod kind;
 mod operator;
 mod progress;
 mod provision;
+mod report;
 mod run;
 mod smoke;
 mod status;
@@ -90,6 +91,12 @@ Examples:
   zk-chaos check history.jsonl --budget-secs 10
 Exit status: 0 all valid, 1 something invalid, 3 some checker could not decide.")]
     Check(check::CheckArgs),
+    /// Re-render a run's HTML report, JUnit XML and Cucumber JSON from its record.json.
+    #[command(after_help = "\
+Examples:
+  zk-chaos report reports/20250101-120000-3fa2c1
+  zk-chaos report --index reports                 # rebuild reports/index.html")]
+    Report(report::ReportArgs),
     /// Show every member of running ensembles: mode, zxid, config version.
     #[command(after_help = "\
 Examples:
@@ -199,6 +206,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Up(a) => up::up(a).await,
         Command::Apply(a) => apply::apply(a).await,
         Command::Check(a) => check::check(a),
+        Command::Report(a) => report::report(a),
         Command::Status(a) => status::status(a).await,
         Command::Down(a) => down::down(a),
         Command::Provision(a) => provision::provision(a).await,

@@ -290,11 +290,12 @@ pub enum HistoryError {
 pub fn pair(events: &[Event], path: &str) -> Result<Vec<Operation>, HistoryError> {
     let mut open: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
     let mut ops: Vec<Operation> = Vec::new();
+    let mut seen: std::collections::HashSet<u64> = std::collections::HashSet::new();
     for (i, e) in events.iter().enumerate() {
         let bad = |reason: String| HistoryError::Inconsistent { path: path.to_string(), line: i + 1, reason };
         match e {
             Event::Invoke { id, client, session, time_ns, call } => {
-                if open.contains_key(id) || ops.iter().any(|o| o.id == *id) {
+                if !seen.insert(*id) {
                     return Err(bad(format!("operation id {id} invoked twice")));
                 }
                 open.insert(*id, ops.len());
