@@ -53,8 +53,12 @@ fn main() -> ExitCode {
         match runner::run(opts).await {
             Ok(outcome) => {
                 print!("{}", outcome.render_summary());
-                if let Err(e) = zk_chaos::steps::output::write(&outcome) {
-                    eprintln!("features: writing the output: {e}");
+                match zk_chaos::steps::output::write(&outcome, "local") {
+                    Ok(index) => println!("report: {}", index.display()),
+                    Err(e) => {
+                        eprintln!("features: writing the report: {e}");
+                        return ExitCode::FAILURE;
+                    }
                 }
                 if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
             }

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use zk_chaos::dist::{self, DistConfig, Progress as _};
 use zk_chaos::steps::runner::{self, RunOptions};
+use zk_chaos::steps::{load, output};
 
 use super::progress::Spinner;
 use super::{EnsembleArgs, interrupted};
@@ -56,25 +57,45 @@ pub struct RunArgs {
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let out_dir = args.out.join(runner::run_id(seed));
+    let backend = format!("{:?}", args.backend).to_lowercase();
+    // Whatever fails before the scenarios run still leaves a record, JUnit
+    // and Cucumber JSON saying so (for CI), then the error.
+    let fail_early = |code: u8, msg: String| -> anyhow::Result<ExitCode> {
+        eprintln!("error: {msg}");
+        match output::write_failed(&out_dir, &backend, seed, &msg, started.elapsed()) {
+            Ok(index) => eprintln!("report: {}", index.display()),
+            Err(e) => eprintln!("could not write the report: {e}"),
+        }
+        Ok(ExitCode::from(code))
+    };
     if args.backend != Backend::Local {
-        anyhow::bail!(
-            "the {:?} backend cannot run scenarios from this build yet; use --backend local (see the README's kind section)",
-            args.backend
+        return fail_early(
+            2,
+            format!(
+                "the {backend} backend cannot run scenarios from this build yet; use --backend local (see the README's kind section)"
+            ),
         );
     }
     // Bad input fails first, before anything needs root or a download.
-    let tags = args.tags.clone().unwrap_or_else(|| zk_chaos::steps::load::DEFAULT_TAGS.to_string());
-    let checked = zk_chaos::steps::load::tags(&tags).and_then(|f| zk_chaos::steps::load::load(&args.paths, &f));
-    match checked {
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-        Ok(f) if zk_chaos::steps::load::count(&f) == 0 => {
-            eprintln!("error: no scenario in the given paths matches the tags `{tags}`");
-            return Ok(ExitCode::from(2));
+    let tags = args.tags.clone().unwrap_or_else(|| load::DEFAULT_TAGS.to_string());
+    match load::tags(&tags).and_then(|f| load::load(&args.paths, &f)) {
+        Err(e) => return fail_early(2, e.to_string()),
+        Ok(f) if load::count(&f) == 0 => {
+            return fail_early(2, format!("no scenario in the given paths matches the tags `{tags}`"));
         }
         Ok(_) => {}
+    }
+    if !zk_chaos::sys::has_net_admin() {
+        return fail_early(
+            1,
+            "the local backend needs root (CAP_NET_ADMIN) to create network namespaces: run with sudo".into(),
+        );
+    }
+    if let Err(e) = zk_chaos::dist::find_java() {
+        return fail_early(1, format!("the local backend needs Java: {e}"));
     }
     let ens = EnsembleArgs {
         name: "zk".into(),
@@ -88,20 +109,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         quorum_timeout: 60,
     };
     let base = ens.spec(false);
-    if !zk_chaos::sys::has_net_admin() {
-        anyhow::bail!("the local backend needs root (CAP_NET_ADMIN) to create network namespaces: run with sudo");
-    }
-    zk_chaos::dist::find_java().context("the local backend needs Java")?;
-    let seed = args.seed.unwrap_or_else(rand::random);
     // Every supported version, once, with progress (the first run downloads).
     let spinner = Spinner::new();
     let cfg = DistConfig::from_env();
     for v in dist::supported_versions() {
         spinner.stage(&format!("resolving ZooKeeper {v}"));
-        dist::resolve(v, &cfg, &spinner).await.with_context(|| format!("provisioning ZooKeeper {v}"))?;
+        if let Err(e) = dist::resolve(v, &cfg, &spinner).await {
+            spinner.finish();
+            return fail_early(1, format!("provisioning ZooKeeper {v}: {e}"));
+        }
     }
     spinner.finish();
-    let out_dir = args.out.join(runner::run_id(seed));
     eprintln!("zk-chaos run: seed {seed}, output {}", out_dir.display());
     let opts = RunOptions {
         paths: args.paths,
@@ -113,15 +131,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         live: std::io::stderr().is_terminal(),
     };
     let outcome = tokio::select! {
-        r = runner::run(opts) => r?,
+        r = runner::run(opts) => match r {
+            Ok(o) => o,
+            Err(e) => return fail_early(2, e.to_string()),
+        },
         _ = interrupted() => {
             // Dropping the run drops every scenario's cluster, whose Drop
             // kills its servers and removes its namespaces.
             eprintln!("interrupted; the scenarios' ensembles were removed");
+            let _ = output::write_failed(&out_dir, &backend, seed, "interrupted", started.elapsed());
             return Ok(ExitCode::from(130));
         }
     };
     print!("{}", outcome.render_summary());
-    zk_chaos::steps::output::write(&outcome).with_context(|| format!("writing {}", out_dir.display()))?;
+    let index = output::write(&outcome, &backend).with_context(|| format!("writing {}", out_dir.display()))?;
+    println!("report: {}", index.display());
     Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -49,7 +49,8 @@ impl RunContext {
         self.seed ^ fnv(key)
     }
 
-    /// Where scenario `key` writes its history.
+    /// Where scenario `key` writes its history while it runs (the report
+    /// then files it under `scenarios/<nn>-<name>/bundle`).
     pub fn scenario_dir(&self, key: &str) -> PathBuf {
         let slug: String = key
             .rsplit('/')
@@ -59,7 +60,7 @@ impl RunContext {
             .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
             .collect();
         let slug: String = slug.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
-        self.out_dir.join("scenarios").join(format!("{}-{:04x}", &slug[..slug.len().min(48)], fnv(key) & 0xffff))
+        self.out_dir.join("work").join(format!("{}-{:04x}", &slug[..slug.len().min(48)], fnv(key) & 0xffff))
     }
 
     /// A cluster name unique on this machine for `base` (several scenarios
@@ -113,7 +114,7 @@ mod tests {
         assert_eq!(c.scenario_seed("a.feature:3"), c.scenario_seed("a.feature:3"));
         assert_ne!(c.scenario_seed("a.feature:3"), c.scenario_seed("a.feature:9"));
         let d = c.scenario_dir("features/leader_loss.feature:12");
-        assert!(d.starts_with("/tmp/r/scenarios"), "{d:?}");
+        assert!(d.starts_with("/tmp/r/work"), "{d:?}");
         assert!(d.to_string_lossy().contains("leader-loss-feature-12-"), "{d:?}");
         assert_ne!(c.unique_name("zk"), c.unique_name("zk"));
     }

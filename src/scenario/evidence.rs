@@ -47,6 +47,9 @@ pub struct ScenarioEvidence {
     pub stats: Option<Stats>,
     /// Where the history, final state and probes were saved.
     pub history_dir: PathBuf,
+    /// When the workload started, on the scenario's clock (the history's
+    /// clock starts there).
+    pub workload_offset_ns: Option<u64>,
     /// Server logs per pod.
     pub logs: Vec<(String, PathBuf)>,
     /// What each step found: `(line, detail)`.

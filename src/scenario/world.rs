@@ -96,6 +96,7 @@ pub struct ScenarioWorld {
     samples: Arc<std::sync::Mutex<Vec<(u64, EnsembleStatus)>>>,
     workload: Option<RunningWorkload>,
     judged: Option<SuiteReport>,
+    workload_offset_ns: Option<u64>,
     open: Vec<(usize, ActiveFault)>,
     scheduled: Arc<ActiveFaults>,
     faults: Vec<FaultEntry>,
@@ -125,6 +126,7 @@ impl ScenarioWorld {
             samples: Arc::default(),
             workload: None,
             judged: None,
+            workload_offset_ns: None,
             open: Vec::new(),
             scheduled: Arc::default(),
             faults: Vec::new(),
@@ -281,6 +283,7 @@ impl ScenarioWorld {
             tokio::spawn(async move { run::run_until(&servers, &spec, rec, stopped).await })
         };
         let offset_ns = self.now_ns();
+        self.workload_offset_ns = Some(offset_ns);
         self.spawn_ops_meter(rec.clone(), stop.subscribe());
         self.workload = Some(RunningWorkload { spec, rec, stop, task, offset_ns });
         let rate = rate.map_or("as fast as they can".to_string(), |r| format!("at {r} ops/s"));
@@ -810,6 +813,7 @@ impl ScenarioWorld {
             report: self.judged.take(),
             stats,
             history_dir: self.dir.clone(),
+            workload_offset_ns: self.workload_offset_ns,
             logs,
             steps: std::mem::take(&mut self.steps),
             notes: std::mem::take(&mut self.notes),

@@ -1,17 +1,192 @@
-//! What a run leaves in its output directory besides the histories: the
-//! outcome as JSON (`outcome.json`) and the printed summary
-//! (`summary.txt`).
+//! What a run leaves in its output directory: the run record and the
+//! reports rendered from it (`record.json`, `index.html`, `junit.xml`,
+//! `cucumber.json`, see [`crate::report`]), each scenario's bundle and log
+//! excerpts under `scenarios/<nn>-<name>/`, the outcome as JSON
+//! (`outcome.json`) and the printed summary (`summary.txt`). Also written
+//! for a run that failed before any scenario ran.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use super::runner::RunOutcome;
+use super::writer::{ScenarioOutcome, Status};
+use crate::check::suite::Bundle;
+use crate::report::{self, artifacts, probes};
+use crate::report::{
+    Environment, Evidence, FaultEntry, FeatureRecord, OperatorAction, Outcome, ReportError, RunRecord, ScenarioRecord,
+    StepRecord,
+};
+use crate::scenario::ScenarioEvidence;
 
-/// Write the outcome files; returns their paths.
-pub fn write(outcome: &RunOutcome) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(&outcome.out_dir)?;
-    let json = outcome.out_dir.join("outcome.json");
-    std::fs::write(&json, serde_json::to_vec_pretty(outcome).map_err(std::io::Error::other)?)?;
-    let summary = outcome.out_dir.join("summary.txt");
-    std::fs::write(&summary, outcome.render_summary())?;
-    Ok(vec![json, summary])
+fn outcome(s: Status) -> Outcome {
+    match s {
+        Status::Passed => Outcome::Passed,
+        Status::Failed => Outcome::Failed,
+        Status::Skipped => Outcome::Skipped,
+    }
+}
+
+/// A record with the environment filled in, for run `run_id`.
+pub fn new_record(run_id: &str, backend: &str, seed: u64) -> RunRecord {
+    let versions = crate::dist::supported_versions().iter().map(|v| v.to_string()).collect();
+    let mut r = RunRecord::start(Environment::detect(backend, versions, Some(seed)));
+    r.run_id = run_id.to_string();
+    r
+}
+
+/// The evidence of one scenario for the report: from its judged bundle
+/// when a workload ran (times on the history clock), else from its probes
+/// alone (times on the scenario clock).
+fn evidence_of(ev: &ScenarioEvidence) -> (Option<Evidence>, Option<Bundle>) {
+    let shift = ev.workload_offset_ns.unwrap_or(0);
+    let on_clock = |t: u64| t.saturating_sub(shift);
+    let bundle = ev.report.as_ref().and_then(|_| Bundle::load(&ev.history_dir).ok());
+    let mut e = match (&bundle, &ev.report) {
+        (Some(b), Some(r)) => match Evidence::from_bundle(b, r) {
+            Ok(e) => e,
+            Err(_) => return (None, bundle),
+        },
+        _ => {
+            let timeline = probes::ProbeTimeline::summarise(&ev.probes);
+            Evidence {
+                leader_changes: probes::leader_changes(&timeline),
+                probes: Some(timeline),
+                faults: ev
+                    .faults
+                    .iter()
+                    .map(|f| FaultEntry {
+                        name: f.name.clone(),
+                        description: f.description.clone(),
+                        targets: f.targets.clone(),
+                        start_ns: f.start_ns,
+                        heal_ns: f.heal_ns,
+                    })
+                    .collect(),
+                ..Evidence::default()
+            }
+        }
+    };
+    if bundle.is_some() {
+        // The bundle knows descriptions and times; targets come from the scenario.
+        for f in &mut e.faults {
+            if let Some(src) =
+                ev.faults.iter().find(|s| s.description == f.description && on_clock(s.start_ns) == f.start_ns)
+            {
+                f.targets = src.targets.clone();
+                f.name = src.name.clone();
+            }
+        }
+    }
+    e.operator_actions = ev
+        .operator
+        .iter()
+        .filter(|(t, _)| *t >= shift)
+        .map(|(t, text)| OperatorAction { at_ns: on_clock(*t), text: text.clone() })
+        .collect();
+    (Some(e), bundle)
+}
+
+fn scenario_record(run_dir: &Path, number: usize, s: &ScenarioOutcome) -> Result<ScenarioRecord, ReportError> {
+    let steps: Vec<StepRecord> = s
+        .steps
+        .iter()
+        .map(|st| StepRecord {
+            keyword: st.keyword.clone(),
+            text: st.text.clone(),
+            line: st.line as u32,
+            duration_ns: st.millis * 1_000_000,
+            outcome: outcome(st.status),
+            error: st.error.clone(),
+        })
+        .collect();
+    let mut rec = ScenarioRecord {
+        name: s.name.clone(),
+        keyword: "Scenario".into(),
+        line: s.line as u32,
+        tags: s.tags.clone(),
+        start_offset_ns: s.started_ms * 1_000_000,
+        duration_ns: s.millis * 1_000_000,
+        outcome: outcome(s.status),
+        steps,
+        ..ScenarioRecord::default()
+    };
+    if let Some(ev) = &s.evidence {
+        let (evidence, bundle) = evidence_of(ev);
+        let logs: Vec<artifacts::PodLog> = ev
+            .logs
+            .iter()
+            .filter_map(|(pod, file)| {
+                file.parent().map(|d| artifacts::PodLog { pod: pod.clone(), dir: d.to_path_buf() })
+            })
+            .collect();
+        let a = artifacts::save_scenario_artifacts(run_dir, number, &s.name, bundle.as_ref(), &logs)?;
+        rec.links = a.links;
+        rec.logs = a.logs;
+        rec.evidence = evidence;
+    }
+    Ok(rec)
+}
+
+/// The record of a finished run.
+pub fn record(outcome: &RunOutcome, backend: &str) -> Result<RunRecord, ReportError> {
+    let mut r = new_record(&outcome.run_id, backend, outcome.seed);
+    r.started = report::record::rfc3339(SystemTime::now() - outcome.elapsed);
+    let mut features: BTreeMap<String, FeatureRecord> = BTreeMap::new();
+    let mut order = Vec::new();
+    for (i, s) in outcome.scenarios.iter().enumerate() {
+        let f = features.entry(s.path.clone()).or_insert_with(|| {
+            order.push(s.path.clone());
+            FeatureRecord { name: s.feature.clone(), path: s.path.clone(), line: 1, ..FeatureRecord::default() }
+        });
+        f.scenarios.push(scenario_record(&outcome.out_dir, i + 1, s)?);
+    }
+    r.features = order.into_iter().filter_map(|p| features.remove(&p)).collect();
+    if !outcome.parse_errors.is_empty() {
+        r.error = Some(outcome.parse_errors.join("\n"));
+    }
+    r.finish(outcome.elapsed);
+    Ok(r)
+}
+
+/// Write everything for a finished run; returns the report's index file.
+pub fn write(outcome: &RunOutcome, backend: &str) -> Result<PathBuf, ReportError> {
+    let dir = &outcome.out_dir;
+    let io = |path: PathBuf| move |source| ReportError::Io { path, source };
+    std::fs::create_dir_all(dir).map_err(io(dir.clone()))?;
+    let json = dir.join("outcome.json");
+    let bytes =
+        serde_json::to_vec_pretty(outcome).map_err(|e| ReportError::Io { path: json.clone(), source: e.into() })?;
+    std::fs::write(&json, bytes).map_err(io(json.clone()))?;
+    let summary = dir.join("summary.txt");
+    std::fs::write(&summary, outcome.render_summary()).map_err(io(summary.clone()))?;
+    let record = record(outcome, backend)?;
+    let written = report::write(&record, dir)?;
+    // The bundles now live under scenarios/<nn>-<name>/bundle.
+    let _ = std::fs::remove_dir_all(dir.join("work"));
+    if let Some(root) = dir.parent() {
+        report::write_index(root)?;
+    }
+    Ok(written.dir.join("index.html"))
+}
+
+/// Write the record and reports of a run that failed before its scenarios
+/// ran (bad input, no root, provisioning): JUnit and Cucumber JSON still
+/// say so to CI.
+pub fn write_failed(
+    run_dir: &Path,
+    backend: &str,
+    seed: u64,
+    error: &str,
+    elapsed: Duration,
+) -> Result<PathBuf, ReportError> {
+    let run_id = run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let mut r = new_record(&run_id, backend, seed);
+    r.error = Some(error.to_string());
+    r.finish(elapsed);
+    let written = report::write(&r, run_dir)?;
+    if let Some(root) = run_dir.parent() {
+        report::write_index(root)?;
+    }
+    Ok(written.dir.join("index.html"))
 }
