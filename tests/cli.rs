@@ -74,7 +74,7 @@ fn detached_up_status_and_down() {
 fn a_killed_up_leaves_no_server_and_down_cleans_the_rest() {
     let work = tempfile::tempdir().unwrap();
     let mut child = bin()
-        .args(["up", "--name", "cli-crash", "--replicas", "1"])
+        .args(["up", "--name", "cli-crash", "--replicas", "1", "--data-disk-mb", "32"])
         .env("ZK_CHAOS_WORK_DIR", work.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -99,7 +99,9 @@ fn a_killed_up_leaves_no_server_and_down_cleans_the_rest() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(!zk_chaos::sys::pid_alive(pid), "the server died with its parent");
-    assert!(!ensemble::leftovers_of(&st.run, st.subnet).is_empty(), "namespaces outlive a SIGKILL");
+    let left = ensemble::leftovers_of(&st.run, st.subnet);
+    assert!(left.iter().any(|l| l.starts_with("namespace")), "namespaces outlive a SIGKILL: {left:?}");
+    assert!(left.iter().any(|l| l.starts_with("data disk")), "so does the tmpfs data disk: {left:?}");
     let o = run(bin().args(["down", "--name", "cli-crash"]));
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(ensemble::leftovers_of(&st.run, st.subnet), Vec::<String>::new());

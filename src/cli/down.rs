@@ -26,13 +26,14 @@ pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
     if args.all {
         let r = ensemble::sweep_all(args.keep_data);
         println!(
-            "removed {} run(s), {} process(es), {} namespace(s), {} interface(s), {} route(s), {} hosts dir(s)",
+            "removed {} run(s), {} process(es), {} namespace(s), {} interface(s), {} route(s), {} hosts dir(s), {} data disk(s)",
             r.runs.len(),
             r.processes,
             r.namespaces,
             r.links,
             r.routes,
-            r.hosts_dirs
+            r.hosts_dirs,
+            r.disks
         );
         let left = ensemble::leftovers();
         if !left.is_empty() {

@@ -167,6 +167,10 @@ pub struct EnsembleArgs {
     /// Seconds to wait for quorum.
     #[arg(long, default_value_t = 60)]
     pub quorum_timeout: u64,
+    /// Give each member's data dir its own tmpfs of this many MiB (for disk
+    /// faults that must never fill the host's disk).
+    #[arg(long)]
+    pub data_disk_mb: Option<u32>,
 }
 
 impl EnsembleArgs {
@@ -178,6 +182,7 @@ impl EnsembleArgs {
         spec.heap_mb = self.heap_mb;
         spec.settings.tick_time_ms = self.tick_ms;
         spec.detach = detach;
+        spec.data_disk_mb = self.data_disk_mb;
         if let Some(w) = &self.work_dir {
             spec.work_dir = w.clone();
         }

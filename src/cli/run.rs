@@ -107,6 +107,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         namespace: "default".into(),
         work_dir: args.work_dir.clone(),
         quorum_timeout: 60,
+        data_disk_mb: None,
     };
     let base = ens.spec(false);
     // Every supported version, once, with progress (the first run downloads).

@@ -222,6 +222,12 @@ impl FaultTarget for LocalCluster {
     async fn unblock_clients(&self, ordinal: u32) -> Result<(), FaultError> {
         self.with_ens(async |e| prim::unblock_clients(e, ordinal)).await.map_err(cluster_to_fault)?
     }
+    async fn fill_disk(&self, ordinal: u32) -> Result<u64, FaultError> {
+        self.with_ens(async |e| prim::fill_disk(e, ordinal)).await.map_err(cluster_to_fault)?
+    }
+    async fn free_disk(&self, ordinal: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| prim::free_disk(e, ordinal)).await.map_err(cluster_to_fault)?
+    }
     async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError> {
         self.with_ens(async |e| prim::netem(e, ordinal, args)).await.map_err(cluster_to_fault)?
     }

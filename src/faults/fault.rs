@@ -34,6 +34,8 @@ pub enum Fault {
     /// The harness's clients cut off from the selected members (they keep
     /// their peers).
     IsolateClients(Selector),
+    /// Fill the selected members' (size-limited) data disks.
+    FillDisk(Selector),
     /// Drop only what `from` sends to the other members.
     OneWay {
         /// The members whose outgoing traffic is dropped.
@@ -69,6 +71,7 @@ impl Fault {
             Self::Bridge => "bridge",
             Self::RandomHalves => "halves",
             Self::IsolateClients(_) => "clients",
+            Self::FillDisk(_) => "disk",
             Self::OneWay { .. } => "one-way",
             Self::Netem { .. } => "netem",
         }
@@ -219,6 +222,16 @@ impl Fault {
                 }
                 format!("clients cut off from {}", r.description)
             }
+            Self::FillDisk(sel) => {
+                let r = resolve(sel, rng)?;
+                targets.extend(&r.ordinals);
+                let mut bytes = 0;
+                for o in &r.ordinals {
+                    undo.push(Undo::FreeDisk(*o));
+                    bytes += t.fill_disk(*o).await?;
+                }
+                format!("fill the data disk of {} ({} MiB written)", r.description, bytes >> 20)
+            }
             Self::OneWay { from } => {
                 let r = resolve(from, rng)?;
                 targets.extend(&r.ordinals);
@@ -248,6 +261,7 @@ impl fmt::Display for Fault {
             Self::Bridge => f.write_str("bridge"),
             Self::RandomHalves => f.write_str("split into random halves"),
             Self::IsolateClients(s) => write!(f, "cut the clients off from {s}"),
+            Self::FillDisk(s) => write!(f, "fill the data disk of {s}"),
             Self::OneWay { from } => write!(f, "one-way from {from}"),
             Self::Netem { target, .. } => {
                 write!(f, "netem {} on {target}", self.netem_args().map(|a| a.join(" ")).unwrap_or_default())
@@ -294,6 +308,8 @@ enum Undo {
     ClearNetem(u32),
     /// Let clients reach the member again.
     UnblockClients(u32),
+    /// Remove the ballast from the member's data disk.
+    FreeDisk(u32),
 }
 
 /// Undo `steps` in reverse order, all of them even when some fail; the first
@@ -307,6 +323,7 @@ async fn run_undo(t: &dyn FaultTarget, steps: Vec<Undo>) -> Result<(), FaultErro
             Undo::Unblock { from, to } => t.unblock(from, to).await,
             Undo::ClearNetem(o) => t.clear_netem(o).await,
             Undo::UnblockClients(o) => t.unblock_clients(o).await,
+            Undo::FreeDisk(o) => t.free_disk(o).await,
         };
         if let Err(e) = r {
             tracing::warn!(?step, error = %e, "heal step failed");

@@ -38,6 +38,11 @@ pub trait FaultTarget: Send + Sync {
     async fn block_clients(&self, ordinal: u32) -> Result<(), FaultError>;
     /// Undo [`FaultTarget::block_clients`].
     async fn unblock_clients(&self, ordinal: u32) -> Result<(), FaultError>;
+    /// Fill the member's data disk (a size-limited one only, never the
+    /// host's); returns the bytes written.
+    async fn fill_disk(&self, ordinal: u32) -> Result<u64, FaultError>;
+    /// Undo [`FaultTarget::fill_disk`].
+    async fn free_disk(&self, ordinal: u32) -> Result<(), FaultError>;
     /// Apply `tc ... netem <args>` to the member's egress.
     async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError>;
     /// Remove the netem qdisc.
@@ -115,6 +120,19 @@ pub mod local {
         }
     }
 
+    /// Fill the pod's data disk with the ballast (refused unless it is one
+    /// of our size-limited disks).
+    pub fn fill_disk(ens: &LocalEnsemble, ordinal: u32) -> Result<u64, FaultError> {
+        let data = ens.state().pods.get(&ordinal).ok_or(crate::local::EnsembleError::NoSuchPod(ordinal))?.dirs.data();
+        crate::local::disk::fill(&data).map_err(FaultError::Unsupported)
+    }
+
+    /// Remove the ballast.
+    pub fn free_disk(ens: &LocalEnsemble, ordinal: u32) -> Result<(), FaultError> {
+        let Some(pod) = ens.state().pods.get(&ordinal) else { return Ok(()) };
+        crate::local::disk::free(&pod.dirs.data()).map_err(FaultError::Invalid)
+    }
+
     /// SIGCONT, where "not running" is fine (it was killed meanwhile).
     pub fn resume(ens: &LocalEnsemble, ordinal: u32) -> Result<(), FaultError> {
         match ens.resume_pod(ordinal) {
@@ -161,6 +179,12 @@ impl FaultTarget for Mutex<LocalEnsemble> {
     }
     async fn unblock_clients(&self, ordinal: u32) -> Result<(), FaultError> {
         local::unblock_clients(&*self.lock().await, ordinal)
+    }
+    async fn fill_disk(&self, ordinal: u32) -> Result<u64, FaultError> {
+        local::fill_disk(&*self.lock().await, ordinal)
+    }
+    async fn free_disk(&self, ordinal: u32) -> Result<(), FaultError> {
+        local::free_disk(&*self.lock().await, ordinal)
     }
     async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError> {
         local::netem(&*self.lock().await, ordinal, args)

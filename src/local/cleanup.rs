@@ -43,6 +43,9 @@ pub fn teardown_run(state: &RunState, keep_data: bool) {
     if state.fenced {
         net::remove_fence(state.subnet);
     }
+    // A tmpfs data disk holds nothing once its pods are gone; it never
+    // outlives the run.
+    super::disk::unmount_run(&state.run);
     if !keep_data {
         let _ = std::fs::remove_dir_all(state.run_dir.join("volumes"));
     }
@@ -74,6 +77,8 @@ pub struct SweepReport {
     pub routes: usize,
     /// Hosts dirs deleted.
     pub hosts_dirs: usize,
+    /// Data disks (tmpfs) unmounted.
+    pub disks: usize,
 }
 
 /// Remove everything of ours on this host, recorded or not: every
@@ -103,6 +108,7 @@ pub fn sweep_all(keep_data: bool) -> SweepReport {
         let _ = std::fs::remove_dir_all(dir);
         report.hosts_dirs += 1;
     }
+    report.disks += super::disk::unmount_where(|_| true);
     let _ = std::fs::remove_dir_all(state::registry_dir().join("names"));
     if let Ok(routes) = net::host_routes() {
         for r in routes.iter().filter(|r| r.is_fence()) {
@@ -122,6 +128,7 @@ pub fn leftovers() -> Vec<String> {
     out.extend(net::our_namespaces().into_iter().map(|n| format!("namespace {n}")));
     out.extend(net::our_links().into_iter().map(|l| format!("link {l}")));
     out.extend(net::our_hosts_dirs().into_iter().map(|d| format!("hosts dir {}", d.display())));
+    out.extend(super::disk::our_mounts().into_iter().map(|(s, at)| format!("data disk {s} on {}", at.display())));
     if let Ok(routes) = net::host_routes() {
         out.extend(routes.iter().filter(|r| r.is_fence()).map(|r| format!("fence route {}", r.dst)));
     }
@@ -140,6 +147,12 @@ pub fn leftovers_of(run: &RunId, subnet: Subnet) -> Vec<String> {
             .into_iter()
             .filter(|d| d.to_str().is_some_and(mine))
             .map(|d| format!("hosts dir {}", d.display())),
+    );
+    out.extend(
+        super::disk::our_mounts()
+            .into_iter()
+            .filter(|(s, _)| mine(s))
+            .map(|(s, at)| format!("data disk {s} on {}", at.display())),
     );
     if let Ok(routes) = net::host_routes() {
         out.extend(

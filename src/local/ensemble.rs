@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use nix::sys::signal::Signal;
 
 pub use super::cleanup::{SweepReport, leftovers, leftovers_of, sweep_all, teardown_run};
+use super::disk;
 use super::naming::{self, NamingError, RunId, Subnet};
 use super::net::{self, NetError};
 use super::pod::{self, PodDirs, PodError, PodProcess};
@@ -52,6 +53,9 @@ pub struct EnsembleSpec {
     pub revision: String,
     /// Where ZooKeeper distributions come from.
     pub dist: DistConfig,
+    /// Give each pod's data dir its own tmpfs of this many MiB (for disk
+    /// faults that must not touch the host's disk).
+    pub data_disk_mb: Option<u32>,
 }
 
 impl EnsembleSpec {
@@ -81,6 +85,7 @@ impl EnsembleSpec {
             detach: false,
             revision: String::new(),
             dist: DistConfig::from_env(),
+            data_disk_mb: None,
         }
     }
 }
@@ -122,6 +127,9 @@ pub enum EnsembleError {
     /// Config rendering failed.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A data disk could not be mounted.
+    #[error(transparent)]
+    Disk(#[from] disk::DiskError),
     /// A server exited while starting.
     #[error("pod {pod} exited while starting; last lines of its logs:\n{tail}")]
     StartFailed {
@@ -245,6 +253,7 @@ impl LocalEnsemble {
                 detached: spec.detach,
                 created_unix: now_unix(),
                 operator: None,
+                data_disk_mb: spec.data_disk_mb,
             },
             dists: BTreeMap::from([(spec.version.clone(), dist)]),
             procs: BTreeMap::new(),
@@ -288,6 +297,12 @@ impl LocalEnsemble {
         self.write_all_hosts()?;
         net::verify_route(&self.state.run, self.addr(ordinal)?)?;
         let fresh = !self.state.pods[&ordinal].dirs.zoo_cfg().exists();
+        if let Some(mb) = self.state.data_disk_mb {
+            let data = self.state.pods[&ordinal].dirs.data();
+            if !disk::is_disk(&data) {
+                disk::mount(&self.state.run, ordinal, &data, mb)?;
+            }
+        }
         self.render_pod_config(ordinal, fresh.then_some(initial))?;
         self.start_pod(ordinal).await
     }
@@ -344,6 +359,8 @@ impl LocalEnsemble {
             return Err(EnsembleError::Invalid(format!("{} still exists", self.state.names.pod(ordinal))));
         }
         let dir = self.state.run_dir.join("volumes").join(self.state.names.pod(ordinal));
+        let run = self.state.run.clone();
+        disk::unmount_where(|s| s == disk::source(&run, ordinal));
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -3,6 +3,7 @@
 //! outlives it and StatefulSet semantics for ordinals.
 
 pub mod cleanup;
+pub mod disk;
 pub mod ensemble;
 pub mod naming;
 pub mod net;

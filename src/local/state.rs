@@ -111,6 +111,9 @@ pub struct RunState {
     /// equivalent and the resource); `None` for runs without it.
     #[serde(default)]
     pub operator: Option<serde_json::Value>,
+    /// Each pod's data dir is a tmpfs of this many MiB (see `local::disk`).
+    #[serde(default)]
+    pub data_disk_mb: Option<u32>,
 }
 
 impl RunState {

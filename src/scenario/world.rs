@@ -182,6 +182,19 @@ impl ScenarioWorld {
         version: &str,
         config: BTreeMap<String, String>,
     ) -> StepResult {
+        self.given_ensemble_with_disks(name, replicas, version, config, None).await
+    }
+
+    /// [`ScenarioWorld::given_ensemble`], each pod's data dir a tmpfs of
+    /// `disk_mb` MiB when given (for disk faults).
+    pub async fn given_ensemble_with_disks(
+        &mut self,
+        name: &str,
+        replicas: u32,
+        version: &str,
+        config: BTreeMap<String, String>,
+        disk_mb: Option<u32>,
+    ) -> StepResult {
         if self.cluster.is_some() {
             return Err(ScenarioError::Precondition("this scenario already has an ensemble".into()));
         }
@@ -192,7 +205,9 @@ impl ScenarioWorld {
         let unique = self.ctx.unique_name(name);
         let mut resource = ZookeeperCluster::new(&unique, spec);
         resource.metadata.namespace = Some(self.ctx.base.namespace.clone());
-        let opts = LocalOptions { base: self.ctx.base.clone() };
+        let mut base = self.ctx.base.clone();
+        base.data_disk_mb = disk_mb;
+        let opts = LocalOptions { base };
         self.live(format!("provisioning {unique}"));
         let c: Arc<dyn Cluster> =
             Arc::new(LocalCluster::create(resource, &opts, &crate::dist::NoProgress).await?) as Arc<dyn Cluster>;

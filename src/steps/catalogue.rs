@@ -108,6 +108,16 @@ pub fn all() -> Vec<StepDef> {
         ),
         def(
             Given,
+            "a {int}-member ensemble {string} running ZooKeeper {version} with {int} MiB data disks",
+            r#"Given a 3-member ensemble "zk" running ZooKeeper 3.8.0 with 64 MiB data disks"#,
+            "The same, each member's data dir its own size-limited tmpfs (what `I fill the data disk of ...` fills).",
+            step!(|w, a| {
+                w.given_ensemble_with_disks(&a.string(1)?, a.u32(0)?, &a.version(2)?, BTreeMap::new(), Some(a.u32(3)?))
+                    .await
+            }),
+        ),
+        def(
+            Given,
             "the operator manages it with update strategy OnDelete",
             "Given the operator manages it with update strategy OnDelete",
             "States the update strategy (OnDelete, partition 0): the operator deletes pods one at a time to roll changes.",
@@ -274,6 +284,13 @@ pub fn all() -> Vec<StepDef> {
                 };
                 fault(w, f, Some(a.duration(2)?)).await
             }),
+        ),
+        def(
+            When,
+            "I fill the data disk of {selector} for {duration}",
+            "When I fill the data disk of a random follower for 5s",
+            "Writes a ballast file until the member's data disk is full (only a size-limited data disk, never the host's), removes it after the duration.",
+            step!(|w, a| fault(w, Fault::FillDisk(a.selector(0)?), Some(a.duration(1)?)).await),
         ),
         def(
             When,
