@@ -6,6 +6,7 @@ Feature: Config rollouts and operator crashes
 
   Background:
     Given a 3-member ensemble "zk" running ZooKeeper 3.8.0
+    And 200 znodes under "/integrity"
     And a workload of 4 clients at 300 ops/s on 20 keys
 
   Scenario: A config change rolls out to every member
@@ -15,6 +16,7 @@ Feature: Config rollouts and operator crashes
     And the leader changed at most 1 time
     And the history is linearizable
     And no acknowledged write was lost
+    And all 200 znodes under "/integrity" read back intact
 
   Scenario: The operator is killed in the middle of an upgrade
     When I upgrade to 3.9.3
@@ -24,6 +26,7 @@ Feature: Config rollouts and operator crashes
     And within 30s all members run 3.9.3
     And the history is linearizable
     And no acknowledged write was lost
+    And all 200 znodes under "/integrity" read back intact
 
   Scenario: The operator is killed in the middle of a scale-down
     When I scale to 5 members
@@ -34,3 +37,4 @@ Feature: Config rollouts and operator crashes
     And within 90s the rollout is complete
     And the history is linearizable
     And no acknowledged write was lost
+    And all 200 znodes under "/integrity" read back intact

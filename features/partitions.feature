@@ -6,6 +6,7 @@ Feature: Network partitions
 
   Background:
     Given a 3-member ensemble "zk" running ZooKeeper 3.8.0
+    And 200 znodes under "/integrity"
     And a workload of 4 clients at 300 ops/s on 20 keys
 
   Scenario: The leader is isolated
@@ -15,6 +16,7 @@ Feature: Network partitions
     And the history is linearizable
     And no acknowledged write was lost
     And the ensemble converged after the faults
+    And all 200 znodes under "/integrity" read back intact
 
   Scenario: A minority is cut off from the majority
     When I split the ensemble into a majority and a minority for 8s
@@ -23,12 +25,14 @@ Feature: Network partitions
     And writes were unavailable for at most 3s
     And the history is linearizable
     And no acknowledged write was lost
+    And all 200 znodes under "/integrity" read back intact
 
   Scenario: A one-way cut from a follower keeps quorum
     When I cut the traffic from a random follower to the others for 6s
     Then within 30s every member serves in quorum
     And the history is linearizable
     And no acknowledged write was lost
+    And all 200 znodes under "/integrity" read back intact
 
   Scenario: The leader's link flaps
     When I partition the leader from the rest for 3s
@@ -41,6 +45,7 @@ Feature: Network partitions
     And the session guarantees held
     And no acknowledged write was lost
     And the ensemble converged after the faults
+    And all 200 znodes under "/integrity" read back intact
 
   Scenario: Random halves
     When I split the ensemble into random halves for 6s
@@ -48,6 +53,7 @@ Feature: Network partitions
     And the history is linearizable
     And no acknowledged write was lost
     And the ensemble converged after the faults
+    And all 200 znodes under "/integrity" read back intact
 
   Scenario: The clients are cut off from the leader
     When I cut the clients off from the leader
@@ -59,3 +65,4 @@ Feature: Network partitions
     And the history is linearizable
     And the session guarantees held
     And no acknowledged write was lost
+    And all 200 znodes under "/integrity" read back intact
