@@ -44,3 +44,4 @@ Feature: Pod kills
     And the history is linearizable
     And the session guarantees held
     And no acknowledged write was lost
+    And all 200 znodes under "/integrity" read back intact

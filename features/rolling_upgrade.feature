@@ -41,3 +41,4 @@ Feature: Rolling upgrade 3.8.0 to 3.9.3 with OnDelete and partitions
     And the history is linearizable
     And no acknowledged write was lost
     And writes were unavailable for at most 5s
+    And all 200 znodes under "/integrity" read back intact
