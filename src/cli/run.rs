@@ -1,14 +1,26 @@
 //! `zk-chaos run`: run features and plans (the bundled `features/` by
 //! default) with live progress, write the run's output under `reports/`,
-//! and exit non-zero when anything failed.
+//! and exit non-zero when anything failed. `--backend local` (the default)
+//! stands ensembles up on this machine; `--backend kind` stands a kind
+//! cluster and the operator up (or reuses them) first; `--backend kube`
+//! uses any cluster of a kubeconfig after checking it.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
+use zk_chaos::cluster::{BackendConfig, KubeAccess, KubeBackend};
 use zk_chaos::dist::{self, DistConfig, Progress as _};
+use zk_chaos::kind::images::OPERATOR_IMAGE;
+use zk_chaos::kind::node::KindNodes;
+use zk_chaos::kind::setup::{self, OperatorImage};
+use zk_chaos::kind::{DEFAULT_NAME, Runner, SystemRunner};
+use zk_chaos::kube_backend::ConnectOptions;
+use zk_chaos::steps::load;
 use zk_chaos::steps::runner::{self, RunOptions};
 
 use super::progress::Spinner;
@@ -30,7 +42,8 @@ pub struct RunArgs {
     /// Feature files, YAML plans, or directories of them.
     #[arg(default_value = "features")]
     paths: Vec<PathBuf>,
-    /// Tag expression selecting scenarios [default: "not @slow and not @kind"].
+    /// Tag expression selecting scenarios [default: "not @slow and not @kind" locally, "not @slow" on kind and
+    /// kube, where "@local-only" scenarios are always out].
     #[arg(long)]
     tags: Option<String>,
     /// Seed of every random choice (printed; reuse it to replay a run).
@@ -52,24 +65,75 @@ pub struct RunArgs {
     /// Where run dirs (volumes, logs, state) go [default: $ZK_CHAOS_WORK_DIR or ~/.local/state/zk-chaos].
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// kind: the kind cluster [default: zk-chaos].
+    #[arg(long)]
+    name: Option<String>,
+    /// kind: use the cluster when it exists already (else that is an error).
+    #[arg(long)]
+    reuse: bool,
+    /// kind: use this operator image instead of building one from this checkout.
+    #[arg(long)]
+    operator_image: Option<String>,
+    /// kube: the kubeconfig [default: $KUBECONFIG, else ~/.kube/config].
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// kube: the kubeconfig context [default: its current one].
+    #[arg(long)]
+    context: Option<String>,
+    /// kind and kube: the namespace of the ensembles [default: zk-chaos on kind, the context's on kube].
+    #[arg(long)]
+    namespace: Option<String>,
+}
+
+/// The namespace of the ensembles on kind when none is given.
+const KIND_NAMESPACE: &str = "zk-chaos";
+/// Bound on the whole preflight of a cluster.
+const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(90);
+
+impl Backend {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Kind => "kind",
+            Self::Kube => "kube",
+        }
+    }
+}
+
+impl RunArgs {
+    /// Flags given that the chosen backend does not use.
+    fn misplaced_flags(&self) -> Vec<&'static str> {
+        let kind = [
+            ("--name", self.name.is_some()),
+            ("--reuse", self.reuse),
+            ("--operator-image", self.operator_image.is_some()),
+        ];
+        let kube = [("--kubeconfig", self.kubeconfig.is_some()), ("--context", self.context.is_some())];
+        let both = [("--namespace", self.namespace.is_some())];
+        let unused: Vec<(&'static str, bool)> = match self.backend {
+            Backend::Local => kind.into_iter().chain(kube).chain(both).collect(),
+            Backend::Kind => kube.to_vec(),
+            Backend::Kube => kind.to_vec(),
+        };
+        unused.into_iter().filter(|(_, given)| *given).map(|(flag, _)| flag).collect()
+    }
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    if args.backend != Backend::Local {
-        anyhow::bail!(
-            "the {:?} backend cannot run scenarios from this build yet; use --backend local (see the README's kind section)",
-            args.backend
-        );
+    // Bad input fails first, before anything needs root, a download or a cluster.
+    let misplaced = args.misplaced_flags();
+    if !misplaced.is_empty() {
+        eprintln!("error: {} cannot be used with --backend {}", misplaced.join(", "), args.backend.label());
+        return Ok(ExitCode::from(2));
     }
-    // Bad input fails first, before anything needs root or a download.
-    let tags = args.tags.clone().unwrap_or_else(|| zk_chaos::steps::load::DEFAULT_TAGS.to_string());
-    let checked = zk_chaos::steps::load::tags(&tags).and_then(|f| zk_chaos::steps::load::load(&args.paths, &f));
+    let tags = load::backend_tags(args.backend.label(), args.tags.as_deref());
+    let checked = load::tags(&tags).and_then(|f| load::load(&args.paths, &f));
     match checked {
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(2));
         }
-        Ok(f) if zk_chaos::steps::load::count(&f) == 0 => {
+        Ok(f) if load::count(&f) == 0 => {
             eprintln!("error: no scenario in the given paths matches the tags `{tags}`");
             return Ok(ExitCode::from(2));
         }
@@ -87,21 +151,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         quorum_timeout: 60,
     };
     let base = ens.spec(false);
-    if !zk_chaos::sys::has_net_admin() {
-        anyhow::bail!("the local backend needs root (CAP_NET_ADMIN) to create network namespaces: run with sudo");
-    }
-    zk_chaos::dist::find_java().context("the local backend needs Java")?;
+    let backend = match args.backend {
+        Backend::Local => {
+            local_prerequisites().await?;
+            BackendConfig::Local
+        }
+        Backend::Kind => kind_backend(&args).await?,
+        Backend::Kube => kube_backend(&args).await?,
+    };
     let seed = args.seed.unwrap_or_else(rand::random);
-    // Every supported version, once, with progress (the first run downloads).
-    let spinner = Spinner::new();
-    let cfg = DistConfig::from_env();
-    for v in dist::supported_versions() {
-        spinner.stage(&format!("resolving ZooKeeper {v}"));
-        dist::resolve(v, &cfg, &spinner).await.with_context(|| format!("provisioning ZooKeeper {v}"))?;
-    }
-    spinner.finish();
     let out_dir = args.out.join(runner::run_id(seed));
-    eprintln!("zk-chaos run: seed {seed}, output {}", out_dir.display());
+    eprintln!("zk-chaos run: seed {seed}, backend {}, output {}", backend.label(), out_dir.display());
     let opts = RunOptions {
         paths: args.paths,
         tags: args.tags,
@@ -109,18 +169,98 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency,
         out_dir: out_dir.clone(),
         base,
+        backend: backend.clone(),
         live: std::io::stderr().is_terminal(),
     };
     let outcome = tokio::select! {
         r = runner::run(opts) => r?,
         _ = interrupted() => {
-            // Dropping the run drops every scenario's cluster, whose Drop
-            // kills its servers and removes its namespaces.
-            eprintln!("interrupted; the scenarios' ensembles were removed");
+            match &backend {
+                // Dropping the run drops every scenario's cluster, whose Drop
+                // kills its servers and removes its namespaces.
+                BackendConfig::Local => eprintln!("interrupted; the scenarios' ensembles were removed"),
+                BackendConfig::Kube(k) => {
+                    let failed = k.remove_leftovers().await;
+                    if failed.is_empty() {
+                        eprintln!("interrupted; the scenarios' ZookeeperClusters were deleted");
+                    } else {
+                        eprintln!("interrupted; could not delete: {}", failed.join("; "));
+                    }
+                }
+            }
             return Ok(ExitCode::from(130));
         }
     };
     print!("{}", outcome.render_summary());
     zk_chaos::steps::output::write(&outcome).with_context(|| format!("writing {}", out_dir.display()))?;
     Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Root, Java, and every supported ZooKeeper version (the first run downloads).
+async fn local_prerequisites() -> anyhow::Result<()> {
+    if !zk_chaos::sys::has_net_admin() {
+        anyhow::bail!("the local backend needs root (CAP_NET_ADMIN) to create network namespaces: run with sudo");
+    }
+    zk_chaos::dist::find_java().context("the local backend needs Java")?;
+    let spinner = Spinner::new();
+    let cfg = DistConfig::from_env();
+    for v in dist::supported_versions() {
+        spinner.stage(&format!("resolving ZooKeeper {v}"));
+        dist::resolve(v, &cfg, &spinner).await.with_context(|| format!("provisioning ZooKeeper {v}"))?;
+    }
+    spinner.finish();
+    Ok(())
+}
+
+/// Stand the kind cluster and the operator up (or reuse them), then check
+/// it as any cluster.
+async fn kind_backend(args: &RunArgs) -> anyhow::Result<BackendConfig> {
+    let name = args.name.clone().unwrap_or_else(|| DEFAULT_NAME.to_string());
+    let operator = match &args.operator_image {
+        Some(image) => OperatorImage::Prebuilt(image.clone()),
+        None => OperatorImage::Build { source: setup::default_source(), tag: OPERATOR_IMAGE.into() },
+    };
+    let plan = setup::run_setup(&name, args.reuse, operator)?;
+    let runner: Arc<dyn Runner> = Arc::new(SystemRunner);
+    let report = setup::stand_up(runner.as_ref(), &plan, &|step| eprintln!("zk-chaos: {step}")).await?;
+    let namespace = args.namespace.clone().unwrap_or_else(|| KIND_NAMESPACE.to_string());
+    setup::ensure_namespace(runner.as_ref(), &report.cluster, &namespace).await?;
+    let access = KubeAccess::Kubeconfig(ConnectOptions {
+        kubeconfig: Some(report.cluster.kubeconfig.clone()),
+        context: Some(report.cluster.context()),
+        namespace: Some(namespace),
+    });
+    let mut kube = KubeBackend::new("kind", access);
+    kube.nodes = Some(Arc::new(KindNodes::new(runner)));
+    preflight(&kube).await?;
+    Ok(BackendConfig::Kube(kube))
+}
+
+/// Any cluster of a kubeconfig, checked before anything runs.
+async fn kube_backend(args: &RunArgs) -> anyhow::Result<BackendConfig> {
+    let access = KubeAccess::Kubeconfig(ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        namespace: args.namespace.clone(),
+    });
+    let kube = KubeBackend::new("kube", access);
+    preflight(&kube).await?;
+    Ok(BackendConfig::Kube(kube))
+}
+
+/// API server, RBAC, CRD and operator, bounded.
+async fn preflight(kube: &KubeBackend) -> anyhow::Result<()> {
+    let checked = tokio::time::timeout(PREFLIGHT_TIMEOUT, async {
+        let c = kube.connect("zk-chaos-preflight").await?;
+        let report = c.preflight().await?;
+        Ok::<_, zk_chaos::kube_backend::KubeError>((c.namespace().to_string(), report))
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("the cluster's preflight did not finish within {PREFLIGHT_TIMEOUT:?}"))?;
+    let (namespace, report) = checked?;
+    eprintln!(
+        "zk-chaos: {} backend: API server {}, namespace {namespace}, operator pod {}",
+        kube.label, report.server_version, report.operator_pod
+    );
+    Ok(())
 }

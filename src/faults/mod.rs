@@ -13,6 +13,7 @@ pub use schedule::{ActiveFaults, Schedule, ScheduleSpec, Scheduled, run_schedule
 pub use selector::{Resolution, Selector, SelectorParseError};
 pub use target::FaultTarget;
 
+use crate::kube_backend::KubeError;
 use crate::local::EnsembleError;
 use crate::sys::SysError;
 
@@ -39,4 +40,16 @@ pub enum FaultError {
     /// The host cannot inject this fault (e.g. no netem qdisc in the kernel).
     #[error("unsupported on this host: {0}")]
     Unsupported(String),
+    /// The Kubernetes backend failed, or cannot do this fault at all
+    /// (`unsupported on this backend: ...`).
+    #[error(transparent)]
+    Kube(#[from] KubeError),
+}
+
+impl FaultError {
+    /// Whether the fault cannot be done here at all (this host or this
+    /// backend), as opposed to having failed.
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, Self::Unsupported(_) | Self::Kube(KubeError::Unsupported { .. }))
+    }
 }
