@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::local::LocalCluster;
 use super::{Cluster, ClusterError};
 use crate::kube_backend::adapter::{RESTART_TIMEOUT, Registry};
-use crate::kube_backend::{ConnectOptions, KubeCluster, KubeClusterBackend, KubeError, NodeShell, Timeouts};
+use crate::kube_backend::{ConnectOptions, KubeCluster, KubeClusterBackend, KubeError, NodeShell, PodExec, Timeouts};
 use crate::local::EnsembleSpec;
 use crate::operator::crd::ZookeeperCluster;
 use crate::supervisor::LocalOptions;
@@ -66,6 +66,8 @@ pub struct KubeBackend {
     /// A shell on the nodes (kind), for pause and for cutting established
     /// connections.
     pub nodes: Option<Arc<dyn NodeShell>>,
+    /// How commands run in pods (default: `pods/exec` through the API server).
+    pub exec: Option<Arc<dyn PodExec>>,
     /// Bounds on API calls, execs and polling.
     pub timeouts: Timeouts,
     /// How long a new ensemble may take to be Ready.
@@ -99,6 +101,7 @@ impl KubeBackend {
             label,
             access,
             nodes: None,
+            exec: None,
             timeouts: Timeouts::default(),
             ready_timeout: KUBE_READY_TIMEOUT,
             restart_timeout: RESTART_TIMEOUT,
@@ -115,8 +118,12 @@ impl KubeBackend {
                 KubeCluster::new(client.clone(), server.clone(), namespace, name).with_timeouts(self.timeouts)
             }
         };
-        Ok(match &self.nodes {
+        let kube = match &self.nodes {
             Some(n) => kube.with_node_shell(n.clone()),
+            None => kube,
+        };
+        Ok(match &self.exec {
+            Some(e) => kube.with_exec(e.clone()),
             None => kube,
         })
     }
