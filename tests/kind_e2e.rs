@@ -84,7 +84,7 @@ async fn features_on_kind(runner: Arc<dyn Runner>) -> Result<Outcome, String> {
         concurrency: env_num("ZK_CHAOS_CONCURRENCY", 2),
         out_dir: root.join("reports").join(runner::run_id(seed)),
         base: EnsembleSpec::new("zk", 3, "3.8.0"),
-        backend: BackendConfig::Kube(kube),
+        backend: BackendConfig::Kube(Box::new(kube)),
         live: false,
     };
     step(&format!("running {} on the kind backend", FEATURES.join(", ")));

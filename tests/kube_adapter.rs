@@ -509,7 +509,7 @@ async fn the_factory_creates_the_resource_waits_until_ready_and_removes_it_when_
     let k = kube_backend(&api, &exec, Duration::from_secs(5));
     let base = EnsembleSpec::new("zk", 3, "3.8.0");
     let c = cluster::create(
-        &BackendConfig::Kube(k.clone()),
+        &BackendConfig::Kube(Box::new(k.clone())),
         &base,
         ZookeeperCluster::new("zk", ZookeeperClusterSpec::new(3, "3.8.0")),
     )
@@ -531,7 +531,7 @@ async fn the_factory_creates_the_resource_waits_until_ready_and_removes_it_when_
         .on("GET", PODS, 200, pod_list(vec![]));
     let k = kube_backend(&api, &exec, Duration::from_millis(200));
     let err = cluster::create(
-        &BackendConfig::Kube(k.clone()),
+        &BackendConfig::Kube(Box::new(k.clone())),
         &base,
         ZookeeperCluster::new("zk", ZookeeperClusterSpec::new(3, "3.8.0")),
     )
@@ -593,7 +593,8 @@ async fn a_scenario_on_the_kube_backend_makes_exactly_these_requests() {
     for o in 0..3 {
         api.on("PATCH", &format!("{NETPOL}/zk-chaos-partition-{name}-{o}"), 200, policy_item(o));
     }
-    let ctx = Arc::new(ctx.with_backend(BackendConfig::Kube(kube_backend(&api, &exec, Duration::from_secs(10)))));
+    let ctx =
+        Arc::new(ctx.with_backend(BackendConfig::Kube(Box::new(kube_backend(&api, &exec, Duration::from_secs(10))))));
     let mut w = ScenarioWorld::new(ctx, "features/x.feature:3");
 
     let detail = w.given_ensemble("zk", 3, "3.8.0", BTreeMap::new()).await.unwrap();

@@ -233,7 +233,7 @@ async fn kind_backend(args: &RunArgs) -> anyhow::Result<BackendConfig> {
     let mut kube = KubeBackend::new("kind", access);
     kube.nodes = Some(Arc::new(KindNodes::new(runner)));
     preflight(&kube).await?;
-    Ok(BackendConfig::Kube(kube))
+    Ok(BackendConfig::Kube(Box::new(kube)))
 }
 
 /// Any cluster of a kubeconfig, checked before anything runs.
@@ -245,7 +245,7 @@ async fn kube_backend(args: &RunArgs) -> anyhow::Result<BackendConfig> {
     });
     let kube = KubeBackend::new("kube", access);
     preflight(&kube).await?;
-    Ok(BackendConfig::Kube(kube))
+    Ok(BackendConfig::Kube(Box::new(kube)))
 }
 
 /// API server, RBAC, CRD and operator, bounded.

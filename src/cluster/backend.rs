@@ -27,7 +27,7 @@ pub enum BackendConfig {
     #[default]
     Local,
     /// A Kubernetes cluster our operator runs in (kind, or any kubeconfig).
-    Kube(KubeBackend),
+    Kube(Box<KubeBackend>),
 }
 
 impl BackendConfig {

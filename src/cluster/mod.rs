@@ -37,7 +37,7 @@ pub enum ClusterError {
     Fault(#[from] FaultError),
     /// The Kubernetes backend failed.
     #[error(transparent)]
-    Kube(#[from] KubeError),
+    Kube(Box<KubeError>),
     /// The backend cannot do this.
     #[error("unsupported on the {backend} backend: {what}")]
     Unsupported {
@@ -49,6 +49,12 @@ pub enum ClusterError {
     /// A probe or client call failed.
     #[error("{0}")]
     Io(String),
+}
+
+impl From<KubeError> for ClusterError {
+    fn from(e: KubeError) -> Self {
+        Self::Kube(Box::new(e))
+    }
 }
 
 /// Something the operator did (or failed to do), for the timeline.

@@ -43,13 +43,23 @@ pub enum FaultError {
     /// The Kubernetes backend failed, or cannot do this fault at all
     /// (`unsupported on this backend: ...`).
     #[error(transparent)]
-    Kube(#[from] KubeError),
+    Kube(Box<KubeError>),
+}
+
+impl From<KubeError> for FaultError {
+    fn from(e: KubeError) -> Self {
+        Self::Kube(Box::new(e))
+    }
 }
 
 impl FaultError {
     /// Whether the fault cannot be done here at all (this host or this
     /// backend), as opposed to having failed.
     pub fn is_unsupported(&self) -> bool {
-        matches!(self, Self::Unsupported(_) | Self::Kube(KubeError::Unsupported { .. }))
+        match self {
+            Self::Unsupported(_) => true,
+            Self::Kube(k) => matches!(**k, KubeError::Unsupported { .. }),
+            _ => false,
+        }
     }
 }

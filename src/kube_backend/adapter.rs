@@ -78,7 +78,7 @@ pub fn pairs(blocks: &BTreeSet<(u32, u32)>) -> BTreeSet<(u32, u32)> {
 /// The fault `fault` refused with the reason this backend cannot do it.
 fn refused(fault: &'static str) -> FaultError {
     let reason = unsupported_reason(fault).unwrap_or("not implemented on this backend");
-    FaultError::Kube(KubeError::Unsupported { fault, reason: reason.into() })
+    KubeError::Unsupported { fault, reason: reason.into() }.into()
 }
 
 /// The monotonic instant of wall-clock time `at` (now when unknown or in
