@@ -1,8 +1,9 @@
 //! The Kubernetes backend: one `ZookeeperCluster` that our operator runs in
 //! a cluster (kind, or any kubeconfig), driven and observed through the
 //! Kubernetes API with kube-rs. [`KubeCluster`] has an inherent async
-//! method per thing a step does; a backend-neutral `Cluster` trait can wrap
-//! it one method to one method.
+//! method per thing a step does; [`KubeClusterBackend`] ([`adapter`]) makes
+//! it the backend-neutral `crate::cluster::Cluster` the scenario engine
+//! drives, and [`preflight`] checks a cluster before a run.
 //!
 //! | what | how |
 //! |---|---|
