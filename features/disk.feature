@@ -1,4 +1,4 @@
-@disk
+@disk @local-only
 Feature: A full data disk
   A member's data disk fills up (its own size-limited tmpfs, never the
   host's disk). ZooKeeper cannot write its transaction log there; the

@@ -36,6 +36,9 @@ Feature: Pod kills
     And the ensemble converged after the faults
     And all 200 znodes under "/integrity" read back intact
 
+  # On `--backend kube` pausing needs a node shell (kind) or pods with
+  # shareProcessNamespace; elsewhere it fails as unsupported.
+  @pause
   Scenario: The leader freezes (a long GC pause) and thaws
     When I wait 1s
     And I pause the leader for 8s

@@ -16,9 +16,6 @@ Feature: Rolling upgrade 3.8.0 to 3.9.3 with OnDelete and partitions
     And within 60s the rollout is complete
     And within 5s pod 0 runs 3.8.0
     And within 5s pod 1 runs 3.8.0
-    When I delete pod 0
-    Then within 60s every member serves in quorum
-    And within 5s pod 0 runs 3.8.0
     When I set the partition to 1
     Then within 60s pod 1 runs 3.9.3
     And within 5s pod 0 runs 3.8.0
@@ -30,6 +27,20 @@ Feature: Rolling upgrade 3.8.0 to 3.9.3 with OnDelete and partitions
     And no acknowledged write was lost
     And writes were unavailable for at most 5s
     And all 200 znodes under "/integrity" read back intact
+
+  # The local StatefulSet emulation keeps a deleted pod below the partition
+  # at the old revision; a Kubernetes StatefulSet (OnDelete) re-creates it
+  # at the new one (see the README), so this holds only locally.
+  @local-only
+  Scenario: A pod below the partition that is deleted comes back at the old version
+    When I upgrade to 3.9.3 with partition 2
+    Then within 60s pod 2 runs 3.9.3
+    And within 60s the rollout is complete
+    When I delete pod 0
+    Then within 60s every member serves in quorum
+    And within 5s pod 0 runs 3.8.0
+    And within 5s pod 1 runs 3.8.0
+    And no acknowledged write was lost
 
   @guards-rollout
   Scenario: The whole ensemble at once, with the leader restarted last

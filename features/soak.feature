@@ -15,7 +15,8 @@ Feature: Seeded randomized soak
     And the ensemble converged after the faults
     And all 500 znodes under "/integrity" read back intact
 
-  @netem
+  # netem needs tc in the pod's network namespace: not on kind/kube.
+  @netem @local-only
   Scenario: A slow follower
     Given a 3-member ensemble "zk" running ZooKeeper 3.8.0
     And a workload of 4 clients at 200 ops/s on 20 keys

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             concurrency: env("ZK_CHAOS_CONCURRENCY").and_then(|s| s.parse().ok()).unwrap_or(2),
             out_dir: root.join("reports").join(runner::run_id(seed)),
             base: EnsembleSpec::new("zk", 3, "3.8.0"),
+            backend: Default::default(),
             live: std::io::stderr().is_terminal(),
         };
         match runner::run(opts).await {

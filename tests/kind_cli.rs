@@ -186,3 +186,67 @@ fn down_deletes_what_exists_and_says_when_there_is_nothing() {
     assert!(o.status.success());
     assert!(text(&o).contains("no kind cluster named `gone`; nothing to delete"));
 }
+
+#[test]
+fn run_on_kind_without_the_tools_fails_fast_with_the_preflight_message() {
+    let tools = Tools::new();
+    let features = Path::new(env!("CARGO_MANIFEST_DIR")).join("features/leader_loss.feature");
+    let (o, calls, took) = tools.run(&["run", "--backend", "kind", "--reuse", features.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let msg = text(&o);
+    assert!(msg.contains("the kind backend cannot run here:"), "{msg}");
+    assert!(msg.contains("docker not found on PATH") && msg.contains("kind not found on PATH"), "{msg}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(calls.is_empty(), "no tool there to call: {calls:?}");
+}
+
+#[test]
+fn run_on_a_kubeconfig_checks_the_cluster_first_within_a_bound() {
+    let tools = Tools::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let kubeconfig = tools.dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{closed}\n\
+             contexts:\n- name: ctx\n  context:\n    cluster: c\n    user: u\ncurrent-context: ctx\n\
+             users:\n- name: u\n  user:\n    token: t\n"
+        ),
+    )
+    .unwrap();
+    let features = Path::new(env!("CARGO_MANIFEST_DIR")).join("features/leader_loss.feature");
+    let kc = kubeconfig.to_str().unwrap();
+    let (o, _, took) = tools.run(&[
+        "run",
+        "--backend",
+        "kube",
+        "--kubeconfig",
+        kc,
+        "--namespace",
+        "chaos",
+        features.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let msg = text(&o);
+    assert!(msg.contains(&format!("API server unreachable at http://127.0.0.1:{closed}")), "{msg}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
+
+    // Bad input is refused before any cluster is asked anything.
+    let (o, _, _) =
+        tools.run(&["run", "--backend", "kube", "--kubeconfig", kc, "--tags", "@nothing", features.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("no scenario in the given paths matches the tags `(@nothing) and not @local-only`"),
+        "{}",
+        text(&o)
+    );
+    for (args, flags) in [
+        (&["run", "--reuse"][..], "--reuse cannot be used with --backend local"),
+        (&["run", "--backend", "kube", "--reuse", "--name", "x"], "--name, --reuse cannot be used with --backend kube"),
+        (&["run", "--backend", "kind", "--context", "c"], "--context cannot be used with --backend kind"),
+    ] {
+        let (o, _, _) = tools.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(flags), "{args:?}: {}", text(&o));
+    }
+}

@@ -8,16 +8,14 @@
 //! server speaking the Kubernetes channel protocol. Nothing reaches a
 //! cluster.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use futures::{SinkExt as _, StreamExt as _};
-use http::{Request, Response, StatusCode};
-use kube::Client;
-use kube::client::Body;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_tungstenite::tungstenite::Message;
@@ -25,291 +23,11 @@ use zk_chaos::kube_backend::exec::{ApiExec, ExecOutput, PodExec};
 use zk_chaos::kube_backend::netpol::{self, reachability};
 use zk_chaos::kube_backend::pause::{self, Signal};
 use zk_chaos::kube_backend::probe::{four_letter_script, member_from_output, probe_script, split_answers};
-use zk_chaos::kube_backend::{ConnectOptions, KubeCluster, KubeError, NodeShell, Timeouts};
+use zk_chaos::kube_backend::{ConnectOptions, KubeCluster, KubeError};
 use zk_chaos::probe::Mode;
 use zk_chaos::zkconfig::EnsembleNames;
 
-const PODS: &str = "/api/v1/namespaces/default/pods";
-const ZKC: &str = "/apis/zk-chaos.io/v1alpha1/namespaces/default/zookeeperclusters/zk";
-const NETPOL: &str = "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies";
-const SELECTOR: &str = "app.kubernetes.io/instance=zk,app.kubernetes.io/name=zookeeper";
-
-// ---- the in-memory API server ----
-
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    query: BTreeMap<String, String>,
-    patch: Option<&'static str>,
-    body: Value,
-}
-
-impl Seen {
-    fn line(&self) -> String {
-        let kind = self.patch.map(|p| format!("[{p}]")).unwrap_or_default();
-        let q: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!("{}{kind} {}{}{}", self.method, self.path, if q.is_empty() { "" } else { "?" }, q.join("&"))
-    }
-}
-
-struct Route {
-    method: &'static str,
-    path: String,
-    status: u16,
-    body: Value,
-    once: bool,
-}
-
-#[derive(Default)]
-struct FakeApi {
-    routes: Mutex<Vec<Route>>,
-    calls: Mutex<Vec<Seen>>,
-}
-
-impl FakeApi {
-    fn on(&self, method: &'static str, path: &str, status: u16, body: Value) -> &Self {
-        self.routes.lock().unwrap().push(Route { method, path: path.into(), status, body, once: false });
-        self
-    }
-
-    fn once(&self, method: &'static str, path: &str, status: u16, body: Value) -> &Self {
-        self.routes.lock().unwrap().push(Route { method, path: path.into(), status, body, once: true });
-        self
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.calls.lock().unwrap().iter().map(Seen::line).collect()
-    }
-
-    fn calls(&self) -> Vec<Seen> {
-        self.calls.lock().unwrap().clone()
-    }
-
-    fn respond(&self, seen: &Seen) -> (u16, Value) {
-        let mut routes = self.routes.lock().unwrap();
-        match routes.iter().position(|r| r.method == seen.method && r.path == seen.path) {
-            Some(i) if routes[i].once => {
-                let r = routes.remove(i);
-                (r.status, r.body)
-            }
-            Some(i) => (routes[i].status, routes[i].body.clone()),
-            None => (404, status(404, "NotFound", &format!("{} not found", seen.path))),
-        }
-    }
-}
-
-fn status(code: u16, reason: &str, message: &str) -> Value {
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-           "reason": reason, "code": code, "message": message})
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn query_of(q: &str) -> BTreeMap<String, String> {
-    q.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), percent_decode(v))).collect()
-}
-
-fn mock_client(api: Arc<FakeApi>) -> Client {
-    let (svc, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    tokio::spawn(async move {
-        while let Some((req, send)) = handle.next_request().await {
-            let (parts, body) = req.into_parts();
-            let bytes = body.collect_bytes().await.unwrap();
-            let ct = parts.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-            let patch = match ct.as_str() {
-                t if t.contains("apply-patch") => Some("apply"),
-                t if t.contains("merge-patch") => Some("merge"),
-                _ => None,
-            };
-            let seen = Seen {
-                method: parts.method.to_string(),
-                path: parts.uri.path().to_string(),
-                query: query_of(parts.uri.query().unwrap_or_default()),
-                patch,
-                body: if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() },
-            };
-            let (code, value) = api.respond(&seen);
-            api.calls.lock().unwrap().push(seen);
-            send.send_response(
-                Response::builder()
-                    .status(StatusCode::from_u16(code).unwrap())
-                    .body(Body::from(serde_json::to_vec(&value).unwrap()))
-                    .unwrap(),
-            );
-        }
-    });
-    Client::new(svc, "default")
-}
-
-// ---- scripted exec and node shell ----
-
-#[derive(Default)]
-struct ScriptedExec {
-    /// Answers by pod (the last one repeats).
-    answers: Mutex<BTreeMap<String, Vec<Result<ExecOutput, String>>>>,
-    calls: Mutex<Vec<(String, String, Vec<String>)>>,
-    forbid: Mutex<bool>,
-}
-
-impl ScriptedExec {
-    fn answer(&self, pod: &str, out: ExecOutput) {
-        self.answers.lock().unwrap().entry(pod.into()).or_default().push(Ok(out));
-    }
-}
-
-impl PodExec for ScriptedExec {
-    fn exec<'a>(
-        &'a self,
-        namespace: &'a str,
-        pod: &'a str,
-        container: &'a str,
-        command: &'a [String],
-        _timeout: Duration,
-    ) -> BoxFuture<'a, Result<ExecOutput, KubeError>> {
-        self.calls.lock().unwrap().push((format!("{namespace}/{pod}"), container.into(), command.to_vec()));
-        let forbidden = *self.forbid.lock().unwrap();
-        let answer = {
-            let mut all = self.answers.lock().unwrap();
-            let list = all.entry(pod.into()).or_default();
-            if list.len() > 1 { Some(list.remove(0)) } else { list.first().cloned() }
-        };
-        Box::pin(async move {
-            if forbidden {
-                return Err(KubeError::Forbidden {
-                    call: zk_chaos::kube_backend::Call::new("create/get", "pods/exec", namespace, Some(pod)),
-                    message: "pods \"zk-0\" is forbidden".into(),
-                });
-            }
-            match answer {
-                Some(Ok(out)) => Ok(out),
-                Some(Err(detail)) => Err(KubeError::Exec { pod: pod.into(), detail }),
-                None => Err(KubeError::Exec { pod: pod.into(), detail: "unscripted".into() }),
-            }
-        })
-    }
-}
-
-#[derive(Default)]
-struct ScriptedNodes {
-    calls: Mutex<Vec<(String, String)>>,
-    answer: Mutex<String>,
-}
-
-impl NodeShell for ScriptedNodes {
-    fn run<'a>(&'a self, node: &'a str, script: &'a str, _t: Duration) -> BoxFuture<'a, Result<String, KubeError>> {
-        self.calls.lock().unwrap().push((node.into(), script.into()));
-        let answer = self.answer.lock().unwrap().clone();
-        Box::pin(async move { Ok(answer) })
-    }
-}
-
-// ---- fixtures ----
-
-fn pod(ordinal: u32, ready: bool, node: &str) -> Value {
-    json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": format!("zk-{ordinal}"), "namespace": "default", "uid": format!("uid-{ordinal}"),
-                     "labels": {"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/instance": "zk",
-                                "zk-chaos.io/revision": "5c1e0a7f", "app.kubernetes.io/version": "3.8.0",
-                                "statefulset.kubernetes.io/pod-name": format!("zk-{ordinal}")}},
-        "spec": {"nodeName": node, "containers": [{"name": "zookeeper", "image": "zookeeper:3.8.0"}]},
-        "status": {"phase": "Running", "podIP": format!("10.244.{}.5", ordinal + 1),
-                   "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
-                   "containerStatuses": [{"name": "zookeeper", "ready": ready, "restartCount": ordinal,
-                                          "image": "zookeeper:3.8.0", "imageID": "", "started": true}]}
-    })
-}
-
-fn pod_list(pods: Vec<Value>) -> Value {
-    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "7"}, "items": pods})
-}
-
-fn three_pods() -> Value {
-    pod_list(vec![pod(2, true, "zk-chaos-worker3"), pod(0, true, "zk-chaos-worker"), pod(1, false, "zk-chaos-worker2")])
-}
-
-fn zkc(phase: &str, ready: u32) -> Value {
-    json!({"apiVersion": "zk-chaos.io/v1alpha1", "kind": "ZookeeperCluster",
-           "metadata": {"name": "zk", "namespace": "default", "generation": 2},
-           "spec": {"replicas": 3, "version": "3.8.0"},
-           "status": {"observedGeneration": 2, "phase": phase, "replicas": 3, "readyReplicas": ready,
-                      "message": "rolling member 1"}})
-}
-
-fn fourlw(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/4lw/3.8.0/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-/// What the probe script prints for a member whose answers are these.
-fn probe_output(srvr: &str, conf: &str, mntr: &str, leader_json: &str) -> String {
-    let http = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{leader_json}");
-    [("srvr", srvr), ("conf", conf), ("mntr", mntr), ("leader", http.as_str())]
-        .iter()
-        .map(|(w, body)| format!("@@zk-chaos-begin {w}\n{body}\n@@zk-chaos-end {w} 0\n"))
-        .collect()
-}
-
-/// The probe output of the captured 3.8.0 `role` (`leader` or `follower`),
-/// server 3 leading.
-fn member_output(role: &str) -> ExecOutput {
-    let leader = format!(r#"{{"is_leader":{},"leader_id":3,"command":"leader","error":null}}"#, role == "leader");
-    let [srvr, conf, mntr] = ["srvr", "conf", "mntr"].map(|w| fourlw(&format!("{role}-{w}.txt")));
-    ExecOutput { stdout: probe_output(&srvr, &conf, &mntr, &leader), stderr: String::new(), exit_code: 0 }
-}
-
-fn leader_output() -> ExecOutput {
-    member_output("leader")
-}
-
-fn follower_output() -> ExecOutput {
-    member_output("follower")
-}
-
-struct Rig {
-    api: Arc<FakeApi>,
-    exec: Arc<ScriptedExec>,
-    nodes: Arc<ScriptedNodes>,
-    cluster: KubeCluster,
-}
-
-fn fast() -> Timeouts {
-    Timeouts { api: Duration::from_secs(2), exec: Duration::from_secs(2), poll: Duration::from_millis(20) }
-}
-
-fn rig(with_nodes: bool) -> Rig {
-    let api = Arc::new(FakeApi::default());
-    let exec = Arc::new(ScriptedExec::default());
-    let nodes = Arc::new(ScriptedNodes::default());
-    let mut cluster = KubeCluster::new(mock_client(api.clone()), "https://fake:6443", "default", "zk")
-        .with_timeouts(fast())
-        .with_exec(exec.clone());
-    if with_nodes {
-        cluster = cluster.with_node_shell(nodes.clone());
-    }
-    Rig { api, exec, nodes, cluster }
-}
+use support::*;
 
 // ---- pods and pod faults ----
 
@@ -867,12 +585,6 @@ async fn wait_ready_needs_the_operator_and_the_members_and_says_what_it_saw() {
 }
 
 // ---- an API server that is not there, or does not answer ----
-
-fn plain_client(port: u16) -> Client {
-    let mut config = kube::Config::new(format!("http://127.0.0.1:{port}").parse().unwrap());
-    config.connect_timeout = Some(Duration::from_secs(2));
-    Client::try_from(config).unwrap()
-}
 
 #[tokio::test]
 async fn an_unreachable_or_silent_api_server_fails_within_the_bound() {

@@ -4,6 +4,8 @@
 //! the key parts of their bodies. Nothing here reaches a cluster or a
 //! ZooKeeper server.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
@@ -27,6 +29,8 @@ use zk_chaos::operator::revision::revision;
 use zk_chaos::probe::MemberStatus;
 use zk_chaos::probe::parse::{Mode, Srvr};
 use zk_chaos::zkconfig::{DynamicConfig, EnsembleNames, SuperCredential};
+
+use support::percent_decode;
 
 const CORE: &str = "/api/v1/namespaces/default";
 const APPS: &str = "/apis/apps/v1/namespaces/default";
@@ -62,29 +66,6 @@ impl Call {
         }
         line
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 fn status_body(code: u16, reason: &str) -> Value {

@@ -53,6 +53,8 @@ Examples:
   sudo zk-chaos run features/rolling_upgrade.feature --seed 42
   sudo zk-chaos run scenarios/leader-flapping.yaml
   sudo zk-chaos run features --tags '@slow' --concurrency 1
+  zk-chaos run --backend kind --reuse                   # a kind cluster with the operator built from here
+  zk-chaos run --backend kube --context prod-eu --namespace chaos features/leader_loss.feature
 Exit status: 0 every scenario passed, 1 some failed, 2 bad input.")]
     Run(run::RunArgs),
     /// The built-in acceptance job (no feature files): operator, faults,

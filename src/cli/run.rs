@@ -1,14 +1,25 @@
 //! `zk-chaos run`: run features and plans (the bundled `features/` by
 //! default) with live progress, write the run's output under `reports/`,
-//! and exit non-zero when anything failed.
+//! and exit non-zero when anything failed. `--backend local` (the default)
+//! stands ensembles up on this machine; `--backend kind` stands a kind
+//! cluster and the operator up (or reuses them) first; `--backend kube`
+//! uses any cluster of a kubeconfig after checking it.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
+use zk_chaos::cluster::{BackendConfig, KubeAccess, KubeBackend};
 use zk_chaos::dist::{self, DistConfig, Progress as _};
+use zk_chaos::kind::images::OPERATOR_IMAGE;
+use zk_chaos::kind::node::KindNodes;
+use zk_chaos::kind::setup::{self, OperatorImage};
+use zk_chaos::kind::{DEFAULT_NAME, Runner, SystemRunner};
+use zk_chaos::kube_backend::ConnectOptions;
 use zk_chaos::steps::runner::{self, RunOptions};
 use zk_chaos::steps::{load, output};
 
@@ -32,7 +43,8 @@ pub struct RunArgs {
     /// directories of them.
     #[arg(default_values = ["features", "scenarios"])]
     paths: Vec<PathBuf>,
-    /// Tag expression selecting scenarios [default: "not @slow and not @kind"].
+    /// Tag expression selecting scenarios [default: "not @slow and not @kind" locally, "not @slow" on kind and
+    /// kube, where "@local-only" scenarios are always out].
     #[arg(long)]
     tags: Option<String>,
     /// Seed of every random choice (printed; reuse it to replay a run).
@@ -54,48 +66,87 @@ pub struct RunArgs {
     /// Where run dirs (volumes, logs, state) go [default: $ZK_CHAOS_WORK_DIR or ~/.local/state/zk-chaos].
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// kind: the kind cluster [default: zk-chaos].
+    #[arg(long)]
+    name: Option<String>,
+    /// kind: use the cluster when it exists already (else that is an error).
+    #[arg(long)]
+    reuse: bool,
+    /// kind: use this operator image instead of building one from this checkout.
+    #[arg(long)]
+    operator_image: Option<String>,
+    /// kube: the kubeconfig [default: $KUBECONFIG, else ~/.kube/config].
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// kube: the kubeconfig context [default: its current one].
+    #[arg(long)]
+    context: Option<String>,
+    /// kind and kube: the namespace of the ensembles [default: zk-chaos on kind, the context's on kube].
+    #[arg(long)]
+    namespace: Option<String>,
+}
+
+/// The namespace of the ensembles on kind when none is given.
+const KIND_NAMESPACE: &str = "zk-chaos";
+/// Bound on the whole preflight of a cluster.
+const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(90);
+
+impl Backend {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Kind => "kind",
+            Self::Kube => "kube",
+        }
+    }
+}
+
+impl RunArgs {
+    /// Flags given that the chosen backend does not use.
+    fn misplaced_flags(&self) -> Vec<&'static str> {
+        let kind = [
+            ("--name", self.name.is_some()),
+            ("--reuse", self.reuse),
+            ("--operator-image", self.operator_image.is_some()),
+        ];
+        let kube = [("--kubeconfig", self.kubeconfig.is_some()), ("--context", self.context.is_some())];
+        let both = [("--namespace", self.namespace.is_some())];
+        let unused: Vec<(&'static str, bool)> = match self.backend {
+            Backend::Local => kind.into_iter().chain(kube).chain(both).collect(),
+            Backend::Kind => kube.to_vec(),
+            Backend::Kube => kind.to_vec(),
+        };
+        unused.into_iter().filter(|(_, given)| *given).map(|(flag, _)| flag).collect()
+    }
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let seed = args.seed.unwrap_or_else(rand::random);
     let out_dir = args.out.join(runner::run_id(seed));
-    let backend = format!("{:?}", args.backend).to_lowercase();
+    let label = args.backend.label();
     // Whatever fails before the scenarios run still leaves a record, JUnit
     // and Cucumber JSON saying so (for CI), then the error.
     let fail_early = |code: u8, msg: String| -> anyhow::Result<ExitCode> {
         eprintln!("error: {msg}");
-        match output::write_failed(&out_dir, &backend, seed, &msg, started.elapsed()) {
+        match output::write_failed(&out_dir, label, seed, &msg, started.elapsed()) {
             Ok(index) => eprintln!("report: {}", index.display()),
             Err(e) => eprintln!("could not write the report: {e}"),
         }
         Ok(ExitCode::from(code))
     };
-    if args.backend != Backend::Local {
-        return fail_early(
-            2,
-            format!(
-                "the {backend} backend cannot run scenarios from this build yet; use --backend local (see the README's kind section)"
-            ),
-        );
+    // Bad input fails first, before anything needs root, a download or a cluster.
+    let misplaced = args.misplaced_flags();
+    if !misplaced.is_empty() {
+        return fail_early(2, format!("{} cannot be used with --backend {label}", misplaced.join(", ")));
     }
-    // Bad input fails first, before anything needs root or a download.
-    let tags = args.tags.clone().unwrap_or_else(|| load::DEFAULT_TAGS.to_string());
+    let tags = load::backend_tags(label, args.tags.as_deref());
     match load::tags(&tags).and_then(|f| load::load(&args.paths, &f)) {
         Err(e) => return fail_early(2, e.to_string()),
         Ok(f) if load::count(&f) == 0 => {
             return fail_early(2, format!("no scenario in the given paths matches the tags `{tags}`"));
         }
         Ok(_) => {}
-    }
-    if !zk_chaos::sys::has_net_admin() {
-        return fail_early(
-            1,
-            "the local backend needs root (CAP_NET_ADMIN) to create network namespaces: run with sudo".into(),
-        );
-    }
-    if let Err(e) = zk_chaos::dist::find_java() {
-        return fail_early(1, format!("the local backend needs Java: {e}"));
     }
     let ens = EnsembleArgs {
         name: "zk".into(),
@@ -110,18 +161,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         data_disk_mb: None,
     };
     let base = ens.spec(false);
-    // Every supported version, once, with progress (the first run downloads).
-    let spinner = Spinner::new();
-    let cfg = DistConfig::from_env();
-    for v in dist::supported_versions() {
-        spinner.stage(&format!("resolving ZooKeeper {v}"));
-        if let Err(e) = dist::resolve(v, &cfg, &spinner).await {
-            spinner.finish();
-            return fail_early(1, format!("provisioning ZooKeeper {v}: {e}"));
-        }
-    }
-    spinner.finish();
-    eprintln!("zk-chaos run: seed {seed}, output {}", out_dir.display());
+    let prepared = match args.backend {
+        Backend::Local => local_prerequisites().await.map(|()| BackendConfig::Local),
+        Backend::Kind => kind_backend(&args).await,
+        Backend::Kube => kube_backend(&args).await,
+    };
+    let backend = match prepared {
+        Ok(b) => b,
+        Err(e) => return fail_early(1, format!("{e:#}")),
+    };
+    eprintln!("zk-chaos run: seed {seed}, backend {}, output {}", backend.label(), out_dir.display());
     let opts = RunOptions {
         paths: args.paths,
         tags: args.tags,
@@ -129,6 +178,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency,
         out_dir: out_dir.clone(),
         base,
+        backend: backend.clone(),
         live: std::io::stderr().is_terminal(),
     };
     let outcome = tokio::select! {
@@ -137,15 +187,94 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Err(e) => return fail_early(2, e.to_string()),
         },
         _ = interrupted() => {
-            // Dropping the run drops every scenario's cluster, whose Drop
-            // kills its servers and removes its namespaces.
-            eprintln!("interrupted; the scenarios' ensembles were removed");
-            let _ = output::write_failed(&out_dir, &backend, seed, "interrupted", started.elapsed());
+            match &backend {
+                // Dropping the run drops every scenario's cluster, whose Drop
+                // kills its servers and removes its namespaces.
+                BackendConfig::Local => eprintln!("interrupted; the scenarios' ensembles were removed"),
+                BackendConfig::Kube(k) => {
+                    let failed = k.remove_leftovers().await;
+                    if failed.is_empty() {
+                        eprintln!("interrupted; the scenarios' ZookeeperClusters were deleted");
+                    } else {
+                        eprintln!("interrupted; could not delete: {}", failed.join("; "));
+                    }
+                }
+            }
+            let _ = output::write_failed(&out_dir, label, seed, "interrupted", started.elapsed());
             return Ok(ExitCode::from(130));
         }
     };
     print!("{}", outcome.render_summary());
-    let index = output::write(&outcome, &backend).with_context(|| format!("writing {}", out_dir.display()))?;
+    let index = output::write(&outcome, label).with_context(|| format!("writing {}", out_dir.display()))?;
     println!("report: {}", index.display());
     Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Root, Java, and every supported ZooKeeper version (the first run downloads).
+async fn local_prerequisites() -> anyhow::Result<()> {
+    if !zk_chaos::sys::has_net_admin() {
+        anyhow::bail!("the local backend needs root (CAP_NET_ADMIN) to create network namespaces: run with sudo");
+    }
+    zk_chaos::dist::find_java().context("the local backend needs Java")?;
+    let spinner = Spinner::new();
+    let cfg = DistConfig::from_env();
+    for v in dist::supported_versions() {
+        spinner.stage(&format!("resolving ZooKeeper {v}"));
+        dist::resolve(v, &cfg, &spinner).await.with_context(|| format!("provisioning ZooKeeper {v}"))?;
+    }
+    spinner.finish();
+    Ok(())
+}
+
+/// Stand the kind cluster and the operator up (or reuse them), then check
+/// it as any cluster.
+async fn kind_backend(args: &RunArgs) -> anyhow::Result<BackendConfig> {
+    let name = args.name.clone().unwrap_or_else(|| DEFAULT_NAME.to_string());
+    let operator = match &args.operator_image {
+        Some(image) => OperatorImage::Prebuilt(image.clone()),
+        None => OperatorImage::Build { source: setup::default_source(), tag: OPERATOR_IMAGE.into() },
+    };
+    let plan = setup::run_setup(&name, args.reuse, operator)?;
+    let runner: Arc<dyn Runner> = Arc::new(SystemRunner);
+    let report = setup::stand_up(runner.as_ref(), &plan, &|step| eprintln!("zk-chaos: {step}")).await?;
+    let namespace = args.namespace.clone().unwrap_or_else(|| KIND_NAMESPACE.to_string());
+    setup::ensure_namespace(runner.as_ref(), &report.cluster, &namespace).await?;
+    let access = KubeAccess::Kubeconfig(ConnectOptions {
+        kubeconfig: Some(report.cluster.kubeconfig.clone()),
+        context: Some(report.cluster.context()),
+        namespace: Some(namespace),
+    });
+    let mut kube = KubeBackend::new("kind", access);
+    kube.nodes = Some(Arc::new(KindNodes::new(runner)));
+    preflight(&kube).await?;
+    Ok(BackendConfig::Kube(Box::new(kube)))
+}
+
+/// Any cluster of a kubeconfig, checked before anything runs.
+async fn kube_backend(args: &RunArgs) -> anyhow::Result<BackendConfig> {
+    let access = KubeAccess::Kubeconfig(ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        namespace: args.namespace.clone(),
+    });
+    let kube = KubeBackend::new("kube", access);
+    preflight(&kube).await?;
+    Ok(BackendConfig::Kube(Box::new(kube)))
+}
+
+/// API server, RBAC, CRD and operator, bounded.
+async fn preflight(kube: &KubeBackend) -> anyhow::Result<()> {
+    let checked = tokio::time::timeout(PREFLIGHT_TIMEOUT, async {
+        let c = kube.connect("zk-chaos-preflight").await?;
+        let report = c.preflight().await?;
+        Ok::<_, zk_chaos::kube_backend::KubeError>((c.namespace().to_string(), report))
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("the cluster's preflight did not finish within {PREFLIGHT_TIMEOUT:?}"))?;
+    let (namespace, report) = checked?;
+    eprintln!(
+        "zk-chaos: {} backend: API server {}, namespace {namespace}, operator pod {}",
+        kube.label, report.server_version, report.operator_pod
+    );
+    Ok(())
 }

@@ -1,10 +1,15 @@
 //! One interface over the backends: what the steps, plans and faults ask of
 //! a ZooKeeper cluster that our operator manages. The local backend
 //! ([`local::LocalCluster`]) runs real servers in network namespaces with
-//! the embedded operator; a Kubernetes backend implements the same trait
-//! over the API server.
+//! the embedded operator; the Kubernetes backend
+//! ([`crate::kube_backend::KubeClusterBackend`]) implements the same trait
+//! over the API server. [`backend::create`] picks one per
+//! [`BackendConfig`].
 
+pub mod backend;
 pub mod local;
+
+pub use backend::{BackendConfig, KubeAccess, KubeBackend, create};
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,6 +17,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use crate::faults::{FaultError, FaultTarget};
+use crate::kube_backend::KubeError;
 use crate::local::EnsembleError;
 use crate::operator::crd::ZookeeperClusterSpec;
 use crate::operator::status::ZookeeperClusterStatus;
@@ -29,6 +35,9 @@ pub enum ClusterError {
     /// A fault primitive failed.
     #[error(transparent)]
     Fault(#[from] FaultError),
+    /// The Kubernetes backend failed.
+    #[error(transparent)]
+    Kube(Box<KubeError>),
     /// The backend cannot do this.
     #[error("unsupported on the {backend} backend: {what}")]
     Unsupported {
@@ -40,6 +49,12 @@ pub enum ClusterError {
     /// A probe or client call failed.
     #[error("{0}")]
     Io(String),
+}
+
+impl From<KubeError> for ClusterError {
+    fn from(e: KubeError) -> Self {
+        Self::Kube(Box::new(e))
+    }
 }
 
 /// Something the operator did (or failed to do), for the timeline.

@@ -114,9 +114,12 @@ impl Fault {
     }
 
     /// Inject the fault now: resolve selectors against a fresh status, act,
-    /// and return what was done. When a step fails, the steps already done
-    /// are undone before the error is returned.
+    /// and return what was done. A fault the target cannot do (see
+    /// [`FaultTarget::check_supported`]) is refused before anything is
+    /// done. When a step fails, the steps already done are undone before
+    /// the error is returned.
     pub async fn start(&self, target: &dyn FaultTarget, rng: &mut StdRng) -> Result<ActiveFault, FaultError> {
+        target.check_supported(self.name())?;
         let status = target.status().await;
         let members: Vec<u32> = target.members().await;
         let resolve = |sel: &Selector, rng: &mut StdRng| sel.resolve(&status, rng);

@@ -13,6 +13,7 @@ pub use schedule::{ActiveFaults, Schedule, ScheduleSpec, Scheduled, run_schedule
 pub use selector::{Resolution, Selector, SelectorParseError};
 pub use target::FaultTarget;
 
+use crate::kube_backend::KubeError;
 use crate::local::EnsembleError;
 use crate::sys::SysError;
 
@@ -39,4 +40,26 @@ pub enum FaultError {
     /// The host cannot inject this fault (e.g. no netem qdisc in the kernel).
     #[error("unsupported on this host: {0}")]
     Unsupported(String),
+    /// The Kubernetes backend failed, or cannot do this fault at all
+    /// (`unsupported on this backend: ...`).
+    #[error(transparent)]
+    Kube(Box<KubeError>),
+}
+
+impl From<KubeError> for FaultError {
+    fn from(e: KubeError) -> Self {
+        Self::Kube(Box::new(e))
+    }
+}
+
+impl FaultError {
+    /// Whether the fault cannot be done here at all (this host or this
+    /// backend), as opposed to having failed.
+    pub fn is_unsupported(&self) -> bool {
+        match self {
+            Self::Unsupported(_) => true,
+            Self::Kube(k) => matches!(**k, KubeError::Unsupported { .. }),
+            _ => false,
+        }
+    }
 }

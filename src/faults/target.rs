@@ -15,6 +15,14 @@ use crate::sys::{self, SysError};
 /// and every inverse is idempotent (undoing twice is harmless).
 #[async_trait]
 pub trait FaultTarget: Send + Sync {
+    /// Whether faults of kind `fault` (a [`Fault::name`](super::Fault::name))
+    /// can be injected here; the reason when they cannot.
+    /// [`Fault::start`](super::Fault::start) asks before acting, so a refused
+    /// fault changes nothing and fails its step instead of passing
+    /// silently. The default accepts every fault.
+    fn check_supported(&self, _fault: &'static str) -> Result<(), FaultError> {
+        Ok(())
+    }
     /// Probe every member now.
     async fn status(&self) -> EnsembleStatus;
     /// The members' ordinals, sorted.

@@ -82,6 +82,37 @@ pub fn write_default_config(kubeconfig: &Path, name: &str) -> Result<PathBuf, Ki
     Ok(path)
 }
 
+/// The ZooKeeper versions whose images a run loads into the nodes.
+pub const ZOOKEEPER_VERSIONS: [&str; 2] = ["3.8.0", "3.9.3"];
+
+/// What a run (`zk-chaos run --backend kind`, the live test) stands up:
+/// cluster `name` from the default config (written next to its kubeconfig
+/// under the work dir), reused when `reuse` and it exists, the operator
+/// from `operator`, both ZooKeeper versions' images loaded when local
+/// (repository from `ZK_CHAOS_ZK_IMAGE_REPOSITORY`), 180 s for the nodes
+/// and the operator's rollout.
+pub fn run_setup(name: &str, reuse: bool, operator: OperatorImage) -> Result<Setup, KindError> {
+    let kubeconfig = super::cluster::default_kubeconfig(name);
+    let config = write_default_config(&kubeconfig, name)?;
+    let mut cluster = UpOptions::new(name, &config);
+    cluster.reuse = reuse;
+    cluster.kubeconfig = kubeconfig;
+    Ok(Setup {
+        cluster,
+        operator,
+        zookeeper_versions: ZOOKEEPER_VERSIONS.map(String::from).to_vec(),
+        zookeeper_repository: std::env::var("ZK_CHAOS_ZK_IMAGE_REPOSITORY").ok().filter(|r| !r.is_empty()),
+        rollout_timeout: Duration::from_secs(180),
+    })
+}
+
+/// Create `namespace` in the kind cluster unless it exists (`kubectl apply`).
+pub async fn ensure_namespace(runner: &dyn Runner, cluster: &KindCluster, namespace: &str) -> Result<(), KindError> {
+    let manifest = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n");
+    runner.run(&super::commands::kubectl_apply(&cluster.target(), &manifest)).await?;
+    Ok(())
+}
+
 /// Stand it all up, reporting each step through `progress`.
 pub async fn stand_up(
     runner: &dyn Runner,

@@ -142,6 +142,19 @@ pub enum KubeError {
     /// Client traffic forwarding failed.
     #[error("port-forward: {0}")]
     Forward(String),
+    /// The cluster lacks what the harness needs (CRD, operator, RBAC).
+    #[error(
+        "the cluster at {server} is not ready for zk-chaos in namespace {namespace}:\n{}",
+        .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    Preflight {
+        /// The API server.
+        server: String,
+        /// The namespace checked.
+        namespace: String,
+        /// Each thing missing, with how to fix it.
+        problems: Vec<String>,
+    },
 }
 
 /// Whether an error chain says the connection was refused or the host could

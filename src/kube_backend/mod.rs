@@ -1,8 +1,9 @@
 //! The Kubernetes backend: one `ZookeeperCluster` that our operator runs in
 //! a cluster (kind, or any kubeconfig), driven and observed through the
 //! Kubernetes API with kube-rs. [`KubeCluster`] has an inherent async
-//! method per thing a step does; a backend-neutral `Cluster` trait can wrap
-//! it one method to one method.
+//! method per thing a step does; [`KubeClusterBackend`] ([`adapter`]) makes
+//! it the backend-neutral `crate::cluster::Cluster` the scenario engine
+//! drives, and [`preflight`] checks a cluster before a run.
 //!
 //! | what | how |
 //! |---|---|
@@ -19,13 +20,16 @@
 //! ([`KubeError`]): a 403 names the missing verb and resource, a refused
 //! connection says the API server is unreachable.
 
+pub mod adapter;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod forward;
 pub mod netpol;
 pub mod node;
 pub mod pause;
 pub mod pods;
+pub mod preflight;
 pub mod probe;
 pub mod spec;
 pub mod wait;
@@ -38,6 +42,7 @@ use std::time::Duration;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+pub use adapter::KubeClusterBackend;
 pub use error::{Call, KubeError};
 pub use exec::{ApiExec, ExecOutput, PodExec};
 pub use forward::ClientForwards;
@@ -63,6 +68,31 @@ impl Default for Timeouts {
     fn default() -> Self {
         Self { api: Duration::from_secs(15), exec: Duration::from_secs(15), poll: Duration::from_secs(2) }
     }
+}
+
+/// Why fault `fault` (a `crate::faults::Fault::name`) cannot be done on
+/// this backend, or `None` when it can.
+pub fn unsupported_reason(fault: &str) -> Option<&'static str> {
+    Some(match fault {
+        "one-way" => "NetworkPolicy is stateful and per connection: it cannot drop only what one side sends",
+        "netem" => {
+            "delay, loss, duplication and reordering need tc inside the pod's network namespace, which the \
+             Kubernetes API does not offer"
+        }
+        "stop" => {
+            "a StatefulSet re-creates a deleted pod at once, so a member cannot stay stopped until heal; delete the \
+             pod gracefully instead"
+        }
+        "clients" => {
+            "the harness reaches members through port-forwards that enter the pod's own network namespace, which \
+             NetworkPolicy does not filter"
+        }
+        "disk" => {
+            "the data dir is a PersistentVolume on the node's disk: filling it would fill the node; a size-limited \
+             volume for chaos is not provisioned"
+        }
+        _ => return None,
+    })
 }
 
 /// Which cluster and ensemble to drive (`--backend kube --context X --namespace Y`).
@@ -169,6 +199,12 @@ impl KubeCluster {
         &self.client
     }
 
+    /// Whether a node shell is at hand (kind): pause signals from the node
+    /// and partitions drop established connections.
+    pub fn has_node_shell(&self) -> bool {
+        self.nodes.is_some()
+    }
+
     /// The API server's version (`v1.33.1`), bounded.
     pub async fn server_version(&self) -> Result<String, KubeError> {
         let call = Call { verb: "get", resource: "/version", name: None, namespace: None };
@@ -180,19 +216,10 @@ impl KubeCluster {
     /// be done here; `Unsupported` with the reason when it cannot. A step
     /// asks first and reports the refusal, never skipping silently.
     pub fn check_supported(&self, fault: &'static str) -> Result<(), KubeError> {
-        let reason = match fault {
-            "one-way" => "NetworkPolicy is stateful and per connection: it cannot drop only what one side sends",
-            "netem" => {
-                "delay, loss, duplication and reordering need tc inside the pod's network namespace, which the \
-                        Kubernetes API does not offer"
-            }
-            "stop" => {
-                "a StatefulSet re-creates a deleted pod at once, so a member cannot stay stopped until heal; \
-                       delete the pod gracefully instead"
-            }
-            _ => return Ok(()),
-        };
-        Err(KubeError::Unsupported { fault, reason: reason.into() })
+        match unsupported_reason(fault) {
+            Some(reason) => Err(KubeError::Unsupported { fault, reason: reason.into() }),
+            None => Ok(()),
+        }
     }
 
     /// The label selector of the ensemble's pods.

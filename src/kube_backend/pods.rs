@@ -3,6 +3,7 @@
 //! period 0), graceful delete, and killing the operator (deleting its pod).
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt as _;
@@ -10,6 +11,7 @@ use kube::api::{Api, DeleteParams, ListParams};
 
 use super::KubeCluster;
 use super::error::{Call, KubeError};
+use super::wait::poll_until;
 use crate::operator::k8s::build::ordinal_of_name;
 use crate::operator::k8s::manifests::OPERATOR_NAME;
 use crate::operator::k8s::{LABEL_NAME, LABEL_REVISION, LABEL_VERSION, OPERATOR_NAMESPACE};
@@ -122,16 +124,34 @@ impl KubeCluster {
         self.delete_pod_with(ordinal, &DeleteParams::default()).await
     }
 
+    /// The operator's pods (those of its Deployment in [`OPERATOR_NAMESPACE`]).
+    pub async fn operator_pods(&self) -> Result<Vec<OperatorPod>, KubeError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), OPERATOR_NAMESPACE);
+        let lp = ListParams::default().labels(&format!("{LABEL_NAME}={OPERATOR_NAME}"));
+        let list = self.api(Call::new("list", "pods", OPERATOR_NAMESPACE, None), api.list(&lp)).await?;
+        Ok(list
+            .items
+            .iter()
+            .map(|p| OperatorPod {
+                name: p.name_any(),
+                ready: p
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
+                terminating: p.metadata.deletion_timestamp.is_some(),
+            })
+            .collect())
+    }
+
     /// Kill the operator: delete its pods (grace 0); its Deployment starts a
     /// new one. Returns the deleted pods' names (none when it is not
     /// installed in [`OPERATOR_NAMESPACE`]).
     pub async fn kill_operator(&self) -> Result<Vec<String>, KubeError> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), OPERATOR_NAMESPACE);
-        let lp = ListParams::default().labels(&format!("{LABEL_NAME}={OPERATOR_NAME}"));
-        let list = self.api(Call::new("list", "pods", OPERATOR_NAMESPACE, None), api.list(&lp)).await?;
         let mut killed = Vec::new();
-        for pod in list.items {
-            let name = pod.name_any();
+        for pod in self.operator_pods().await? {
+            let name = pod.name;
             let call = Call::new("delete", "pods", OPERATOR_NAMESPACE, Some(&name));
             match self.api(call, api.delete(&name, &DeleteParams::default().grace_period(0))).await {
                 Ok(_) => killed.push(name),
@@ -141,4 +161,49 @@ impl KubeCluster {
         }
         Ok(killed)
     }
+
+    /// Wait until the operator's Deployment runs a Ready pod other than
+    /// `killed` (what it does after [`KubeCluster::kill_operator`]); returns
+    /// that pod's name.
+    pub async fn wait_operator_replaced(&self, killed: &[String], timeout: Duration) -> Result<String, KubeError> {
+        let what = format!("a new Ready operator pod ({OPERATOR_NAME} in {OPERATOR_NAMESPACE})");
+        poll_until(&what, timeout, self.timeouts.poll, || async {
+            let pods = self.operator_pods().await?;
+            match pods.iter().find(|p| p.ready && !p.terminating && !killed.contains(&p.name)) {
+                Some(p) => Ok(Ok(p.name.clone())),
+                None => Ok(Err(describe_operator(&pods))),
+            }
+        })
+        .await
+    }
+}
+
+/// One pod of the operator's Deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorPod {
+    /// Its name.
+    pub name: String,
+    /// The `Ready` condition is `True`.
+    pub ready: bool,
+    /// Being deleted.
+    pub terminating: bool,
+}
+
+/// The operator's pods in one line, for "last seen".
+pub fn describe_operator(pods: &[OperatorPod]) -> String {
+    if pods.is_empty() {
+        return format!("no pod of {OPERATOR_NAME} in {OPERATOR_NAMESPACE}");
+    }
+    let each: Vec<String> = pods
+        .iter()
+        .map(|p| {
+            let state = match (p.terminating, p.ready) {
+                (true, _) => "terminating",
+                (false, true) => "ready",
+                (false, false) => "not ready",
+            };
+            format!("{} {state}", p.name)
+        })
+        .collect();
+    each.join(", ")
 }

@@ -99,4 +99,33 @@ impl KubeCluster {
             last: describe(&st),
         })
     }
+
+    /// Wait until member `ordinal`'s pod exists again, is not being deleted
+    /// and runs (what the StatefulSet does after a kill).
+    pub async fn wait_member_running(&self, ordinal: u32, timeout: Duration) -> Result<(), KubeError> {
+        let what = format!("pod {} to run again", self.names.pod(ordinal));
+        poll_until(&what, timeout, self.timeouts.poll, || async {
+            let pod = self.pod(ordinal).await?;
+            Ok(if pod.phase.as_deref() == Some("Running") && !pod.terminating {
+                Ok(())
+            } else {
+                Err(format!("pod {} {}", pod.name, if pod.terminating { "terminating" } else { "not running" }))
+            })
+        })
+        .await
+    }
+
+    /// Wait until none of the ensemble's pods is left.
+    pub async fn wait_pods_gone(&self, timeout: Duration) -> Result<(), KubeError> {
+        let what = format!("the pods of {}/{} to be gone", self.namespace(), self.name());
+        poll_until(&what, timeout, self.timeouts.poll, || async {
+            let pods = self.pods().await?;
+            Ok(if pods.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("left: {}", pods.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")))
+            })
+        })
+        .await
+    }
 }

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::evidence::ScenarioEvidence;
+use crate::cluster::BackendConfig;
 use crate::local::EnsembleSpec;
 
 /// The run-wide context.
@@ -15,8 +16,11 @@ use crate::local::EnsembleSpec;
 pub struct RunContext {
     /// The run's seed; each scenario derives its own from it.
     pub seed: u64,
-    /// The template for local ensembles (work dir, pool, heap, tick).
+    /// The template for local ensembles (work dir, pool, heap, tick); on
+    /// every backend, the heap and tick of new ensembles.
     pub base: EnsembleSpec,
+    /// Where ensembles are stood up.
+    pub backend: BackendConfig,
     /// The run's output directory (`reports/<run-id>`).
     pub out_dir: PathBuf,
     names: AtomicU32,
@@ -31,17 +35,24 @@ fn fnv(text: &str) -> u64 {
 }
 
 impl RunContext {
-    /// A context writing under `out_dir`.
+    /// A context writing under `out_dir`, on the local backend.
     pub fn new(seed: u64, base: EnsembleSpec, out_dir: PathBuf) -> Self {
         Self {
             seed,
             base,
+            backend: BackendConfig::Local,
             out_dir,
             names: AtomicU32::new(0),
             live: Mutex::default(),
             ops: Mutex::default(),
             evidence: Mutex::default(),
         }
+    }
+
+    /// The same, standing ensembles up on `backend`.
+    pub fn with_backend(mut self, backend: BackendConfig) -> Self {
+        self.backend = backend;
+        self
     }
 
     /// The seed of the scenario keyed `key`.

@@ -21,12 +21,10 @@ use crate::check::linear::Budget;
 use crate::check::suite::{Bundle, RunFacts, SuiteReport, check_all};
 use crate::check::{Verdict, quorum};
 use crate::client::{self, SessionOptions};
-use crate::cluster::local::LocalCluster;
 use crate::cluster::{Cluster, ClusterError};
 use crate::faults::{ActiveFault, ActiveFaults, Fault, FaultError, Schedule, ScheduleSpec, Selector, run_schedule};
 use crate::operator::crd::{JvmSpec, ZookeeperCluster, ZookeeperClusterSpec};
 use crate::probe::EnsembleStatus;
-use crate::supervisor::LocalOptions;
 use crate::workload::run::{self, Recorder, RunOutput};
 use crate::workload::{WorkloadSpec, stats};
 
@@ -207,10 +205,14 @@ impl ScenarioWorld {
         resource.metadata.namespace = Some(self.ctx.base.namespace.clone());
         let mut base = self.ctx.base.clone();
         base.data_disk_mb = disk_mb;
-        let opts = LocalOptions { base };
+        if disk_mb.is_some() && self.ctx.backend.label() != "local" {
+            return Err(ScenarioError::Cluster(ClusterError::Unsupported {
+                backend: self.ctx.backend.label(),
+                what: "size-limited data disks (a tmpfs per pod) exist on the local backend only".into(),
+            }));
+        }
         self.live(format!("provisioning {unique}"));
-        let c: Arc<dyn Cluster> =
-            Arc::new(LocalCluster::create(resource, &opts, &crate::dist::NoProgress).await?) as Arc<dyn Cluster>;
+        let c = crate::cluster::create(&self.ctx.backend, &base, resource).await?;
         self.cluster = Some(c.clone());
         self.start_sampler(c.clone());
         let t = Instant::now();

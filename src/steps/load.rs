@@ -36,8 +36,22 @@ pub enum LoadError {
     },
 }
 
-/// The tag filter when none is given: soaks and kind-only scenarios are out.
+/// The tag filter when none is given on the local backend: soaks and
+/// kind-only scenarios are out.
 pub const DEFAULT_TAGS: &str = "not @slow and not @kind";
+
+/// The tag filter when none is given on Kubernetes (`kind`, `kube`): soaks are out.
+pub const DEFAULT_KUBE_TAGS: &str = "not @slow";
+
+/// The tag expression a run on `backend` (`local`, `kind`, `kube`) uses,
+/// from the user's `tags` (or the backend's default). On Kubernetes,
+/// scenarios tagged `@local-only` (faults it cannot do) are always out.
+pub fn backend_tags(backend: &str, tags: Option<&str>) -> String {
+    match backend {
+        "local" => tags.unwrap_or(DEFAULT_TAGS).to_string(),
+        _ => format!("({}) and not @local-only", tags.unwrap_or(DEFAULT_KUBE_TAGS)),
+    }
+}
 
 /// Parse a tag expression.
 pub fn tags(expr: &str) -> Result<TagOperation, LoadError> {
@@ -238,5 +252,41 @@ mod tests {
         assert!(tags("@a and and").is_err());
         let missing = load(&[dir.path().join("nope")], &tags(DEFAULT_TAGS).unwrap()).unwrap_err();
         assert!(matches!(missing, LoadError::Path { .. }), "{missing}");
+    }
+
+    #[test]
+    fn kube_backends_run_kind_scenarios_and_never_local_only_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "b.feature",
+            "Feature: b
+  Scenario: anywhere
+    When I wait 1s
+
+  @kind
+  Scenario: kind only
+    When I wait 1s
+
+  @local-only
+  Scenario: local only
+    When I wait 1s
+
+  @slow @local-only
+  Scenario: slow local
+    When I wait 1s
+",
+        );
+        let names = |backend: &str, user: Option<&str>| -> Vec<String> {
+            let expr = backend_tags(backend, user);
+            let features = load(&[dir.path().to_path_buf()], &tags(&expr).unwrap()).unwrap();
+            features.iter().flat_map(|f| f.scenarios.iter().map(|s| s.name.clone())).collect()
+        };
+        assert_eq!(names("local", None), ["anywhere", "local only"]);
+        assert_eq!(names("kind", None), ["anywhere", "kind only"]);
+        assert_eq!(names("kube", None), ["anywhere", "kind only"]);
+        assert_eq!(names("kind", Some("@slow")), Vec::<String>::new(), "local-only stays out even when asked for");
+        assert_eq!(names("local", Some("@slow")), ["slow local"]);
+        assert_eq!(backend_tags("kube", Some("@a or @b")), "(@a or @b) and not @local-only");
     }
 }

@@ -14,6 +14,7 @@ use regex::Regex;
 use super::load::{self, LoadError};
 use super::writer::{Collector, ScenarioOutcome, Status};
 use super::{ZkWorld, after, before, dispatch, quiet_step_failures, set_context};
+use crate::cluster::BackendConfig;
 use crate::local::EnsembleSpec;
 use crate::scenario::RunContext;
 
@@ -22,7 +23,8 @@ use crate::scenario::RunContext;
 pub struct RunOptions {
     /// Feature files, plan files or directories of them.
     pub paths: Vec<PathBuf>,
-    /// A tag expression; [`load::DEFAULT_TAGS`] when `None`.
+    /// A tag expression; the backend's default when `None` (see
+    /// [`load::backend_tags`]: on Kubernetes `@local-only` is always out).
     pub tags: Option<String>,
     /// The run's seed.
     pub seed: u64,
@@ -30,8 +32,10 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Where the run's output goes (`reports/<run-id>`).
     pub out_dir: PathBuf,
-    /// The template of local ensembles.
+    /// The template of local ensembles (and the heap and tick of every ensemble).
     pub base: EnsembleSpec,
+    /// Where ensembles are stood up.
+    pub backend: BackendConfig,
     /// Live progress bars (a TTY) rather than plain lines.
     pub live: bool,
 }
@@ -170,7 +174,7 @@ fn civil(z: i64) -> (i64, u32, u32) {
 
 /// Load, check and run; returns the outcome of every scenario.
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
-    let tags = opts.tags.clone().unwrap_or_else(|| load::DEFAULT_TAGS.to_string());
+    let tags = load::backend_tags(opts.backend.label(), opts.tags.as_deref());
     let filter = load::tags(&tags)?;
     let features = load::load(&opts.paths, &filter)?;
     if load::count(&features) == 0 {
@@ -179,7 +183,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     }
     std::fs::create_dir_all(&opts.out_dir)
         .map_err(|e| LoadError::Path { path: opts.out_dir.clone(), reason: e.to_string() })?;
-    let ctx = Arc::new(RunContext::new(opts.seed, opts.base.clone(), opts.out_dir.clone()));
+    let ctx = Arc::new(
+        RunContext::new(opts.seed, opts.base.clone(), opts.out_dir.clone()).with_backend(opts.backend.clone()),
+    );
     set_context(ctx.clone());
     quiet_step_failures();
     let start = Instant::now();
