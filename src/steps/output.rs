@@ -190,3 +190,142 @@ pub fn write_failed(
     }
     Ok(written.dir.join("index.html"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::probe::{EnsembleStatus, MemberStatus};
+    use crate::scenario::FaultEntry as Fault;
+    use crate::steps::writer::StepOutcome;
+
+    fn step(text: &str, line: usize, status: Status, error: Option<&str>) -> StepOutcome {
+        StepOutcome {
+            keyword: "When".into(),
+            text: text.into(),
+            line,
+            status,
+            millis: 1500,
+            error: error.map(String::from),
+            detail: None,
+        }
+    }
+
+    fn scenario(
+        path: &str,
+        name: &str,
+        line: usize,
+        steps: Vec<StepOutcome>,
+        ev: Option<ScenarioEvidence>,
+    ) -> ScenarioOutcome {
+        let status = if steps.iter().any(|s| s.status == Status::Failed) { Status::Failed } else { Status::Passed };
+        ScenarioOutcome {
+            key: format!("{path}:{line}"),
+            feature: format!("feature of {path}"),
+            path: path.into(),
+            name: name.into(),
+            line,
+            tags: vec!["leader".into()],
+            status,
+            started_ms: 10,
+            millis: 4000,
+            steps,
+            evidence: ev,
+        }
+    }
+
+    fn evidence(dir: &Path) -> ScenarioEvidence {
+        let st = EnsembleStatus::judge(vec![MemberStatus::unprobed(0, Ipv4Addr::LOCALHOST)]);
+        ScenarioEvidence {
+            name: "a.feature:3".into(),
+            seed: 7,
+            cluster: Some("zk-1".into()),
+            faults: vec![Fault {
+                name: "kill".into(),
+                description: "SIGKILL the leader = pod 1".into(),
+                targets: vec![1],
+                start_ns: 2_000_000_000,
+                heal_ns: Some(2_000_000_000),
+            }],
+            operator: vec![(3_000_000_000, "delete pod 2 (upgrade)".into())],
+            probes: vec![(0, st.clone()), (250_000_000, st)],
+            report: None,
+            stats: None,
+            history_dir: dir.join("work").join("x"),
+            workload_offset_ns: None,
+            logs: Vec::new(),
+            steps: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_run_becomes_a_record_grouped_by_feature_with_its_evidence_and_reports() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("20261121-000000-7");
+        std::fs::create_dir_all(dir.join("work").join("x")).unwrap();
+        let outcome = RunOutcome {
+            run_id: "20261121-000000-7".into(),
+            seed: 7,
+            tags: "not @slow".into(),
+            scenarios: vec![
+                scenario(
+                    "a.feature",
+                    "kill",
+                    3,
+                    vec![step("I kill the leader", 4, Status::Passed, None)],
+                    Some(evidence(&dir)),
+                ),
+                scenario(
+                    "b.feature",
+                    "typo",
+                    5,
+                    vec![step("I kill pod 9", 6, Status::Failed, Some("no such member"))],
+                    None,
+                ),
+                scenario("a.feature", "again", 9, vec![step("I wait 1s", 10, Status::Passed, None)], None),
+            ],
+            parse_errors: Vec::new(),
+            elapsed: Duration::from_secs(12),
+            out_dir: dir.clone(),
+        };
+        let r = record(&outcome, "local").unwrap();
+        assert_eq!(r.run_id, outcome.run_id);
+        assert_eq!(r.environment.seed, Some(7));
+        let paths: Vec<&str> = r.features.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["a.feature", "b.feature"], "grouped by feature, in order of first appearance");
+        assert_eq!(r.features[0].scenarios.len(), 2);
+        let failed = &r.features[1].scenarios[0];
+        assert_eq!(failed.outcome, Outcome::Failed);
+        assert_eq!(failed.steps[0].error.as_deref(), Some("no such member"));
+        assert_eq!(failed.steps[0].duration_ns, 1_500_000_000);
+        // Without a workload the evidence is the probe timeline, on the scenario clock.
+        let ev = r.features[0].scenarios[0].evidence.as_ref().unwrap();
+        assert_eq!(ev.faults[0].targets, [1]);
+        assert_eq!(ev.faults[0].start_ns, 2_000_000_000);
+        assert_eq!(ev.operator_actions[0].at_ns, 3_000_000_000);
+        assert!(ev.probes.is_some());
+        let index = write(&outcome, "local").unwrap();
+        for f in ["index.html", "junit.xml", "cucumber.json", "record.json", "outcome.json", "summary.txt"] {
+            assert!(dir.join(f).is_file(), "{f}");
+        }
+        assert_eq!(index, dir.join("index.html"));
+        assert!(root.path().join("index.html").is_file(), "the reports index");
+        assert!(!dir.join("work").exists(), "the scratch histories are filed away");
+        let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+        assert!(junit.contains("no such member"), "{junit}");
+    }
+
+    #[test]
+    fn a_run_that_failed_early_still_writes_its_reports() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("20261121-000000-1");
+        write_failed(&dir, "local", 1, "features/x.feature:4: no step matches", Duration::from_millis(5)).unwrap();
+        let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+        assert!(junit.contains("no step matches"), "{junit}");
+        let record = RunRecord::load(&dir).unwrap();
+        assert_eq!(record.error.as_deref(), Some("features/x.feature:4: no step matches"));
+        assert!(dir.join("cucumber.json").is_file());
+    }
+}
