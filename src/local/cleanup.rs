@@ -33,7 +33,7 @@ pub fn teardown_run(state: &RunState, keep_data: bool) {
     }
     // Namespaces of pods that were removed from the record mid-way.
     for ns in net::our_namespaces() {
-        if naming::parse_netns(&ns).is_some_and(|(r, _)| r == state.run) {
+        if naming::run_of_netns(&ns).is_some_and(|r| r == state.run) {
             net::remove_netns_by_name(&ns);
         }
     }

@@ -65,7 +65,13 @@ impl RunId {
     pub fn bridge(&self) -> String {
         format!("{PREFIX}{}br", self.0)
     }
-    /// Host-side veth name of the pod with `ordinal`.
+    /// The namespace holding the run's bridge (every pod's veth peer is a
+    /// port of it), apart from the host's firewall.
+    pub fn bridge_netns(&self) -> String {
+        format!("{PREFIX}-{}-{BRIDGE_NETNS_SUFFIX}", self.0)
+    }
+    /// Bridge-side veth name of the pod with `ordinal` (in the bridge
+    /// namespace).
     pub fn veth(&self, ordinal: u32) -> String {
         format!("{PREFIX}{}v{ordinal}", self.0)
     }
@@ -98,9 +104,23 @@ impl fmt::Display for RunId {
     }
 }
 
-/// Whether a network namespace name is one of ours (any run).
+/// The last part of the name of a run's bridge namespace.
+const BRIDGE_NETNS_SUFFIX: &str = "br";
+
+/// Whether a network namespace name is one of ours (any run): a pod's or a
+/// run's bridge namespace.
 pub fn is_our_netns(name: &str) -> bool {
-    parse_netns(name).is_some()
+    run_of_netns(name).is_some()
+}
+
+/// The run a namespace of ours belongs to (a pod's or the bridge's).
+pub fn run_of_netns(name: &str) -> Option<RunId> {
+    if let Some((run, _)) = parse_netns(name) {
+        return Some(run);
+    }
+    let rest = name.strip_prefix(PREFIX)?.strip_prefix('-')?;
+    let (run, kind) = rest.split_once('-')?;
+    (kind == BRIDGE_NETNS_SUFFIX).then(|| RunId::try_from(run.to_string()).ok()).flatten()
 }
 
 /// The run id and ordinal of one of our namespace names.
@@ -238,9 +258,14 @@ mod tests {
         assert_eq!(run.veth(98), "zkca1b2c3v98");
         assert!(run.veth(9999).len() <= 15, "IFNAMSIZ");
         assert!(is_our_netns("zkc-a1b2c3-4"));
+        assert_eq!(run.bridge_netns(), "zkc-a1b2c3-br");
+        assert!(is_our_netns(&run.bridge_netns()));
+        assert_eq!(run_of_netns("zkc-a1b2c3-br"), Some(run.clone()));
+        assert_eq!(run_of_netns("zkc-a1b2c3-7"), Some(run.clone()));
+        assert_eq!(parse_netns("zkc-a1b2c3-br"), None, "the bridge namespace is no pod's");
         assert_eq!(parse_netns("zkc-a1b2c3-12"), Some((run.clone(), 12)));
         assert!(is_our_link("zkca1b2c3br") && is_our_link("zkca1b2c3v0"));
-        for other in ["zkc-other", "zkcxyzxyzbr", "zkca1b2c3", "zkca1b2c3v", "docker0", "zkca1b2c3veth", "zkc-a1b2c3-x"]
+        for other in ["zkc-other", "zkcxyzxyzbr", "zkca1b2c3", "zkca1b2c3v", "docker0", "zkca1b2c3veth", "zkc-a1b2c3-x", "zkc-a1b2c3-brr"]
         {
             assert!(!is_our_link(other) && !is_our_netns(other), "{other}");
         }

@@ -178,33 +178,62 @@ pub fn remove_fence(subnet: Subnet) {
     let _ = sys::ip(["route", "del", "unreachable", &subnet.to_string(), "metric", &m, "proto", &p]);
 }
 
-/// Create the run's bridge with the gateway address and bring it up.
+/// Name of the bridge inside the run's bridge namespace.
+const INNER_BRIDGE: &str = "br0";
+/// Name of the uplink (the bridge port that leads to the host) inside the
+/// run's bridge namespace.
+const INNER_UPLINK: &str = "up0";
+
+/// Create the run's network: a namespace of its own holding the bridge
+/// (so bridged pod-to-pod traffic never passes the host's firewall: a
+/// running Docker turns on `bridge-nf-call-iptables` and sets `FORWARD` to
+/// `DROP` in the host namespace only), and a veth from the host into that
+/// bridge carrying the gateway address, so the harness reaches every pod
+/// without forwarding on the host.
+///
+/// Nothing of the host's own settings changes: the only host objects are
+/// the veth `zkc<run>br` and its connected route.
 pub fn add_bridge(run: &RunId, subnet: Subnet) -> Result<(), NetError> {
-    let br = run.bridge();
-    sys::ip(["link", "add", &br, "type", "bridge"])?;
-    sys::ip(["addr", "add", &format!("{}/{}", subnet.gateway(), subnet.prefix), "dev", &br])?;
-    sys::ip(["link", "set", &br, "up"])?;
+    let ns = run.bridge_netns();
+    let host = run.bridge();
+    sys::ip(["netns", "add", &ns])?;
+    // Belt and braces: the namespace's own iptables are empty, but keep
+    // bridged frames away from them entirely. Per network namespace; the
+    // host's value is untouched.
+    for knob in ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables", "bridge-nf-call-arptables"] {
+        let _ = sys::ip(["netns", "exec", &ns, "sh", "-c", &format!("echo 0 > /proc/sys/net/bridge/{knob}")]);
+    }
+    sys::ip(["-n", &ns, "link", "add", INNER_BRIDGE, "type", "bridge"])?;
+    sys::ip(["-n", &ns, "link", "set", "lo", "up"])?;
+    sys::ip(["-n", &ns, "link", "set", INNER_BRIDGE, "up"])?;
+    sys::ip(["link", "add", &host, "type", "veth", "peer", "name", INNER_UPLINK, "netns", &ns])?;
+    sys::ip(["-n", &ns, "link", "set", INNER_UPLINK, "master", INNER_BRIDGE, "up"])?;
+    sys::ip(["addr", "add", &format!("{}/{}", subnet.gateway(), subnet.prefix), "dev", &host])?;
+    sys::ip(["link", "set", &host, "up"])?;
     Ok(())
 }
 
-/// Delete the run's bridge (missing is fine).
+/// Delete the run's bridge namespace and host veth (missing is fine).
 pub fn remove_bridge(run: &RunId) {
+    remove_netns_by_name(&run.bridge_netns());
     let _ = sys::ip(["link", "del", &run.bridge()]);
 }
 
 /// Create the namespace of pod `ordinal`, wire it to the bridge with a veth
-/// (`eth0` inside) and give it its address. No default route inside.
+/// (`eth0` inside, its peer a port of the bridge in the run's bridge
+/// namespace) and give it its address. No default route inside.
 pub fn add_pod_netns(run: &RunId, subnet: Subnet, ordinal: u32) -> Result<(), NetError> {
     let ns = run.netns(ordinal);
     let veth = run.veth(ordinal);
+    let br_ns = run.bridge_netns();
     let addr = subnet.pod_addr(ordinal).map_err(|e| SysError::Failed {
         command: "allocate pod address".into(),
         status: "error".into(),
         stderr: e.to_string(),
     })?;
     sys::ip(["netns", "add", &ns])?;
-    sys::ip(["link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
-    sys::ip(["link", "set", &veth, "master", &run.bridge(), "up"])?;
+    sys::ip(["-n", &br_ns, "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
+    sys::ip(["-n", &br_ns, "link", "set", &veth, "master", INNER_BRIDGE, "up"])?;
     sys::ip(["-n", &ns, "addr", "add", &format!("{addr}/{}", subnet.prefix), "dev", "eth0"])?;
     sys::ip(["-n", &ns, "link", "set", "lo", "up"])?;
     sys::ip(["-n", &ns, "link", "set", "eth0", "up"])?;
@@ -215,7 +244,7 @@ pub fn add_pod_netns(run: &RunId, subnet: Subnet, ordinal: u32) -> Result<(), Ne
 /// (missing pieces are fine).
 pub fn remove_pod_netns(run: &RunId, ordinal: u32) {
     remove_netns_by_name(&run.netns(ordinal));
-    let _ = sys::ip(["link", "del", &run.veth(ordinal)]);
+    let _ = sys::ip(["-n", &run.bridge_netns(), "link", "del", &run.veth(ordinal)]);
 }
 
 /// Delete a namespace and its `/etc/netns` directory by name.
