@@ -6,6 +6,7 @@
 pub mod check;
 pub mod client;
 pub mod cluster;
+pub mod diagnose;
 pub mod dist;
 pub mod faults;
 pub mod history;

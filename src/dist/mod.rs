@@ -203,6 +203,9 @@ impl Distribution {
             format!("-Xms{}m", jvm.heap_mb).into(),
             format!("-Xmx{}m", jvm.heap_mb).into(),
             "-XX:+ExitOnOutOfMemoryError".into(),
+            // Log timestamps in UTC, so the diagnosis reads them the same
+            // on every host.
+            "-Duser.timezone=UTC".into(),
         ];
         args.extend(jvm.extra.iter().map(OsString::from));
         args.push(prop("zookeeper.log.dir", log_dir.as_os_str()));
@@ -523,7 +526,7 @@ mod tests {
         let jvm = JvmOptions { heap_mb: 128, extra: vec!["-Dfoo=bar".into()] };
         let args = d.server_args(&jvm, Path::new("/pod/zoo.cfg"), Path::new("/pod/log"));
         let args: Vec<String> = args.into_iter().map(|a| a.into_string().unwrap()).collect();
-        assert_eq!(&args[..3], ["-Xms128m", "-Xmx128m", "-XX:+ExitOnOutOfMemoryError"]);
+        assert_eq!(&args[..4], ["-Xms128m", "-Xmx128m", "-XX:+ExitOnOutOfMemoryError", "-Duser.timezone=UTC"]);
         assert!(args.contains(&"-Dfoo=bar".to_string()));
         assert!(args.contains(&"-Dzookeeper.log.dir=/pod/log".to_string()));
         assert!(args.contains(&"-Dzookeeper.log.file=zookeeper.log".to_string()));
