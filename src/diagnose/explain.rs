@@ -208,7 +208,7 @@ pub fn diagnose(events: &[MemberEvent], acked: &[AckedWrite]) -> Diagnosis {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .filter_map(|o| Some((o, log_end_at(events, o, e.at_ms)?)))
-            .filter(|(o, z)| *z > to && Some(*o) != leader)
+            .filter(|(o, z)| *z > to && Some(*o) != leader && *o != e.ordinal)
             .collect();
         holders.sort_unstable();
         truncations.push(Truncation {

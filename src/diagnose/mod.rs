@@ -12,6 +12,7 @@ pub mod events;
 pub mod explain;
 pub mod known_bugs;
 pub mod logline;
+pub mod trigger;
 
 pub use events::{LogMark, MemberEvent, read_logs};
 pub use explain::{AckedWrite, Diagnosis, Truncation, acked_writes, diagnose};

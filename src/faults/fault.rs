@@ -113,6 +113,31 @@ impl Fault {
         Ok(args)
     }
 
+    /// The same fault with named members (`member C`) replaced by the pods
+    /// they name.
+    pub fn bind(&self, names: &std::collections::BTreeMap<char, u32>) -> Result<Fault, FaultError> {
+        let b = |s: &Selector| s.bind(names);
+        Ok(match self {
+            Self::Kill(s) => Self::Kill(b(s)?),
+            Self::Stop(s) => Self::Stop(b(s)?),
+            Self::Pause(s) => Self::Pause(b(s)?),
+            Self::Isolate(s) => Self::Isolate(b(s)?),
+            Self::Split { minority } => Self::Split { minority: b(minority)? },
+            Self::IsolateClients(s) => Self::IsolateClients(b(s)?),
+            Self::FillDisk(s) => Self::FillDisk(b(s)?),
+            Self::OneWay { from } => Self::OneWay { from: b(from)? },
+            Self::Netem { target, delay_ms, jitter_ms, loss_pct, duplicate_pct, reorder_pct } => Self::Netem {
+                target: b(target)?,
+                delay_ms: *delay_ms,
+                jitter_ms: *jitter_ms,
+                loss_pct: *loss_pct,
+                duplicate_pct: *duplicate_pct,
+                reorder_pct: *reorder_pct,
+            },
+            Self::Bridge | Self::RandomHalves => self.clone(),
+        })
+    }
+
     /// Inject the fault now: resolve selectors against a fresh status, act,
     /// and return what was done. A fault the target cannot do (see
     /// [`FaultTarget::check_supported`]) is refused before anything is
@@ -365,6 +390,24 @@ impl ActiveFault {
         run_undo(target, self.undo).await
     }
 
+    /// [`ActiveFault::heal`], but leave in place what faults still in
+    /// effect (`others`) need too: two isolations share the routes between
+    /// their members, and healing one must not heal the other.
+    pub async fn heal_keeping(self, target: &dyn FaultTarget, others: &[&ActiveFault]) -> Result<(), FaultError> {
+        let steps = self.steps_to_undo(others);
+        run_undo(target, steps).await
+    }
+
+    /// The undo steps no other fault in `others` still needs (a kill's
+    /// restart always runs).
+    fn steps_to_undo(&self, others: &[&ActiveFault]) -> Vec<Undo> {
+        self.undo
+            .iter()
+            .copied()
+            .filter(|u| matches!(u, Undo::Start(_)) || !others.iter().any(|o| o.undo.contains(u)))
+            .collect()
+    }
+
     /// The members it hit (resolved from the selectors), sorted.
     pub fn targets(&self) -> &[u32] {
         &self.targets
@@ -384,6 +427,35 @@ mod tests {
             duplicate_pct: dup,
             reorder_pct: reorder,
         }
+    }
+
+    fn active(undo: Vec<Undo>) -> ActiveFault {
+        ActiveFault { name: "isolate", description: String::new(), targets: vec![], undo }
+    }
+
+    #[test]
+    fn healing_one_isolation_keeps_the_routes_another_still_needs() {
+        // Isolate pod 2, then pod 0: both cut the pair 0-2.
+        let two = active(vec![
+            Undo::Unblock { from: 2, to: 0 },
+            Undo::Unblock { from: 0, to: 2 },
+            Undo::Unblock { from: 2, to: 1 },
+            Undo::Unblock { from: 1, to: 2 },
+        ]);
+        let zero = active(vec![
+            Undo::Unblock { from: 0, to: 1 },
+            Undo::Unblock { from: 1, to: 0 },
+            Undo::Unblock { from: 0, to: 2 },
+            Undo::Unblock { from: 2, to: 0 },
+        ]);
+        assert_eq!(
+            two.steps_to_undo(&[&zero]),
+            vec![Undo::Unblock { from: 2, to: 1 }, Undo::Unblock { from: 1, to: 2 }],
+            "pod 2 rejoins pod 1 only: pod 0 stays cut off"
+        );
+        assert_eq!(two.steps_to_undo(&[]).len(), 4);
+        let kill = active(vec![Undo::Start(1)]);
+        assert_eq!(kill.steps_to_undo(&[&active(vec![Undo::Start(1)])]), vec![Undo::Start(1)]);
     }
 
     #[test]

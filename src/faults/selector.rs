@@ -25,12 +25,17 @@ pub enum Selector {
     Majority,
     /// `a minority`: the complement of a majority (never the leader).
     Minority,
+    /// `member C`: a member the scenario named earlier (`When I name the
+    /// leader A and its followers B and C`), so that later steps hit the
+    /// same member whatever role it has by then. Bound to an ordinal with
+    /// [`Selector::bind`] before it is resolved.
+    Named(char),
 }
 
 /// Text that is not a selector.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "cannot parse selector `{0}`: expected `pod <ordinal>`, `the leader`, `a random follower`, `a random member`, `a majority` or `a minority`"
+    "cannot parse selector `{0}`: expected `pod <ordinal>`, `the leader`, `a random follower`, `a random member`, `a majority`, `a minority` or `member <A-Z>`"
 )]
 pub struct SelectorParseError(pub String);
 
@@ -46,6 +51,14 @@ impl FromStr for Selector {
             "a random member" | "random member" => Self::RandomMember,
             "a majority" | "majority" => Self::Majority,
             "a minority" | "minority" => Self::Minority,
+            other if other.starts_with("member ") => {
+                let name = s.split_whitespace().nth(1).ok_or_else(err)?;
+                let mut chars = name.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) if c.is_ascii_uppercase() => Self::Named(c),
+                    _ => return Err(err()),
+                }
+            }
             other => {
                 let n = other.strip_prefix("pod ").ok_or_else(err)?;
                 Self::Ordinal(n.trim().parse().map_err(|_| err())?)
@@ -63,6 +76,7 @@ impl fmt::Display for Selector {
             Self::RandomMember => f.write_str("a random member"),
             Self::Majority => f.write_str("a majority"),
             Self::Minority => f.write_str("a minority"),
+            Self::Named(c) => write!(f, "member {c}"),
         }
     }
 }
@@ -87,6 +101,20 @@ fn pods(ordinals: &[u32]) -> String {
 }
 
 impl Selector {
+    /// Replace a named member by the pod it names (other selectors are
+    /// unchanged).
+    pub fn bind(self, names: &std::collections::BTreeMap<char, u32>) -> Result<Selector, FaultError> {
+        match self {
+            Self::Named(c) => names.get(&c).map(|o| Self::Ordinal(*o)).ok_or_else(|| FaultError::Resolve {
+                selector: self.to_string(),
+                reason: format!(
+                    "no member is named {c} in this scenario: name it first, e.g. `When I name the leader A and its followers B and C`"
+                ),
+            }),
+            other => Ok(other),
+        }
+    }
+
     /// Resolve against the live `status` (its members are the candidates),
     /// drawing from `rng`.
     pub fn resolve(&self, status: &EnsembleStatus, rng: &mut StdRng) -> Result<Resolution, FaultError> {
@@ -115,6 +143,7 @@ impl Selector {
                 (vec![pick], format!(" of leader pod {l}"))
             }
             Self::RandomMember => (vec![*members.choose(rng).expect("not empty")], String::new()),
+            Self::Named(_) => return Err(self.bind(&Default::default()).expect_err("unbound")),
             Self::Majority | Self::Minority => {
                 let (majority, how) = pick_majority(&members, leader, rng);
                 let side = if *self == Self::Majority {
@@ -184,6 +213,7 @@ pub(crate) mod tests {
             ("a random member", Selector::RandomMember),
             ("a majority", Selector::Majority),
             ("a minority", Selector::Minority),
+            ("member C", Selector::Named('C')),
         ] {
             assert_eq!(text.parse::<Selector>().unwrap(), sel);
             assert_eq!(sel.to_string(), text);
@@ -194,7 +224,7 @@ pub(crate) mod tests {
 
     #[test]
     fn parse_errors_name_what_was_expected() {
-        for bad in ["pod", "pod x", "the follower", "", "pod -1"] {
+        for bad in ["pod", "pod x", "the follower", "", "pod -1", "member c", "member CC", "member"] {
             let e = bad.parse::<Selector>().unwrap_err().to_string();
             assert!(
                 e.contains(&format!("`{bad}`")) && e.contains("`pod <ordinal>`") && e.contains("`a minority`"),

@@ -284,6 +284,9 @@ pub async fn run_in(world: &mut ScenarioWorld, path: &str) -> StepResult {
         }
         let (found, mut args) = matcher::find(s.kind, &s.text).map_err(|e| ScenarioError::Input(e.to_string()))?;
         args.table = s.table.clone();
+        if found.def.is_action() {
+            world.mark_action();
+        }
         (found.def.run)(world, args)
             .await
             .map_err(|e| ScenarioError::Input(format!("{path}:{}: {} {}: {e}", s.line, s.kind.keyword(), s.text)))?;

@@ -38,6 +38,10 @@ pub enum Expect {
     AtLeastRun(u32, String),
     /// A member other than pod N leads, with quorum.
     LeaderIsNot(u32),
+    /// Pod N leads, with quorum.
+    Leads(u32),
+    /// Pod N follows the leader, in quorum.
+    Follows(u32),
 }
 
 impl fmt::Display for Expect {
@@ -54,6 +58,8 @@ impl fmt::Display for Expect {
             Self::PodRuns(o, v) => write!(f, "pod {o} runs {v}"),
             Self::AtLeastRun(n, v) => write!(f, "{n} pod(s) run {v}"),
             Self::LeaderIsNot(o) => write!(f, "a member other than pod {o} leads"),
+            Self::Leads(o) => write!(f, "pod {o} leads"),
+            Self::Follows(o) => write!(f, "pod {o} follows the leader"),
         }
     }
 }
@@ -125,6 +131,8 @@ pub async fn check(c: &dyn Cluster, expect: &Expect) -> Result<String, String> {
             st.members.iter().filter(|m| version_of(&st, m.ordinal) == Some(v.as_str())).count() as u32 >= *n
         }
         Expect::LeaderIsNot(o) => st.quorum && st.leader().is_some_and(|l| l != *o),
+        Expect::Leads(o) => st.quorum && st.leader() == Some(*o),
+        Expect::Follows(o) => st.quorum && st.leader() != Some(*o) && st.followers_of_leader.contains(o),
     };
     if holds { Ok(seen) } else { Err(seen) }
 }

@@ -14,6 +14,10 @@ use rand::rngs::StdRng;
 use sha1::Digest as _;
 use tokio::task::JoinHandle;
 
+mod findings;
+
+pub use findings::Finding;
+
 use super::context::RunContext;
 use super::evidence::{FaultEntry, ScenarioEvidence};
 use super::expect::{Expect, poll};
@@ -104,6 +108,9 @@ pub struct ScenarioWorld {
     ready_ns: Option<u64>,
     steps: Vec<(usize, String)>,
     notes: Vec<String>,
+    names: BTreeMap<char, u32>,
+    log_mark: crate::diagnose::LogMark,
+    finding: Option<Finding>,
 }
 
 impl ScenarioWorld {
@@ -134,6 +141,9 @@ impl ScenarioWorld {
             ready_ns: None,
             steps: Vec::new(),
             notes: Vec::new(),
+            names: BTreeMap::new(),
+            log_mark: crate::diagnose::LogMark::default(),
+            finding: None,
         }
     }
 
@@ -332,6 +342,7 @@ impl ScenarioWorld {
     /// effect until healed (at the latest when the scenario ends).
     pub async fn inject(&mut self, fault: Fault, hold: Option<Duration>) -> StepResult {
         let c = self.cluster()?;
+        let fault = fault.bind(&self.names)?;
         self.leader_before_fault = c.status().await.leader().or(self.leader_before_fault);
         let active = fault.start(c.as_ref(), &mut self.rng).await?;
         let description = active.description().to_string();
@@ -366,7 +377,8 @@ impl ScenarioWorld {
         let c = self.cluster()?;
         let Some(pos) = self.open.iter().position(|(i, _)| *i == idx) else { return Ok(()) };
         let (_, active) = self.open.remove(pos);
-        let r = active.heal(c.as_ref()).await;
+        let others: Vec<&ActiveFault> = self.open.iter().map(|(_, a)| a).collect();
+        let r = active.heal_keeping(c.as_ref(), &others).await;
         self.faults[idx].heal_ns = Some(self.now_ns());
         self.live("");
         Ok(r?)
@@ -690,6 +702,7 @@ impl ScenarioWorld {
             }
             let budget = Budget { time_limit: Some(Duration::from_secs(60)), ..Budget::default() };
             let report = check_all(&bundle, budget).map_err(|e| io(e.to_string()))?;
+            self.diagnose_judged(&bundle.events, report.any_invalid()).await;
             self.live("");
             self.judged = Some(report);
         }
@@ -708,7 +721,12 @@ impl ScenarioWorld {
         match &r.verdict {
             Verdict::Valid => Ok(format!("{checker}: valid over {ok} acknowledged operations")),
             Verdict::Invalid { evidence } => {
-                Err(ScenarioError::Check { checker: checker.into(), verdict: "INVALID", evidence: evidence.join("\n") })
+                let mut evidence = evidence.join("\n");
+                if let Some(f) = &self.finding {
+                    evidence.push('\n');
+                    evidence.push_str(&f.explain());
+                }
+                Err(ScenarioError::Check { checker: checker.into(), verdict: "INVALID", evidence })
             }
             Verdict::Unknown { reason } => {
                 Err(ScenarioError::Check { checker: checker.into(), verdict: "UNKNOWN", evidence: reason.clone() })

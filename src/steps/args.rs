@@ -51,6 +51,21 @@ impl Args {
         self.get(i)?.parse().map_err(|e| bad(i, "a selector", e))
     }
 
+    /// A server event like `starts syncing with the leader`.
+    pub fn event(&self, i: usize) -> Result<crate::diagnose::trigger::ServerEvent, ScenarioError> {
+        self.get(i)?.parse().map_err(|e| bad(i, "a server event", e))
+    }
+
+    /// A member name: one capital letter.
+    pub fn name(&self, i: usize) -> Result<char, ScenarioError> {
+        let s = self.get(i)?.trim();
+        let mut c = s.chars();
+        match (c.next(), c.next()) {
+            (Some(ch), None) if ch.is_ascii_uppercase() => Ok(ch),
+            _ => Err(bad(i, "a member name", format!("`{s}` is not one capital letter (A-Z)"))),
+        }
+    }
+
     /// The data table as `key | value` pairs.
     pub fn table_map(&self) -> Result<BTreeMap<String, String>, ScenarioError> {
         let rows = self

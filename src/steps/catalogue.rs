@@ -65,6 +65,15 @@ macro_rules! step {
     }};
 }
 
+impl StepDef {
+    /// Whether the step is an action whose effects later steps wait for
+    /// in the members' logs: a When step that is not itself a wait for a
+    /// server event (a triggered step marks its own action).
+    pub fn is_action(&self) -> bool {
+        self.kind == Kind::When && !self.expr.contains("{action}")
+    }
+}
+
 fn def(kind: Kind, expr: &'static str, example: &'static str, doc: &'static str, run: StepFn) -> StepDef {
     StepDef { kind, expr, example, doc, run }
 }
@@ -72,6 +81,24 @@ fn def(kind: Kind, expr: &'static str, example: &'static str, doc: &'static str,
 /// A fault held for `hold` when given, else left in effect.
 async fn fault(w: &mut ScenarioWorld, f: Fault, hold: Option<Duration>) -> StepResult {
     w.inject(f, hold).await
+}
+
+/// How long a triggered action waits for its server event.
+pub const TRIGGER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Wait for `awaited` on `sel`, then run `action` (a When step) at once.
+async fn triggered(
+    w: &mut ScenarioWorld,
+    sel: Selector,
+    awaited: crate::diagnose::trigger::Awaited,
+    action: &str,
+) -> StepResult {
+    let (found, args) = super::matcher::find(Kind::When, action)
+        .map_err(|e| crate::scenario::ScenarioError::Input(format!("the action after the event: {e}")))?;
+    let seen = w.await_log(sel, &awaited, TRIGGER_TIMEOUT).await?;
+    w.mark_action();
+    let done = (found.def.run)(w, args).await?;
+    Ok(format!("{seen}; then: {done}"))
 }
 
 /// The faults a random schedule draws from.
@@ -301,6 +328,47 @@ pub fn all() -> Vec<StepDef> {
         ),
         def(
             When,
+            "I heal {selector}",
+            "When I heal member C",
+            "Heal every fault in effect that hit the selected member (others stay in effect).",
+            step!(|w, a| w.heal_member(a.selector(0)?).await),
+        ),
+        def(
+            When,
+            "I name the leader {word} and its followers {word} and {word}",
+            "When I name the leader A and its followers B and C",
+            "Names the members of a 3-member ensemble by their role now (followers in ordinal order), so later steps say `member B` and hit the same server whatever role it has by then.",
+            step!(|w, a| w.name_members(a.name(0)?, &[a.name(1)?, a.name(2)?]).await),
+        ),
+        def(
+            When,
+            "I name {selector} {word}",
+            "When I name a random follower F",
+            "Names one member (a capital letter) for later steps: `member F`.",
+            step!(|w, a| w.name_member(a.selector(0)?, a.name(1)?).await),
+        ),
+        def(
+            When,
+            "{selector} {event}, {action}",
+            "When member C starts syncing with the leader, I kill the leader",
+            "A fault triggered by a server event: waits (up to 60s) until the member logs the event after the last action, then runs the action (another When step) at once. The event is read from the member's own server log.",
+            step!(|w, a| {
+                let awaited = crate::diagnose::trigger::Awaited::Event(a.event(1)?);
+                triggered(w, a.selector(0)?, awaited, &a.string(2)?).await
+            }),
+        ),
+        def(
+            When,
+            "{selector} logs {string}, {action}",
+            "When pod 1 logs \"Getting a diff from the leader\", I kill pod 1",
+            "The same, on a line of the member's server log that contains the text.",
+            step!(|w, a| {
+                let awaited = crate::diagnose::trigger::Awaited::Text(a.string(1)?);
+                triggered(w, a.selector(0)?, awaited, &a.string(2)?).await
+            }),
+        ),
+        def(
+            When,
             "I run a random schedule of {int} faults, one every {duration}, each for {duration}",
             "When I run a random schedule of 4 faults, one every 8s, each for 3s",
             "Seeded (the scenario's seed, printed) choice among: kill a random member, kill the leader, pause a follower, isolate the leader, split off a minority, bridge, random halves.",
@@ -454,6 +522,40 @@ pub fn all() -> Vec<StepDef> {
         ),
         def(
             Then,
+            "within {duration} {selector} leads",
+            "Then within 30s member C leads",
+            "The selected member leads a quorum.",
+            step!(|w, a| w.wait_for_member(a.duration(0)?, a.selector(1)?, true).await),
+        ),
+        def(
+            Then,
+            "within {duration} {selector} follows the leader",
+            "Then within 30s member C follows the leader",
+            "The selected member follows the leader, in quorum.",
+            step!(|w, a| w.wait_for_member(a.duration(0)?, a.selector(1)?, false).await),
+        ),
+        def(
+            Then,
+            "within {duration} {selector} {event}",
+            "Then within 30s member C syncs with the leader by DIFF",
+            "The member logs the server event after the last action (read from its own server log).",
+            step!(|w, a| {
+                let awaited = crate::diagnose::trigger::Awaited::Event(a.event(2)?);
+                w.await_log(a.selector(1)?, &awaited, a.duration(0)?).await
+            }),
+        ),
+        def(
+            Then,
+            "within {duration} {selector} logs {string}",
+            "Then within 30s pod 1 logs \"Truncating log\"",
+            "A line of the member's server log, logged after the last action, contains the text.",
+            step!(|w, a| {
+                let awaited = crate::diagnose::trigger::Awaited::Text(a.string(2)?);
+                w.await_log(a.selector(1)?, &awaited, a.duration(0)?).await
+            }),
+        ),
+        def(
+            Then,
             "within {duration} a new leader is elected",
             "Then within 30s a new leader is elected",
             "Quorum under a leader other than the one the last fault hit (or the one before the last fault).",
@@ -500,6 +602,13 @@ pub fn all() -> Vec<StepDef> {
             "Then within 120s the rollout is complete",
             "The operator reports the desired spec rolled out: Ready, every pod at or above the partition at the new revision.",
             step!(|w, a| w.wait_for(a.duration(0)?, Expect::RolloutComplete).await),
+        ),
+        def(
+            Then,
+            "the known bug {word} is reproduced",
+            "Then the known bug ZOOKEEPER-4643 is reproduced",
+            "Judges the history (as the history checks do) and expects a violation that the server-log diagnosis attributes to that catalogued upstream bug on the version run. For scenarios that reproduce a bug on purpose.",
+            step!(|w, a| w.known_bug_reproduced(&a.string(0)?).await),
         ),
         def(
             Then,

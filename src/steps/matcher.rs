@@ -17,9 +17,15 @@ pub const PARAMETERS: &[(&str, &str, &str)] = &[
     ("version", r"\d+\.\d+\.\d+", "a ZooKeeper version, `3.8.0` or `3.9.3`"),
     (
         "selector",
-        r"the leader|a random follower|a random member|a majority|a minority|pod \d+",
-        "`the leader`, `pod 2`, `a random follower`, `a random member`, `a majority`, `a minority`",
+        r"the leader|a random follower|a random member|a majority|a minority|pod \d+|member [A-Z]",
+        "`the leader`, `pod 2`, `a random follower`, `a random member`, `a majority`, `a minority`, `member C` (named earlier)",
     ),
+    (
+        "event",
+        r"starts syncing with the leader|syncs with the leader by DIFF|truncates its log|finishes syncing with the leader|starts leading|starts following|starts an election|loads its data",
+        "a server event read from the member's log: `starts syncing with the leader`, `syncs with the leader by DIFF`, `truncates its log`, `finishes syncing with the leader`, `starts leading`, `starts following`, `starts an election`, `loads its data`",
+    ),
+    ("action", r"I .+", "another When step, e.g. `I kill the leader`"),
 ];
 
 /// A catalogue entry with its compiled regex.

@@ -87,6 +87,9 @@ pub fn dispatch<'a>(w: &'a mut ZkWorld, ctx: cucumber::step::Context) -> LocalBo
         let Some(world) = w.inner.as_mut() else {
             std::panic::panic_any(StepFailure("the scenario was not set up (no before hook)".into()))
         };
+        if found.def.is_action() {
+            world.mark_action();
+        }
         match (found.def.run)(world, args).await {
             Ok(detail) => world.note_step(step.position.line, detail),
             Err(e) => {

@@ -1,0 +1,43 @@
+@known-bug
+Feature: Known upstream data-loss bugs, reproduced on purpose
+  A finding must replay. These scenarios drive a real ensemble through the
+  choreography of a catalogued upstream bug, with faults triggered by what
+  the servers log, and check both sides: on an affected version the
+  history checkers find the loss and the server-log diagnosis names the
+  bug; on a fixed version the same choreography loses nothing.
+
+  # ZOOKEEPER-4643 / 4646 / 4785 (fixed in 3.8.4 and 3.9.2): a follower
+  # syncing by DIFF writes the new epoch to disk when NEWLEADER arrives,
+  # before the synced transactions are applied (3.8: they are only queued
+  # for the log, and applied after UPTODATE). If the sync stops between
+  # NEWLEADER and UPTODATE, it stands for election with the new epoch and
+  # its old data, wins over members with more data, and they truncate
+  # committed transactions to match it.
+  Scenario Outline: ZOOKEEPER-4643: a sync cut between NEWLEADER and UPTODATE (<version>)
+    Given a 3-member ensemble "zk" running ZooKeeper <version>
+    And a workload of 4 clients at 200 ops/s on 20 keys
+    When I name the leader A and its followers B and C
+    # C falls behind: A and B commit writes without it.
+    And I partition member C from the rest
+    And I wait 3s
+    # A, holding every write, leaves. B and C elect B; C syncs by DIFF, and
+    # B stops the moment C has taken the new epoch, before UPTODATE.
+    And I partition member A from the rest
+    And I heal member C
+    And member C logs "Learner received NEWLEADER message", I pause member B
+    Then within 30s member C starts an election
+    # A comes back: A and C elect.
+    When I heal member A
+    Then within 60s member C leads
+    When I wait 2s
+    And I heal all faults
+    Then within 60s every member serves in quorum
+    And <outcome>
+
+    Examples: affected: the loss is detected and named
+      | version | outcome                                    |
+      | 3.8.0   | the known bug ZOOKEEPER-4643 is reproduced |
+
+    Examples: fixed: the same choreography loses nothing
+      | version | outcome                        |
+      | 3.9.3   | no acknowledged write was lost |
