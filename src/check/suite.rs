@@ -55,6 +55,10 @@ pub struct Bundle {
     pub events: Vec<Event>,
     /// The final state, when recorded.
     pub final_state: Option<BTreeMap<String, Option<String>>>,
+    /// The final state read through each member after its own `sync`
+    /// (`final-by-member.json`), when recorded: every member must hold
+    /// every acknowledged write, not only the one the final read reached.
+    pub final_by_member: Option<BTreeMap<u32, BTreeMap<String, Option<String>>>>,
     /// The probe samples, when recorded.
     pub probes: Option<Vec<(u64, EnsembleStatus)>>,
     /// Settle time and faults.
@@ -74,6 +78,10 @@ impl Bundle {
         history::write_events(std::io::BufWriter::new(f), &self.events).map_err(|e| file_err(&h, e))?;
         if let Some(fs) = &self.final_state {
             let p = dir.join("final.json");
+            std::fs::write(&p, serde_json::to_vec_pretty(fs).expect("serialises")).map_err(|e| file_err(&p, e))?;
+        }
+        if let Some(fs) = &self.final_by_member {
+            let p = dir.join("final-by-member.json");
             std::fs::write(&p, serde_json::to_vec_pretty(fs).expect("serialises")).map_err(|e| file_err(&p, e))?;
         }
         if let Some(probes) = &self.probes {
@@ -100,6 +108,11 @@ impl Bundle {
         if p.exists() {
             let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;
             b.final_state = Some(serde_json::from_slice(&bytes).map_err(|e| file_err(&p, e))?);
+        }
+        let p = path.join("final-by-member.json");
+        if p.exists() {
+            let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;
+            b.final_by_member = Some(serde_json::from_slice(&bytes).map_err(|e| file_err(&p, e))?);
         }
         let p = path.join("probes.jsonl");
         if p.exists() {
@@ -149,6 +162,29 @@ impl SuiteReport {
     }
 }
 
+/// Durability judged also against each member's own final state: a member
+/// that serves without an acknowledged write (it truncated it, or synced
+/// from a leader that lacked it) is a loss for every client connected to
+/// it, even when the member the final read reached has it.
+fn per_member(
+    overall: Verdict,
+    ops: &[Operation],
+    by_member: Option<&BTreeMap<u32, BTreeMap<String, Option<String>>>>,
+) -> Verdict {
+    let mut evidence = match overall {
+        Verdict::Invalid { evidence } => evidence,
+        Verdict::Valid => Vec::new(),
+        unknown => return unknown,
+    };
+    for (ordinal, state) in by_member.into_iter().flatten() {
+        if let Verdict::Invalid { evidence: e } = durability::check(ops, state) {
+            evidence.push(format!("read through pod {ordinal} (after its own sync):"));
+            evidence.extend(e.into_iter().take(10).map(|l| format!("  {l}")));
+        }
+    }
+    if evidence.is_empty() { Verdict::Valid } else { Verdict::Invalid { evidence } }
+}
+
 /// Run every checker over `bundle`.
 pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport, BundleError> {
     let ops: Vec<Operation> = history::pair(&bundle.events, "history.jsonl")?;
@@ -160,7 +196,7 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
     results.push(CheckResult {
         checker: "durability-and-integrity".into(),
         verdict: match &bundle.final_state {
-            Some(fs) => durability::check(&ops, fs),
+            Some(fs) => per_member(durability::check(&ops, fs), &ops, bundle.final_by_member.as_ref()),
             None => Verdict::Unknown { reason: "no final state was recorded (final.json)".into() },
         },
     });

@@ -113,6 +113,24 @@ impl Fault {
         Ok(args)
     }
 
+    /// The selectors the fault names.
+    pub fn selectors(&self) -> Vec<Selector> {
+        match self {
+            Self::Kill(s)
+            | Self::Stop(s)
+            | Self::Pause(s)
+            | Self::Isolate(s)
+            | Self::IsolateClients(s)
+            | Self::FillDisk(s) => {
+                vec![*s]
+            }
+            Self::Split { minority } => vec![*minority],
+            Self::OneWay { from } => vec![*from],
+            Self::Netem { target, .. } => vec![*target],
+            Self::Bridge | Self::RandomHalves => vec![Selector::RandomMember],
+        }
+    }
+
     /// The same fault with named members (`member C`) replaced by the pods
     /// they name.
     pub fn bind(&self, names: &std::collections::BTreeMap<char, u32>) -> Result<Fault, FaultError> {
@@ -145,9 +163,25 @@ impl Fault {
     /// the error is returned.
     pub async fn start(&self, target: &dyn FaultTarget, rng: &mut StdRng) -> Result<ActiveFault, FaultError> {
         target.check_supported(self.name())?;
-        let status = target.status().await;
         let members: Vec<u32> = target.members().await;
-        let resolve = |sel: &Selector, rng: &mut StdRng| sel.resolve(&status, rng);
+        // Pods named by ordinal need no probe round: a fault triggered by a
+        // server event must land within milliseconds.
+        let by_ordinal = self.selectors().iter().all(|s| matches!(s, Selector::Ordinal(_)));
+        let status = if by_ordinal { None } else { Some(target.status().await) };
+        let resolve = |sel: &Selector, rng: &mut StdRng| match (sel, &status) {
+            (Selector::Ordinal(o), None) => {
+                if members.contains(o) {
+                    Ok(Resolution { ordinals: vec![*o], description: format!("pod {o}") })
+                } else {
+                    Err(FaultError::Resolve {
+                        selector: sel.to_string(),
+                        reason: format!("no such member (members: {members:?})"),
+                    })
+                }
+            }
+            (_, Some(st)) => sel.resolve(st, rng),
+            (_, None) => unreachable!("a status is probed whenever a selector is not an ordinal"),
+        };
         let mut undo = Vec::new();
         let mut targets = Vec::new();
         let description = match self.act(target, rng, &members, resolve, &mut undo, &mut targets).await {

@@ -343,7 +343,19 @@ impl ScenarioWorld {
     pub async fn inject(&mut self, fault: Fault, hold: Option<Duration>) -> StepResult {
         let c = self.cluster()?;
         let fault = fault.bind(&self.names)?;
-        self.leader_before_fault = c.status().await.leader().or(self.leader_before_fault);
+        // A fault on pods named by ordinal takes the leader from the latest
+        // probe round (every 250 ms): a fresh round would delay a fault that
+        // a server event triggered by tens of milliseconds.
+        let by_ordinal = fault.selectors().iter().all(|s| matches!(s, Selector::Ordinal(_)));
+        let sampled = if by_ordinal {
+            self.samples.lock().expect("not poisoned").last().and_then(|(_, st)| st.leader())
+        } else {
+            None
+        };
+        self.leader_before_fault = match sampled {
+            Some(l) => Some(l),
+            None => c.status().await.leader().or(self.leader_before_fault),
+        };
         let active = fault.start(c.as_ref(), &mut self.rng).await?;
         let description = active.description().to_string();
         self.faults.push(FaultEntry {
@@ -671,6 +683,19 @@ impl ScenarioWorld {
             };
             let final_state =
                 run::read_final_state(&c.connect_string().await, &wl.spec).await.map_err(|e| io(e.to_string()))?;
+            let mut final_by_member = BTreeMap::new();
+            for o in c.members().await {
+                let read = match c.member_connect_string(o).await {
+                    Ok(cs) => run::read_final_state(&cs, &wl.spec).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match read {
+                    Ok(state) => {
+                        final_by_member.insert(o, state);
+                    }
+                    Err(e) => self.notes.push(format!("the final state could not be read through pod {o}: {e}")),
+                }
+            }
             let probes: Vec<(u64, EnsembleStatus)> = self
                 .samples
                 .lock()
@@ -694,6 +719,7 @@ impl ScenarioWorld {
             let bundle = Bundle {
                 events,
                 final_state: Some(final_state),
+                final_by_member: Some(final_by_member),
                 probes: Some(probes),
                 facts: RunFacts { settle_after_ns, faults },
             };

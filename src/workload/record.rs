@@ -78,6 +78,7 @@ where
         final_state: Some(final_state),
         probes: Some(probes),
         facts: RunFacts { settle_after_ns, faults },
+        ..Bundle::default()
     })
 }
 

@@ -165,6 +165,7 @@ pub fn bundle(spec: &Spec) -> Bundle {
             settle_after_ns: end,
             faults: vec![("SIGKILL leader zk-0".to_string(), spec.kill_at, Some(spec.heal_at))],
         },
+        ..Bundle::default()
     }
 }
 

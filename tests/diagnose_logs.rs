@@ -1,0 +1,67 @@
+//! The server-log diagnosis on real captured logs: three members of
+//! ZooKeeper 3.8.0 driven through the ZOOKEEPER-4643 choreography of
+//! `features/known_bugs.feature` (a truncation of acknowledged writes),
+//! and 3.9.3 through the same choreography (no loss).
+
+use std::path::PathBuf;
+
+use zk_chaos::diagnose::known_bugs::{Attribution, attribute};
+use zk_chaos::diagnose::logline::{EventKind, SyncMode};
+use zk_chaos::diagnose::{AckedWrite, diagnose, read_logs};
+
+fn logs(dir: &str) -> Vec<(String, PathBuf)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/zklog").join(dir);
+    (0..3).map(|o| (format!("zk-{o}"), root.join(format!("zk-{o}.log")))).collect()
+}
+
+fn acked(zxids: &[i64]) -> Vec<AckedWrite> {
+    zxids.iter().enumerate().map(|(i, z)| AckedWrite { id: i as u64, zxid: *z, what: format!("set /k{i}") }).collect()
+}
+
+#[test]
+fn every_member_log_yields_elections_roles_and_syncs() {
+    for dir in ["3.8.0-zookeeper-4643", "3.9.3-zookeeper-4643-fixed"] {
+        let events = read_logs(&logs(dir));
+        for o in 0..3 {
+            let mine: Vec<&EventKind> = events.iter().filter(|e| e.ordinal == o).map(|e| &e.kind).collect();
+            assert!(mine.iter().any(|k| matches!(k, EventKind::ElectionStarted { .. })), "{dir} pod {o}: no election");
+            assert!(mine.iter().any(|k| matches!(k, EventKind::Role { .. })), "{dir} pod {o}: no role");
+            assert!(mine.iter().any(|k| matches!(k, EventKind::Loaded { .. })), "{dir} pod {o}: no load");
+        }
+        assert!(events.windows(2).all(|w| w[0].at_ms <= w[1].at_ms), "{dir}: events in time order");
+        assert!(
+            events.iter().any(|e| matches!(e.kind, EventKind::Sync { mode: SyncMode::Diff, .. })),
+            "{dir}: a DIFF sync"
+        );
+    }
+}
+
+#[test]
+fn the_captured_3_8_0_truncation_is_found_and_named() {
+    let events = read_logs(&logs("3.8.0-zookeeper-4643"));
+    // Acknowledged writes before, inside and after the dropped range.
+    let d = diagnose(&events, &acked(&[0x1_0000_0010, 0x1_0000_0050, 0x1_0000_00b4, 0x2_0000_0003]));
+    let lossy: Vec<_> = d.lossy().collect();
+    assert_eq!(lossy.len(), 1, "{:#?}", d.truncations);
+    let t = lossy[0];
+    assert_eq!(t.member, 2, "pod 2 (A, the old leader) truncated");
+    assert_eq!(t.leader, Some(1), "to follow pod 1 (C)");
+    assert_eq!(t.to_zxid, 0x1_0000_001c);
+    assert_eq!(t.had_until, Some(0x1_0000_00b4));
+    assert_eq!(t.leader_log_end, Some(0x1_0000_001c), "the leader's vote ended where it truncated the others");
+    assert_eq!(t.acked_lost.iter().map(|w| w.zxid).collect::<Vec<_>>(), vec![0x1_0000_0050, 0x1_0000_00b4]);
+    assert!(t.explain().contains("pod 2 truncated its log to 0x10000001c to follow leader pod 1"), "{}", t.explain());
+    assert_eq!(
+        attribute(&d, true, &["3.8.0".into()]),
+        Attribution::Known { id: "ZOOKEEPER-4643", version: "3.8.0".into() }
+    );
+    assert!(matches!(attribute(&d, true, &["3.9.6".into()]), Attribution::Regression { .. }));
+}
+
+#[test]
+fn the_same_choreography_on_3_9_3_truncates_no_acknowledged_write() {
+    let events = read_logs(&logs("3.9.3-zookeeper-4643-fixed"));
+    let zxids: Vec<i64> = (1..0x200).map(|c| 0x1_0000_0000 + c).collect();
+    let d = diagnose(&events, &acked(&zxids));
+    assert!(d.lossy().next().is_none(), "{:#?}", d.truncations);
+}
