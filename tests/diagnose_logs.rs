@@ -1,7 +1,9 @@
 //! The server-log diagnosis on real captured logs: three members of
 //! ZooKeeper 3.8.0 driven through the ZOOKEEPER-4643 choreography of
-//! `features/known_bugs.feature` (a truncation of acknowledged writes),
-//! and 3.9.3 through the same choreography (no loss).
+//! `features/known_bugs.feature` (a truncation of acknowledged writes to
+//! follow a leader elected with an older log), and 3.9.3 through the same
+//! choreography (a truncation below the new leader's own log: the hole in
+//! its committed log of ZOOKEEPER-4925).
 
 use std::path::PathBuf;
 
@@ -20,7 +22,7 @@ fn acked(zxids: &[i64]) -> Vec<AckedWrite> {
 
 #[test]
 fn every_member_log_yields_elections_roles_and_syncs() {
-    for dir in ["3.8.0-zookeeper-4643", "3.9.3-zookeeper-4643-fixed"] {
+    for dir in ["3.8.0-zookeeper-4643", "3.9.3-zookeeper-4925"] {
         let events = read_logs(&logs(dir));
         for o in 0..3 {
             let mine: Vec<&EventKind> = events.iter().filter(|e| e.ordinal == o).map(|e| &e.kind).collect();
@@ -59,9 +61,18 @@ fn the_captured_3_8_0_truncation_is_found_and_named() {
 }
 
 #[test]
-fn the_same_choreography_on_3_9_3_truncates_no_acknowledged_write() {
-    let events = read_logs(&logs("3.9.3-zookeeper-4643-fixed"));
-    let zxids: Vec<i64> = (1..0x200).map(|c| 0x1_0000_0000 + c).collect();
-    let d = diagnose(&events, &acked(&zxids));
-    assert!(d.lossy().next().is_none(), "{:#?}", d.truncations);
+fn the_same_choreography_on_3_9_3_truncates_below_the_leaders_own_log() {
+    let events = read_logs(&logs("3.9.3-zookeeper-4925"));
+    let d = diagnose(&events, &acked(&[0x1_0000_0005, 0x1_0000_0050, 0x3_0000_0001]));
+    let lossy: Vec<_> = d.lossy().collect();
+    assert_eq!(lossy.len(), 1, "{:#?}", d.truncations);
+    let t = lossy[0];
+    assert_eq!((t.member, t.leader, t.to_zxid), (1, Some(2), 0x1_0000_000c));
+    assert_eq!(t.leader_log_end, Some(0x1_0000_00df), "the leader had the transactions it truncated the learner below");
+    assert_eq!(t.acked_lost.iter().map(|w| w.zxid).collect::<Vec<_>>(), vec![0x1_0000_0050]);
+    assert_eq!(
+        attribute(&d, true, &["3.9.3".into()]),
+        Attribution::Known { id: "ZOOKEEPER-4925", version: "3.9.3".into() }
+    );
+    assert!(matches!(attribute(&d, true, &["3.9.6".into()]), Attribution::Regression { id: "ZOOKEEPER-4925", .. }));
 }

@@ -7,10 +7,25 @@ use std::time::Duration;
 use clap::Args;
 use zk_chaos::check::linear::Budget;
 use zk_chaos::check::suite::{self, Bundle};
+use zk_chaos::diagnose::{self, Finding};
+
+/// `(pod, logs/<pod>/zookeeper.log)` for every pod directory under `dir`.
+fn pod_logs(dir: &std::path::Path) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<(String, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path().join("zookeeper.log"))))
+        .filter(|(_, p)| p.is_file())
+        .collect();
+    out.sort();
+    out
+}
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// A run bundle directory (history.jsonl, final.json, probes.jsonl, run.json) or a history.jsonl file.
+    /// A scenario directory of a run (`reports/<run>/scenarios/<nn>-<name>`: its bundle and its pods' server
+    /// logs, which are diagnosed too), a bundle directory (history.jsonl, final.json, probes.jsonl, run.json) or a
+    /// history.jsonl file.
     path: PathBuf,
     /// Time budget of the linearizability search, seconds (past it: unknown, never valid).
     #[arg(long, default_value_t = 60)]
@@ -23,13 +38,25 @@ pub struct CheckArgs {
 /// Exit 0 when every checker says valid, 1 when one says invalid, 3 when
 /// none is invalid but some could not decide.
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let bundle = Bundle::load(&args.path)?;
+    // A scenario directory holds `bundle/` and `logs/<pod>/zookeeper.log`.
+    let scenario = args.path.join("bundle").is_dir();
+    let bundle_path = if scenario { args.path.join("bundle") } else { args.path.clone() };
+    let bundle = Bundle::load(&bundle_path)?;
     let budget = Budget { time_limit: Some(Duration::from_secs(args.budget_secs)), ..Budget::default() };
     let report = suite::check_all(&bundle, budget)?;
+    let finding = scenario.then(|| {
+        let ops = zk_chaos::history::pair(&bundle.events, "history.jsonl").unwrap_or_default();
+        let events = diagnose::read_logs(&pod_logs(&args.path.join("logs")));
+        Finding::new(&events, &ops, &[], report.any_invalid())
+    });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let out = serde_json::json!({ "report": report, "finding": finding });
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", suite::render(&report));
+        if let Some(f) = &finding {
+            println!("{}", f.explain());
+        }
     }
     Ok(if report.all_valid() {
         ExitCode::SUCCESS

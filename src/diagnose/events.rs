@@ -122,6 +122,48 @@ impl LogMark {
     }
 }
 
+impl LogMark {
+    /// Block until member `ordinal` logs a line after the mark that
+    /// `matches`, or `within` passes: `Ok(the line)` or `Err(its last lines
+    /// since the mark)`. Polls the files' sizes every millisecond, so the
+    /// caller learns of the line within about a millisecond of its write (a
+    /// trigger must land inside windows of about 10 ms).
+    pub fn wait_blocking(
+        &self,
+        files: &[(String, PathBuf)],
+        ordinal: u32,
+        within: std::time::Duration,
+        matches: impl Fn(&[(String, Option<EventKind>)]) -> Option<String>,
+    ) -> Result<String, Vec<String>> {
+        let deadline = std::time::Instant::now() + within;
+        let size = || -> u64 {
+            files
+                .iter()
+                .filter(|(pod, _)| ordinal_of_pod(pod) == Some(ordinal))
+                .map(|(_, p)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+                .sum()
+        };
+        let mut seen = u64::MAX;
+        loop {
+            let now = size();
+            if now != seen {
+                seen = now;
+                let lines = self.lines_since(files, ordinal);
+                if let Some(line) = matches(&lines) {
+                    return Ok(line);
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(lines.iter().rev().take(3).map(|(m, _)| m.clone()).collect());
+                }
+            } else if std::time::Instant::now() >= deadline {
+                let lines = self.lines_since(files, ordinal);
+                return Err(lines.iter().rev().take(3).map(|(m, _)| m.clone()).collect());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

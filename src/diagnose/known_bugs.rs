@@ -5,19 +5,22 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::explain::Diagnosis;
+use super::explain::{Diagnosis, Truncation};
 
 /// How a bug shows in the diagnosis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Signature {
     /// A member truncated acknowledged writes to follow a leader elected
-    /// with a log that ended below them.
-    TruncatedAcknowledgedWrites,
-    /// Acknowledged writes lost (by the checkers) without any truncation
-    /// that explains them, after a DIFF sync served by a leader that had
-    /// joined its own leader by DIFF (whose committed log may have a hole).
-    LossWithoutTruncation,
+    /// with a log that ended at or below the truncation point: the leader
+    /// never had them.
+    ElectedWithOlderLog,
+    /// A member truncated acknowledged writes to follow a leader whose own
+    /// log went past them (the leader had the transactions, but its
+    /// committed log, from which it syncs learners, had a hole); or
+    /// acknowledged writes were lost without any truncation after a DIFF
+    /// served by a leader that had itself joined by DIFF.
+    CommittedLogHole,
 }
 
 /// One known upstream bug.
@@ -48,7 +51,7 @@ pub const CATALOGUE: &[KnownBug] = &[
         title: "Committed txns may be improperly truncated if a follower crashes right after updating currentEpoch but before persisting txns to disk",
         affected: &[("3.4.0", "3.8.4"), ("3.9.0", "3.9.2")],
         fixed_in: &["3.8.4", "3.9.2"],
-        signature: Signature::TruncatedAcknowledgedWrites,
+        signature: Signature::ElectedWithOlderLog,
         mechanism: "A follower that syncs by DIFF applies the leader's transactions in memory and writes the new epoch \
                     to disk before the transactions; killed then, it restarts with the new epoch and an older log, wins \
                     the next election on its epoch, and every other member truncates committed transactions to match it.",
@@ -59,7 +62,7 @@ pub const CATALOGUE: &[KnownBug] = &[
         title: "Data loss due to propagation of discontinuous committedLog",
         affected: &[("3.9.3", "3.9.4")],
         fixed_in: &["3.9.4"],
-        signature: Signature::LossWithoutTruncation,
+        signature: Signature::CommittedLogHole,
         mechanism: "A stale follower's in-memory committed log has a hole after it syncs; once it leads, it sends other \
                     stale members a DIFF with that hole, and they serve without the missing transactions.",
     },
@@ -136,12 +139,14 @@ impl KnownBug {
     /// Whether the diagnosis (and whether the checkers found lost
     /// acknowledged writes) shows this bug's signature.
     pub fn matches(&self, diagnosis: &Diagnosis, checkers_found_loss: bool) -> bool {
+        let below_own_log = |t: &&Truncation| t.leader_log_end.is_some_and(|end| end > t.to_zxid);
         match self.signature {
-            Signature::TruncatedAcknowledgedWrites => diagnosis.lossy().next().is_some(),
-            Signature::LossWithoutTruncation => {
-                checkers_found_loss
-                    && diagnosis.lossy().next().is_none()
-                    && !diagnosis.diff_from_diffed_leader.is_empty()
+            Signature::ElectedWithOlderLog => diagnosis.lossy().any(|t| !below_own_log(&t)),
+            Signature::CommittedLogHole => {
+                diagnosis.lossy().any(|t| below_own_log(&t))
+                    || (checkers_found_loss
+                        && diagnosis.lossy().next().is_none()
+                        && !diagnosis.diff_from_diffed_leader.is_empty())
             }
         }
     }
@@ -159,10 +164,12 @@ pub fn attribute(diagnosis: &Diagnosis, checkers_found_loss: bool, versions: &[S
             return Attribution::Known { id: bug.id, version: v.clone() };
         }
     }
-    // A signature that needs no log evidence (loss without truncation)
-    // proves little about which bug it is: only a specific signature names
-    // a regression.
-    if let Some(bug) = matching.iter().find(|b| b.signature == Signature::TruncatedAcknowledgedWrites) {
+    // A truncation of acknowledged writes is specific evidence: on a
+    // version marked fixed it is a regression. A loss without one proves
+    // too little to name a bug.
+    if diagnosis.lossy().next().is_some()
+        && let Some(bug) = matching.first()
+    {
         return Attribution::Regression { id: bug.id, version: versions.join(", ") };
     }
     Attribution::New
@@ -171,7 +178,7 @@ pub fn attribute(diagnosis: &Diagnosis, checkers_found_loss: bool, versions: &[S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::explain::{AckedWrite, Truncation};
+    use crate::diagnose::explain::AckedWrite;
 
     fn lossy() -> Diagnosis {
         Diagnosis {
@@ -219,6 +226,21 @@ mod tests {
         let a = attribute(&lossy(), true, &["3.9.6".into()]);
         assert_eq!(a, Attribution::Regression { id: "ZOOKEEPER-4643", version: "3.9.6".into() });
         assert!(a.headline().starts_with("REGRESSION"));
+    }
+
+    #[test]
+    fn a_truncation_below_the_leaders_own_log_is_a_committed_log_hole() {
+        let mut d = lossy();
+        d.truncations[0].leader_log_end = Some(0x1_0000_0040);
+        assert_eq!(
+            attribute(&d, true, &["3.9.3".into()]),
+            Attribution::Known { id: "ZOOKEEPER-4925", version: "3.9.3".into() }
+        );
+        assert_eq!(
+            attribute(&d, true, &["3.9.6".into()]),
+            Attribution::Regression { id: "ZOOKEEPER-4925", version: "3.9.6".into() }
+        );
+        assert!(!find("ZOOKEEPER-4643").unwrap().matches(&d, true));
     }
 
     #[test]

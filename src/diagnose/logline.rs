@@ -120,6 +120,11 @@ pub enum EventKind {
         /// The reason it gave.
         reason: String,
     },
+    /// The server's version, as it announces it at start.
+    Version {
+        /// e.g. `3.8.0`.
+        version: String,
+    },
     /// A WARN or ERROR line naming an exception.
     Exception {
         /// The message.
@@ -186,6 +191,7 @@ macro_rules! re {
 }
 
 re!(LOADED, r"highest zxid is 0x([0-9a-fA-F]+)");
+re!(VERSION, r"^Server environment:zookeeper\.version=(\d+\.\d+\.\d+)");
 re!(NEW_ELECTION, r"^New election\. My id = \d+, proposed zxid=0x([0-9a-fA-F]+)");
 re!(QUORUM_OF_SUPPORTERS, r"setting last processed zxid: 0x([0-9a-fA-F]+)");
 re!(
@@ -259,6 +265,9 @@ pub fn classify(line: &ParsedLine) -> Option<EventKind> {
     }
     if msg.starts_with("Peer state changed:") && msg.ends_with("- broadcast") {
         return Some(EventKind::Broadcasting);
+    }
+    if let Some(c) = cap(&VERSION) {
+        return Some(EventKind::Version { version: c[1].to_string() });
     }
     if msg.starts_with("Starting quorum peer") {
         return Some(EventKind::Started);
@@ -350,5 +359,11 @@ mod tests {
         );
         assert_eq!(ev(&format!("{p}QuorumPeer@1] - Peer state changed: following - synchronization - diff")), None);
         assert_eq!(ev(&format!("{p}Foo@1] - something else")), None);
+        assert_eq!(
+            ev(&format!(
+                "{p}Environment@98] - Server environment:zookeeper.version=3.9.3-${{mvngit.commit.id}}, built on 2026-03-08 16:19 UTC"
+            )),
+            Some(EventKind::Version { version: "3.9.3".into() })
+        );
     }
 }

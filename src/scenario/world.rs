@@ -16,8 +16,6 @@ use tokio::task::JoinHandle;
 
 mod findings;
 
-pub use findings::Finding;
-
 use super::context::RunContext;
 use super::evidence::{FaultEntry, ScenarioEvidence};
 use super::expect::{Expect, poll};
@@ -110,7 +108,7 @@ pub struct ScenarioWorld {
     notes: Vec<String>,
     names: BTreeMap<char, u32>,
     log_mark: crate::diagnose::LogMark,
-    finding: Option<Finding>,
+    finding: Option<crate::diagnose::Finding>,
 }
 
 impl ScenarioWorld {

@@ -8,59 +8,11 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use super::{ScenarioError, ScenarioWorld, StepResult};
 use crate::diagnose::trigger::Awaited;
-use crate::diagnose::{self, Attribution, Diagnosis, LogMark};
+use crate::diagnose::{self, Attribution, Finding, LogMark};
 use crate::faults::Selector;
 use crate::history::Event;
-
-/// How often a log wait reads the members' logs (a trigger must fire
-/// inside windows of about 100 ms: a sync between NEWLEADER and UPTODATE).
-const LOG_POLL: Duration = Duration::from_millis(5);
-
-/// The diagnosis of a judged scenario, as saved beside its bundle
-/// (`diagnosis.json`) and shown with a failing verdict.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    /// Every ZooKeeper version the ensemble ran.
-    pub versions: Vec<String>,
-    /// What the logs show.
-    pub diagnosis: Diagnosis,
-    /// Whether a history checker found a violation.
-    pub violation: bool,
-    /// The violation against the known-bug catalogue (only when there is
-    /// a violation).
-    pub attribution: Option<Attribution>,
-}
-
-impl Finding {
-    /// Lines to append to a failing checker's evidence.
-    pub fn explain(&self) -> String {
-        let mut out = Vec::new();
-        if let Some(a) = &self.attribution {
-            out.push(format!("diagnosis: {}", a.headline()));
-        }
-        let lossy = self.diagnosis.explain();
-        if lossy.is_empty() {
-            out.push(format!(
-                "server logs ({} events): no truncation dropped an acknowledged write",
-                self.diagnosis.events
-            ));
-        }
-        let no_truncation = lossy.is_empty();
-        out.extend(lossy.into_iter().map(|l| format!("  {l}")));
-        // DIFF chains are ordinary; they only matter to a loss that no
-        // truncation explains (ZOOKEEPER-4925).
-        if no_truncation && self.violation {
-            for (learner, leader) in &self.diagnosis.diff_from_diffed_leader {
-                out.push(format!("  pod {learner} synced by DIFF from pod {leader}, which had itself joined by DIFF"));
-            }
-        }
-        out.join("\n")
-    }
-}
 
 impl ScenarioWorld {
     /// Remember where every member's log ends: waits for server events
@@ -153,22 +105,20 @@ impl ScenarioWorld {
         let o = self.resolve_one(sel).await?;
         let start = Instant::now();
         self.live(format!("waiting until pod {o} {awaited}"));
-        loop {
-            let files = c.log_files();
-            let lines = self.log_mark.lines_since(&files, o);
-            if let Some(line) = awaited.find(&lines) {
-                self.live("");
-                return Ok(format!("pod {o} after {:.1}s: {line}", start.elapsed().as_secs_f64()));
-            }
-            if start.elapsed() >= within {
-                let last: Vec<&str> = lines.iter().rev().take(3).map(|(m, _)| m.as_str()).collect();
-                return Err(ScenarioError::Expectation(format!(
-                    "expected within {:.0}s that {sel} (pod {o}) {awaited}, but it did not; its last lines since the last action: {}",
-                    within.as_secs_f64(),
-                    if last.is_empty() { "none".to_string() } else { last.join(" | ") }
-                )));
-            }
-            tokio::time::sleep(LOG_POLL).await;
+        let (files, mark, what) = (c.log_files(), self.log_mark.clone(), awaited.clone());
+        let found = tokio::task::spawn_blocking(move || {
+            mark.wait_blocking(&files, o, within, |lines| what.find(lines).map(String::from))
+        })
+        .await
+        .map_err(|e| ScenarioError::Precondition(format!("the log watcher failed: {e}")))?;
+        self.live("");
+        match found {
+            Ok(line) => Ok(format!("pod {o} after {:.1}s: {line}", start.elapsed().as_secs_f64())),
+            Err(last) => Err(ScenarioError::Expectation(format!(
+                "expected within {:.0}s that {sel} (pod {o}) {awaited}, but it did not; its last lines since the last action: {}",
+                within.as_secs_f64(),
+                if last.is_empty() { "none".to_string() } else { last.join(" | ") }
+            ))),
         }
     }
 
@@ -176,15 +126,10 @@ impl ScenarioWorld {
     pub(super) async fn diagnose_judged(&mut self, events: &[Event], violation: bool) {
         let Some(c) = self.cluster.clone() else { return };
         let ops = crate::history::pair(events, "history").unwrap_or_default();
-        let acked = diagnose::acked_writes(&ops);
         let log_events = diagnose::read_logs(&c.log_files());
-        let diagnosis = diagnose::diagnose(&log_events, &acked);
         let mut versions: Vec<String> = c.pods().await.into_iter().map(|p| p.version).collect();
         versions.push(c.spec().await.version);
-        versions.sort();
-        versions.dedup();
-        let attribution = violation.then(|| diagnose::attribute(&diagnosis, true, &versions));
-        let finding = Finding { versions, diagnosis, violation, attribution };
+        let finding = Finding::new(&log_events, &ops, &versions, violation);
         if let Ok(json) = serde_json::to_string_pretty(&finding) {
             let _ = std::fs::create_dir_all(&self.dir);
             let _ = std::fs::write(self.dir.join("diagnosis.json"), json);
