@@ -546,6 +546,17 @@ mod tests {
     }
 
     #[test]
+    fn supported_versions_are_ascending_and_fetchable() {
+        let key = |v: &str| v.split('.').map(|p| p.parse::<u32>().unwrap()).collect::<Vec<_>>();
+        let keys: Vec<Vec<u32>> = SUPPORTED.iter().map(|v| key(v)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{SUPPORTED:?}");
+        assert_eq!(SUPPORTED.last(), Some(&"3.9.6"));
+        for v in SUPPORTED {
+            assert!(debian_recipe(v).is_some(), "{v} has no Debian recipe");
+        }
+    }
+
+    #[test]
     fn unknown_version_message_is_actionable() {
         let e = DistError::UnknownVersion { version: "3.7.1".into() };
         let m = e.to_string();
