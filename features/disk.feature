@@ -5,7 +5,7 @@ Feature: A full data disk
   others keep serving, and once space is back the member catches up.
 
   Scenario: A follower's data disk fills up and is freed
-    Given a 3-member ensemble "zk" running ZooKeeper 3.8.0 with 64 MiB data disks
+    Given a 3-member ensemble "zk" running ZooKeeper 3.9.6 with 64 MiB data disks
     And 200 znodes under "/integrity"
     And a workload of 4 clients at 300 ops/s on 20 keys
     When I fill the data disk of a random follower for 6s

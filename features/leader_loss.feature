@@ -4,7 +4,7 @@ Feature: Leader loss
   no acknowledged write is lost and the history stays linearizable.
 
   Background:
-    Given a 3-member ensemble "zk" running ZooKeeper 3.8.0
+    Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And 200 znodes under "/integrity"
     And a workload of 4 clients at 300 ops/s on 20 keys
 

@@ -5,7 +5,7 @@ Feature: Network partitions
   majority keeps serving; after the heal everyone converges.
 
   Background:
-    Given a 3-member ensemble "zk" running ZooKeeper 3.8.0
+    Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And 200 znodes under "/integrity"
     And a workload of 4 clients at 300 ops/s on 20 keys
 

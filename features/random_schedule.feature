@@ -4,7 +4,7 @@ Feature: A short seeded random schedule
   the seed printed by the run.
 
   Scenario: Three random faults under load
-    Given a 3-member ensemble "zk" running ZooKeeper 3.8.0
+    Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And 200 znodes under "/integrity"
     And a workload of 4 clients at 300 ops/s on 20 keys
     When I run a random schedule of 3 faults, one every 6s, each for 3s

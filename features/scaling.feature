@@ -4,7 +4,7 @@ Feature: Scaling through dynamic reconfig
   the committed config's voters follow the spec, and clients keep writing.
 
   Background:
-    Given a 3-member ensemble "zk" running ZooKeeper 3.8.0
+    Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And 200 znodes under "/integrity"
     And a workload of 4 clients at 300 ops/s on 20 keys
 

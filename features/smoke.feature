@@ -5,7 +5,7 @@ Feature: Accept a new ensemble
   readable through every other, and the operator reports the cluster Ready.
 
   Scenario: A new 3-member ensemble serves through every member
-    Given a 3-member ensemble "zk" running ZooKeeper 3.8.0
+    Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And the operator manages it with update strategy OnDelete
     Then every member answers ruok with imok
     And I can create "/product" with "kubedb" through pod 0 and read it back through every other member

@@ -283,6 +283,16 @@ async fn workload_steps(
     ));
 }
 
+/// The version the smoke job upgrades `version` to: the newest version
+/// zk-chaos fetches by itself, when `version` is an older one of them
+/// (3.8.0 and 3.9.3 -> 3.9.6); `None` (a rolling restart instead) for the
+/// newest and for user distributions.
+fn upgrade_target(version: &str) -> Option<&'static str> {
+    let supported = crate::dist::supported_versions();
+    let newest = *supported.last()?;
+    (supported.contains(&version) && version != newest).then_some(newest)
+}
+
 /// Operator-driven changes under a steady writer: a rolling upgrade (or a
 /// rolling restart when there is no newer version), then scale up by two
 /// and back down. Each reports its duration and the longest time no write
@@ -298,9 +308,9 @@ async fn operator_steps(
     let base = sup.cluster().spec.clone();
     let n = base.replicas;
     let mut upgraded = base.clone();
-    let what = if base.version == "3.8.0" {
-        upgraded.version = "3.9.3".into();
-        "rolling upgrade 3.8.0 -> 3.9.3".to_string()
+    let what = if let Some(newer) = upgrade_target(&base.version) {
+        upgraded.version = newer.into();
+        format!("rolling upgrade {} -> {newer}", base.version)
     } else {
         upgraded.rolling_restart = Some("zk-chaos-run".into());
         format!("rolling restart of {}", base.version)
@@ -454,5 +464,18 @@ async fn body(
     let kb: u64 = pids.iter().filter_map(|p| sys::peak_rss_kib(*p)).sum();
     if kb > 0 {
         *peak = Some(kb as f64 / 1024.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoke_upgrades_older_supported_versions_to_the_newest() {
+        assert_eq!(upgrade_target("3.8.0"), Some("3.9.6"));
+        assert_eq!(upgrade_target("3.9.3"), Some("3.9.6"));
+        assert_eq!(upgrade_target("3.9.6"), None);
+        assert_eq!(upgrade_target("3.7.2"), None);
     }
 }

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
             seed,
             concurrency: env("ZK_CHAOS_CONCURRENCY").and_then(|s| s.parse().ok()).unwrap_or(2),
             out_dir: root.join("reports").join(runner::run_id(seed)),
-            base: EnsembleSpec::new("zk", 3, "3.8.0"),
+            base: EnsembleSpec::new("zk", 3, "3.9.6"),
             backend: Default::default(),
             live: std::io::stderr().is_terminal(),
         };

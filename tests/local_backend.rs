@@ -80,6 +80,11 @@ async fn zookeeper_3_9_3_reaches_quorum_and_serves_through_every_member() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zookeeper_3_9_6_reaches_quorum_and_serves_through_every_member() {
+    quorum_and_read_through_every_member("3.9.6", "q396").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_follower_leaves_a_serving_ensemble_and_rejoins_with_its_data() {
     let _g = serial().await;
     let work = tempfile::tempdir().unwrap();

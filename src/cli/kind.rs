@@ -25,7 +25,7 @@ enum KindCommand {
 Examples:
   zk-chaos kind up                                   # cluster zk-chaos, operator built from this checkout
   zk-chaos kind up --reuse                           # use the cluster if it exists
-  zk-chaos kind up --name ci --zk-version 3.8.0 --zk-version 3.9.3
+  zk-chaos kind up --name ci --zk-version 3.9.3 --zk-version 3.9.6
   zk-chaos kind up --operator-image registry.example/zk-operator:1.0
   export KUBECONFIG=$(zk-chaos kind status --kubeconfig-path)")]
     Up(UpArgs),
@@ -86,7 +86,7 @@ struct UpArgs {
     #[arg(long)]
     no_operator: bool,
     /// ZooKeeper versions whose images to load into the nodes when present locally.
-    #[arg(long = "zk-version", default_values_t = ["3.8.0".to_string(), "3.9.3".to_string()])]
+    #[arg(long = "zk-version", default_values_t = ["3.8.0".to_string(), "3.9.3".to_string(), "3.9.6".to_string()])]
     zk_versions: Vec<String>,
     /// Repository of the ZooKeeper images [default: zookeeper, the official images].
     #[arg(long, env = "ZK_CHAOS_ZK_IMAGE_REPOSITORY")]

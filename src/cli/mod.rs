@@ -31,7 +31,7 @@ Examples:
   zk-chaos run                                   # the bundled features: faults, upgrades, scaling, checks
   zk-chaos run features/leader_loss.feature --seed 7
   zk-chaos steps                                 # the step catalogue
-  zk-chaos up --name zk --replicas 3 --version 3.8.0
+  zk-chaos up --name zk --replicas 3 --version 3.9.6
   zk-chaos status --name zk
   zk-chaos down --all"
 )]
@@ -62,7 +62,7 @@ Exit status: 0 every scenario passed, 1 some failed, 2 bad input.")]
     #[command(after_help = "\
 Examples:
   sudo zk-chaos smoke
-  sudo zk-chaos smoke --version 3.9.3 --replicas 5")]
+  sudo zk-chaos smoke --version 3.8.0 --replicas 5   # with an upgrade to 3.9.6")]
     Smoke(smoke::SmokeArgs),
     /// Print the step catalogue (Markdown), generated from the code.
     #[command(after_help = "\
@@ -73,16 +73,16 @@ Examples:
     /// Stand an ensemble up and keep it running until Ctrl-C (or --detach).
     #[command(after_help = "\
 Examples:
-  sudo zk-chaos up --name zk --replicas 3 --version 3.8.0
-  sudo zk-chaos up --name zk5 --replicas 5 --version 3.9.3 --detach
+  sudo zk-chaos up --name zk --replicas 3 --version 3.9.6
+  sudo zk-chaos up --name zk5 --replicas 5 --version 3.8.0 --detach
   sudo zk-chaos up --subnet 10.77.0.0/24 --heap-mb 128
   sudo zk-chaos up -f examples/cluster.yaml        # supervised by the embedded operator")]
     Up(up::UpArgs),
     /// Change a running operator-managed ensemble's spec and watch it converge.
     #[command(after_help = "\
 Examples:
-  sudo zk-chaos up -f cluster.yaml --detach
-  sudo zk-chaos apply -f cluster-3.9.3.yaml     # rolling upgrade
+  sudo zk-chaos up -f cluster-3.9.3.yaml --detach
+  sudo zk-chaos apply -f cluster-3.9.6.yaml     # rolling upgrade
   sudo zk-chaos apply -f cluster-5.yaml         # scale through reconfig")]
     Apply(apply::ApplyArgs),
     /// Check a recorded history (or run bundle): linearizability, session
@@ -135,7 +135,7 @@ Examples:
     #[command(after_help = "\
 Examples:
   zk-chaos provision                 # every supported version
-  zk-chaos provision --version 3.9.3")]
+  zk-chaos provision --version 3.9.6")]
     Provision(provision::ProvisionArgs),
 }
 
@@ -148,8 +148,8 @@ pub struct EnsembleArgs {
     /// Number of members.
     #[arg(long, default_value_t = 3)]
     pub replicas: u32,
-    /// ZooKeeper version (3.8.0, 3.9.3, or one you point at with ZK_CHAOS_ZK_HOME).
-    #[arg(long = "version", default_value = "3.8.0")]
+    /// ZooKeeper version (3.9.6, 3.9.3, 3.8.0, or one you point at with ZK_CHAOS_ZK_HOME).
+    #[arg(long = "version", default_value = "3.9.6")]
     pub zk_version: String,
     /// Subnet for the ensemble's bridge; default: a free /24 of 10.213.0.0/16.
     #[arg(long)]

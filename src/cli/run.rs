@@ -151,7 +151,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let ens = EnsembleArgs {
         name: "zk".into(),
         replicas: 3,
-        zk_version: "3.8.0".into(),
+        zk_version: "3.9.6".into(),
         subnet: None,
         heap_mb: args.heap_mb,
         tick_ms: 500,

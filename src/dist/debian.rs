@@ -4,10 +4,13 @@
 //! apt state nor its update hooks are touched), verified by apt against the
 //! Debian archive keyring, unpacked with `dpkg -x`.
 //!
-//! 3.8.0 is bookworm's `libzookeeper-java`; 3.9.3 is trixie's, run with
-//! bookworm's dependency jars (it starts and serves with them). The
-//! classpath is the fixed list in [`SERVER_JARS`], not the packages' whole
-//! dependency closure (that pulls in junit, guava, spring, tomcat, ...).
+//! Each supported version comes from the suites that ship exactly that
+//! version ([`suites_for`]): 3.8.0 is bookworm's `libzookeeper-java`, 3.9.3
+//! trixie's, 3.9.6 forky's (or sid's, when forky has moved on). Every version
+//! runs with bookworm's dependency jars: the classpath is the fixed list in
+//! [`SERVER_JARS`], not the packages' whole dependency closure (that pulls
+//! in junit, guava, spring, tomcat, ...). See [`SERVER_JARS`] for why
+//! bookworm's jars serve 3.9.3 and 3.9.6 too.
 
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
@@ -37,7 +40,21 @@ pub const ZK_JARS: &[&str] = &["zookeeper", "zookeeper-jute"];
 
 /// The dependency jars `QuorumPeerMain` needs at run time with the admin
 /// server on: `(jar in usr/share/java without .jar, package, why)`. All from
-/// the dependency suite (bookworm).
+/// the dependency suite (bookworm), for every version.
+///
+/// Why bookworm's jars serve the newer ZooKeepers too: trixie's 3.9.3 and
+/// forky's 3.9.6 are built (class files for Java 8) against the same
+/// dependency lines Debian ships in bookworm: Netty 4.1.48 (forky has the
+/// same upstream version, split into more packages), Jetty 9.4.57 (forky:
+/// 9.4.58), dropwizard metrics 3.2.6, log4j 1.2.17 through slf4j 1.7.
+/// Checked for 3.9.6 (3.9.6-2) by reading every class and member reference
+/// of `zookeeper.jar` and `zookeeper-jute.jar` out of their constant pools:
+/// all 774 member references into 130 dependency classes resolve against
+/// these jars; the only classes not found are Jetty's HTTP *client* (the
+/// test-only `server.controller.CommandClient`) and JLine (the `zkCli`
+/// shell), neither of which the server loads. A 3.9.6 ensemble on these
+/// jars elects, serves, reconfigures and answers 4lw and the admin server
+/// (`tests/dist.rs`, the features).
 pub const SERVER_JARS: &[(&str, &str, &str)] = &[
     ("slf4j-api", "libslf4j-java", "logging API"),
     ("slf4j-log4j12", "libslf4j-java", "binds slf4j to log4j 1.2, as Debian's zookeeper does"),
@@ -72,8 +89,9 @@ pub const SERVER_JARS: &[(&str, &str, &str)] = &[
 pub struct DebianRecipe {
     /// The upstream ZooKeeper version.
     pub version: &'static str,
-    /// The suite the ZooKeeper packages come from.
-    pub zk_suite: &'static str,
+    /// The suites that ship exactly this version, tried in order (the first
+    /// whose `libzookeeper-java` is this version is used).
+    pub zk_suites: &'static [&'static str],
     /// The ZooKeeper packages.
     pub zk_packages: &'static [&'static str],
     /// The suite the dependency packages come from.
@@ -93,25 +111,29 @@ impl DebianRecipe {
     }
 }
 
-/// The Debian suite that ships ZooKeeper `version`'s minor line.
-pub fn suite_for(version: &str) -> Option<&'static str> {
-    let mut it = version.split('.');
-    match (it.next(), it.next()) {
-        (Some("3"), Some("8")) => Some("bookworm"),
-        (Some("3"), Some("9")) => Some("trixie"),
-        _ => None,
-    }
+/// Exact ZooKeeper version -> the Debian suites whose `libzookeeper-java`
+/// is that version, in the order they are tried. Per exact version, not per
+/// minor line: trixie ships 3.9.3 and forky 3.9.6. Debian versions seen:
+/// `3.8.0-11+deb12u2` (bookworm), `3.9.3-1+deb13u1` (trixie), `3.9.6-2`
+/// (forky and sid). sid follows forky for 3.9.6 because testing is where a
+/// version stays longest; sid is where a newer upload lands first.
+const DEBIAN_SUITES_BY_VERSION: &[(&str, &[&str])] =
+    &[("3.8.0", &["bookworm"]), ("3.9.3", &["trixie"]), ("3.9.6", &["forky", "sid"])];
+
+/// The Debian suites that ship exactly ZooKeeper `version`, in the order
+/// they are tried; empty when no suite does.
+pub fn suites_for(version: &str) -> &'static [&'static str] {
+    DEBIAN_SUITES_BY_VERSION.iter().find(|(v, _)| *v == version).map_or(&[], |(_, s)| s)
 }
 
 /// The recipe for a supported version.
 pub fn debian_recipe(version: &str) -> Option<DebianRecipe> {
     let version = *super::supported_versions().iter().find(|v| **v == version)?;
-    Some(DebianRecipe {
-        version,
-        zk_suite: suite_for(version)?,
-        zk_packages: &["zookeeper", "libzookeeper-java"],
-        deps_suite: "bookworm",
-    })
+    let zk_suites = suites_for(version);
+    if zk_suites.is_empty() {
+        return None;
+    }
+    Some(DebianRecipe { version, zk_suites, zk_packages: &["zookeeper", "libzookeeper-java"], deps_suite: "bookworm" })
 }
 
 const DEBIAN_SUITES: &[&str] = &[
@@ -521,33 +543,65 @@ async fn fetch_suite(
 }
 
 /// Provision `recipe` into `staging` and return its manifest (paths
-/// relative to `staging`).
+/// relative to `staging`) and the suite the ZooKeeper packages came from.
+///
+/// The recipe's suites are tried in order; a suite that fails (it ships
+/// another version, lacks the packages, or cannot be fetched) passes to the
+/// next, and when all fail every suite's reason is reported.
 pub(crate) async fn provision(
     recipe: &DebianRecipe,
     staging: &Path,
     cfg: &DistConfig,
     java: &Path,
     progress: &dyn Progress,
-) -> Result<Manifest, DistError> {
+) -> Result<(Manifest, &'static str), DistError> {
     let version = recipe.version;
     let debs = staging.join("debs");
     let root = staging.join("root");
 
-    let mut plan: Vec<(&str, Vec<&str>)> = vec![(recipe.zk_suite, recipe.zk_packages.to_vec())];
     let deps = recipe.dep_packages();
-    match plan.iter_mut().find(|(s, _)| *s == recipe.deps_suite) {
-        Some((_, pkgs)) => pkgs.extend(deps),
-        None => plan.push((recipe.deps_suite, deps)),
-    }
     let mut packages = Vec::new();
-    for (suite, pkgs) in &plan {
-        let check = (*suite == recipe.zk_suite).then_some(("libzookeeper-java", version));
-        let fetched = fetch_suite(cfg, suite, pkgs, check, &debs.join(suite), progress).await?;
+    let mut suites_used: Vec<&str> = Vec::new();
+    let mut failures: Vec<(String, DistError)> = Vec::new();
+    let mut zk_suite = None;
+    for suite in recipe.zk_suites {
+        let mut pkgs = recipe.zk_packages.to_vec();
+        if *suite == recipe.deps_suite {
+            pkgs.extend(deps.iter().copied());
+        }
+        let check = Some(("libzookeeper-java", version));
+        match fetch_suite(cfg, suite, &pkgs, check, &debs.join(suite), progress).await {
+            Ok(fetched) => {
+                packages.extend(fetched.into_iter().map(|p| format!("{suite}:{p}")));
+                suites_used.push(suite);
+                zk_suite = Some(*suite);
+                break;
+            }
+            Err(e) => {
+                tracing::info!(version, suite, error = %e, "ZooKeeper packages unavailable from this suite");
+                let _ = std::fs::remove_dir_all(debs.join(suite));
+                failures.push((suite.to_string(), e));
+            }
+        }
+    }
+    let Some(zk_suite) = zk_suite else {
+        return Err(match failures.len() {
+            1 => failures.remove(0).1,
+            _ => DistError::DebianSuites {
+                version: version.into(),
+                attempts: failures.into_iter().map(|(s, e)| format!("Debian {s}: {e}")).collect(),
+            },
+        });
+    };
+    if zk_suite != recipe.deps_suite {
+        let suite = recipe.deps_suite;
+        let fetched = fetch_suite(cfg, suite, &deps, None, &debs.join(suite), progress).await?;
         packages.extend(fetched.into_iter().map(|p| format!("{suite}:{p}")));
+        suites_used.push(suite);
     }
 
     let mut files: Vec<PathBuf> = Vec::new();
-    for (suite, _) in &plan {
+    for suite in &suites_used {
         let mut f: Vec<PathBuf> = std::fs::read_dir(debs.join(suite))
             .map_err(|e| DistError::io("listing downloaded packages", e))?
             .flatten()
@@ -571,14 +625,14 @@ pub(crate) async fn provision(
         version: version.into(),
         reason: format!("the unpacked packages lack {}", missing.join(", ")),
     })?;
-    let origin = if recipe.zk_suite == recipe.deps_suite {
-        format!("debian:{}", recipe.zk_suite)
+    let origin = if zk_suite == recipe.deps_suite {
+        format!("debian:{zk_suite}")
     } else {
-        format!("debian:{} (dependencies from {})", recipe.zk_suite, recipe.deps_suite)
+        format!("debian:{zk_suite} (dependencies from {})", recipe.deps_suite)
     };
     let mut m = cache::verified_manifest(staging, classpath, version, java, &origin, "the jars").await?;
     m.packages = packages;
-    Ok(m)
+    Ok((m, zk_suite))
 }
 
 #[cfg(test)]
@@ -586,17 +640,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn version_to_suite() {
-        assert_eq!(suite_for("3.8.0"), Some("bookworm"));
-        assert_eq!(suite_for("3.8.4"), Some("bookworm"));
-        assert_eq!(suite_for("3.9.3"), Some("trixie"));
-        assert_eq!(suite_for("3.7.1"), None);
+    fn suites_are_chosen_per_exact_version() {
+        assert_eq!(suites_for("3.8.0"), ["bookworm"]);
+        assert_eq!(suites_for("3.9.3"), ["trixie"]);
+        assert_eq!(suites_for("3.9.6"), ["forky", "sid"]);
+        // Not per minor line: other patch releases of 3.8 and 3.9 are in no
+        // suite we know of.
+        for v in ["3.8.4", "3.9.2", "3.9.4", "3.9", "3.7.1", "", "3.9.6.1"] {
+            assert!(suites_for(v).is_empty(), "{v}");
+        }
+    }
+
+    #[test]
+    fn every_supported_version_has_a_recipe() {
+        for v in crate::dist::supported_versions() {
+            let r = debian_recipe(v).unwrap_or_else(|| panic!("no Debian recipe for {v}"));
+            assert_eq!(r.version, *v);
+            assert!(!r.zk_suites.is_empty());
+            assert_eq!(r.deps_suite, "bookworm");
+        }
+        let r = debian_recipe("3.9.6").unwrap();
+        assert_eq!(r.zk_suites, ["forky", "sid"]);
         let r = debian_recipe("3.9.3").unwrap();
-        assert_eq!((r.zk_suite, r.deps_suite), ("trixie", "bookworm"));
+        assert_eq!((r.zk_suites, r.deps_suite), (&["trixie"][..], "bookworm"));
         let r = debian_recipe("3.8.0").unwrap();
-        assert_eq!((r.zk_suite, r.deps_suite), ("bookworm", "bookworm"));
+        assert_eq!((r.zk_suites, r.deps_suite), (&["bookworm"][..], "bookworm"));
         assert!(r.zk_packages.contains(&"libzookeeper-java"));
         assert!(debian_recipe("3.8.1").is_none());
+        assert!(debian_recipe("3.9.4").is_none());
         let deps = r.dep_packages();
         assert!(deps.contains(&"libjetty9-java") && deps.contains(&"liblog4j1.2-java"));
         assert_eq!(deps.len(), 13);

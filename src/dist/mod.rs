@@ -32,7 +32,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use cache::{MANIFEST_FILE, Manifest};
-pub use debian::{DebianRecipe, SERVER_JARS, debian_recipe, parse_mirror, suite_for};
+pub use debian::{DebianRecipe, SERVER_JARS, debian_recipe, parse_mirror, suites_for};
 pub use java::find_java;
 pub use logging::LoggingBackend;
 
@@ -52,7 +52,7 @@ pub const ZK_HOME_ENV: &str = "ZK_CHAOS_ZK_HOME";
 /// could not be read; resolving any version then reports why.
 pub const UNDETECTED_VERSION: &str = "?";
 
-const SUPPORTED: &[&str] = &["3.8.0", "3.9.3"];
+const SUPPORTED: &[&str] = &["3.8.0", "3.9.3", "3.9.6"];
 
 /// Versions zk-chaos can fetch by itself (others need a user distribution).
 pub fn supported_versions() -> &'static [&'static str] {
@@ -139,7 +139,8 @@ pub enum DistSource {
     ApacheTarball,
     /// Provisioned just now from Debian packages of `suite`.
     Debian {
-        /// The suite the ZooKeeper packages came from (`bookworm`, `trixie`).
+        /// The suite the ZooKeeper packages came from (`bookworm`, `trixie`,
+        /// `forky`, `sid`).
         suite: String,
     },
     /// A ready cache entry from an earlier provision.
@@ -329,6 +330,14 @@ pub enum DistError {
         /// The keyring path.
         path: PathBuf,
     },
+    /// None of the Debian suites tried ships the version (one line per suite).
+    #[error("no Debian suite provides ZooKeeper {version}:{}", bullet_list(attempts))]
+    DebianSuites {
+        /// The version.
+        version: String,
+        /// One line (or paragraph) per suite tried.
+        attempts: Vec<String>,
+    },
     /// The Debian suite ships another ZooKeeper version than the one wanted.
     #[error(
         "Debian {suite} ships {package} {found}, not ZooKeeper {wanted}; point {var} at a \
@@ -461,11 +470,11 @@ async fn provision(
     let Some(recipe) = debian_recipe(version) else {
         return Err(DistError::NoProvider { version: version.into(), attempts });
     };
-    progress.stage(&format!("ZooKeeper {version}: fetching Debian {} packages", recipe.zk_suite));
+    progress.stage(&format!("ZooKeeper {version}: fetching Debian {} packages", recipe.zk_suites.join(" or ")));
     match debian::provision(&recipe, staging.path(), cfg, java, progress).await {
-        Ok(manifest) => {
+        Ok((manifest, suite)) => {
             let d = staging.commit(&cfg.dist_dir(version), &manifest, java)?;
-            Ok(Distribution { source: DistSource::Debian { suite: recipe.zk_suite.to_string() }, ..d })
+            Ok(Distribution { source: DistSource::Debian { suite: suite.to_string() }, ..d })
         }
         Err(e) => {
             attempts.push(format!("Debian packages: {e}"));
@@ -537,10 +546,21 @@ mod tests {
     }
 
     #[test]
+    fn supported_versions_are_ascending_and_fetchable() {
+        let key = |v: &str| v.split('.').map(|p| p.parse::<u32>().unwrap()).collect::<Vec<_>>();
+        let keys: Vec<Vec<u32>> = SUPPORTED.iter().map(|v| key(v)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{SUPPORTED:?}");
+        assert_eq!(SUPPORTED.last(), Some(&"3.9.6"));
+        for v in SUPPORTED {
+            assert!(debian_recipe(v).is_some(), "{v} has no Debian recipe");
+        }
+    }
+
+    #[test]
     fn unknown_version_message_is_actionable() {
         let e = DistError::UnknownVersion { version: "3.7.1".into() };
         let m = e.to_string();
-        assert!(m.contains("3.8.0, 3.9.3"), "{m}");
+        assert!(m.contains("3.8.0, 3.9.3, 3.9.6"), "{m}");
         assert!(m.contains("ZK_CHAOS_ZK_HOME_3_7_1="), "{m}");
     }
 

@@ -83,12 +83,12 @@ pub fn write_default_config(kubeconfig: &Path, name: &str) -> Result<PathBuf, Ki
 }
 
 /// The ZooKeeper versions whose images a run loads into the nodes.
-pub const ZOOKEEPER_VERSIONS: [&str; 2] = ["3.8.0", "3.9.3"];
+pub const ZOOKEEPER_VERSIONS: [&str; 3] = ["3.8.0", "3.9.3", "3.9.6"];
 
 /// What a run (`zk-chaos run --backend kind`, the live test) stands up:
 /// cluster `name` from the default config (written next to its kubeconfig
 /// under the work dir), reused when `reuse` and it exists, the operator
-/// from `operator`, both ZooKeeper versions' images loaded when local
+/// from `operator`, every supported ZooKeeper version's image loaded when local
 /// (repository from `ZK_CHAOS_ZK_IMAGE_REPOSITORY`), 180 s for the nodes
 /// and the operator's rollout.
 pub fn run_setup(name: &str, reuse: bool, operator: OperatorImage) -> Result<Setup, KindError> {

@@ -301,7 +301,7 @@ mod tests {
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
-    const VERSIONS: [&str; 2] = ["3.8.0", "3.9.3"];
+    const VERSIONS: [&str; 3] = ["3.8.0", "3.9.3", "3.9.6"];
 
     #[test]
     fn srvr_and_stat_of_real_servers() {

@@ -1,5 +1,5 @@
 //! The parameter types of steps and plans: durations (`30s`, `500ms`,
-//! `2m`, `1.5s`), ZooKeeper versions (`3.8.0`) and selectors (`the leader`,
+//! `2m`, `1.5s`), ZooKeeper versions (`3.9.6`) and selectors (`the leader`,
 //! `pod 2`, ...). Pure.
 
 use std::time::Duration;
@@ -31,7 +31,7 @@ pub fn version(text: &str) -> Result<String, String> {
     if parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
         Ok(text.trim().to_string())
     } else {
-        Err(format!("`{text}` is not a ZooKeeper version: expected e.g. `3.8.0`"))
+        Err(format!("`{text}` is not a ZooKeeper version: expected e.g. `3.9.6`"))
     }
 }
 

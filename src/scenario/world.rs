@@ -166,7 +166,7 @@ impl ScenarioWorld {
     fn cluster(&self) -> Result<Arc<dyn Cluster>, ScenarioError> {
         self.cluster.clone().ok_or_else(|| {
             ScenarioError::Precondition(
-                "no ensemble yet: start the scenario with `Given a 3-member ensemble \"zk\" running ZooKeeper 3.8.0`"
+                "no ensemble yet: start the scenario with `Given a 3-member ensemble \"zk\" running ZooKeeper 3.9.6`"
                     .into(),
             )
         })

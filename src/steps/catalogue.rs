@@ -122,21 +122,21 @@ pub fn all() -> Vec<StepDef> {
         def(
             Given,
             "a {int}-member ensemble {string} running ZooKeeper {version}",
-            r#"Given a 3-member ensemble "zk" running ZooKeeper 3.8.0"#,
+            r#"Given a 3-member ensemble "zk" running ZooKeeper 3.9.6"#,
             "The operator creates the ensemble (a ZookeeperCluster with update strategy OnDelete); waits until it is Ready and every member serves.",
             step!(|w, a| w.given_ensemble(&a.string(1)?, a.u32(0)?, &a.version(2)?, BTreeMap::new()).await),
         ),
         def(
             Given,
             "a {int}-member ensemble {string} running ZooKeeper {version} with config:",
-            "Given a 3-member ensemble \"zk\" running ZooKeeper 3.8.0 with config:\n  | maxClientCnxns | 100 |",
+            "Given a 3-member ensemble \"zk\" running ZooKeeper 3.9.6 with config:\n  | maxClientCnxns | 100 |",
             "The same, with zoo.cfg settings from a two-column table (key | value).",
             step!(|w, a| w.given_ensemble(&a.string(1)?, a.u32(0)?, &a.version(2)?, a.table_map()?).await),
         ),
         def(
             Given,
             "a {int}-member ensemble {string} running ZooKeeper {version} with {int} MiB data disks",
-            r#"Given a 3-member ensemble "zk" running ZooKeeper 3.8.0 with 64 MiB data disks"#,
+            r#"Given a 3-member ensemble "zk" running ZooKeeper 3.9.6 with 64 MiB data disks"#,
             "The same, each member's data dir its own size-limited tmpfs (what `I fill the data disk of ...` fills).",
             step!(|w, a| {
                 w.given_ensemble_with_disks(&a.string(1)?, a.u32(0)?, &a.version(2)?, BTreeMap::new(), Some(a.u32(3)?))
@@ -380,7 +380,7 @@ pub fn all() -> Vec<StepDef> {
         def(
             When,
             "I upgrade to {version}",
-            "When I upgrade to 3.9.3",
+            "When I upgrade to 3.9.6",
             "Changes the resource's version; the operator rolls pods one at a time, leader last. Returns at once; wait with a Then.",
             step!(|w, a| {
                 let v = a.version(0)?;
@@ -390,7 +390,7 @@ pub fn all() -> Vec<StepDef> {
         def(
             When,
             "I upgrade to {version} with partition {int}",
-            "When I upgrade to 3.9.3 with partition 1",
+            "When I upgrade to 3.9.6 with partition 1",
             "The same, only pods with ordinal >= partition are rolled.",
             step!(|w, a| {
                 let (v, p) = (a.version(0)?, a.u32(1)?);
@@ -452,7 +452,7 @@ pub fn all() -> Vec<StepDef> {
         def(
             When,
             "I wait up to {duration} until {int} pod(s) run(s) {version}",
-            "When I wait up to 60s until 1 pod runs 3.9.3",
+            "When I wait up to 60s until 1 pod runs 3.9.6",
             "Waits for a rollout to get that far (to strike in the middle of it).",
             step!(|w, a| w.wait_for(a.duration(0)?, Expect::AtLeastRun(a.u32(1)?, a.version(2)?)).await),
         ),
@@ -571,7 +571,7 @@ pub fn all() -> Vec<StepDef> {
         def(
             Then,
             "within {duration} all members run {version}",
-            "Then within 90s all members run 3.9.3",
+            "Then within 90s all members run 3.9.6",
             "Every member (as many as the spec's replicas) reports that version in `srvr`.",
             step!(|w, a| w.wait_for(a.duration(0)?, Expect::AllRun(a.version(1)?)).await),
         ),

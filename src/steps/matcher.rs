@@ -14,7 +14,7 @@ use super::catalogue::{self, Kind, StepDef};
 /// Our custom parameter types and their regexes (no capture groups inside).
 pub const PARAMETERS: &[(&str, &str, &str)] = &[
     ("duration", r"\d+(?:\.\d+)?\s?(?:ms|s|m|h)", "`30s`, `500ms`, `2m`, `1.5s`"),
-    ("version", r"\d+\.\d+\.\d+", "a ZooKeeper version, `3.8.0` or `3.9.3`"),
+    ("version", r"\d+\.\d+\.\d+", "a ZooKeeper version: `3.9.6`, `3.9.3`, `3.8.0`"),
     (
         "selector",
         r"the leader|a random follower|a random member|a majority|a minority|pod \d+|member [A-Z]",
