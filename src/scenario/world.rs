@@ -23,6 +23,7 @@ use super::evidence::{FaultEntry, ScenarioEvidence};
 use super::expect::{Expect, poll};
 use crate::check::linear::Budget;
 use crate::check::suite::{Bundle, RunFacts, SuiteReport, check_all};
+use crate::check::converge::{self, Convergence, SETTLE_BOUND};
 use crate::check::{Verdict, quorum};
 use crate::client::{self, SessionOptions};
 use crate::cluster::{Cluster, ClusterError};
@@ -664,7 +665,8 @@ impl ScenarioWorld {
             let out = wl.task.await;
             poll(c.as_ref(), Duration::from_secs(60), &Expect::Quorum).await.map_err(ScenarioError::Expectation)?;
             let settle_after_ns = wl.rec.now_ns();
-            tokio::time::sleep(SAMPLE_EVERY * 3).await;
+            self.live("waiting for the members to agree (convergence)");
+            self.sample_until_converged(wl.offset_ns, settle_after_ns).await;
             let events = match out {
                 Ok(o) => o.events,
                 Err(_) => wl.rec.finish().await,
@@ -695,7 +697,7 @@ impl ScenarioWorld {
                 events,
                 final_state: Some(final_state),
                 probes: Some(probes),
-                facts: RunFacts { settle_after_ns, faults },
+                facts: RunFacts { settle_after_ns, faults, settle_bound_ns: Some(SETTLE_BOUND.as_nanos() as u64) },
             };
             if let Err(e) = bundle.save(&self.dir) {
                 self.notes.push(format!("could not save the history: {e}"));
@@ -707,6 +709,32 @@ impl ScenarioWorld {
             self.judged = Some(report);
         }
         Ok(self.judged.as_ref().expect("just set"))
+    }
+
+    /// Keep the sampler's rounds coming until the convergence rule decides
+    /// over them (members agree, or the settle bound passed), and one more
+    /// round after the settle point at least. Times are on the history
+    /// clock (`offset_ns` is when the workload started on the scenario
+    /// clock).
+    async fn sample_until_converged(&self, offset_ns: u64, settle_after_ns: u64) {
+        let bound = SETTLE_BOUND.as_nanos() as u64;
+        // The rule decides by the bound; a few rounds more cover a slow probe.
+        let give_up = Instant::now() + SETTLE_BOUND + SAMPLE_EVERY * 8;
+        loop {
+            tokio::time::sleep(SAMPLE_EVERY).await;
+            let probes: Vec<(u64, EnsembleStatus)> = self
+                .samples
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .filter(|(t, _)| *t >= offset_ns + settle_after_ns)
+                .map(|(t, s)| (t - offset_ns, s.clone()))
+                .collect();
+            let decided = !matches!(converge::judge(&probes, settle_after_ns, bound), Convergence::Pending { .. });
+            if decided || Instant::now() >= give_up {
+                return;
+            }
+        }
     }
 
     /// The named checker's verdict must be valid.
