@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::FaultError;
+use super::effect::Effect;
 use super::selector::{Resolution, Selector};
 use super::target::FaultTarget;
 
@@ -159,7 +160,14 @@ impl Fault {
         };
         targets.sort_unstable();
         targets.dedup();
-        Ok(ActiveFault { name: self.name(), description, targets, undo })
+        let effects = match self {
+            Self::Kill(_) | Self::Stop(_) => targets.iter().map(|o| Effect::gone(*o, &status)).collect(),
+            Self::Pause(_) | Self::IsolateClients(_) => {
+                targets.iter().map(|o| Effect::Silent { ordinal: *o }).collect()
+            }
+            _ => Vec::new(),
+        };
+        Ok(ActiveFault { name: self.name(), description, targets, undo, effects })
     }
 
     async fn act(
@@ -369,6 +377,7 @@ pub struct ActiveFault {
     description: String,
     targets: Vec<u32>,
     undo: Vec<Undo>,
+    effects: Vec<Effect>,
 }
 
 impl ActiveFault {
@@ -411,6 +420,12 @@ impl ActiveFault {
     /// The members it hit (resolved from the selectors), sorted.
     pub fn targets(&self) -> &[u32] {
         &self.targets
+    }
+
+    /// What probe rounds must show before the fault counts as in effect
+    /// (see [`super::effect`]); empty when the action itself is the effect.
+    pub fn effects(&self) -> &[Effect] {
+        &self.effects
     }
 }
 

@@ -156,9 +156,13 @@ pub async fn run_schedule(
         tokio::time::sleep_until(begin + entry.offset).await;
         let fault = entry.fault.start(target, &mut rng).await?;
         let started = clock();
+        let effects = fault.effects().to_vec();
         let description = fault.description().to_string();
-        tracing::info!(fault = description, "fault started");
         let token = active.push(fault);
+        // Held from when the probes show it in effect (a killed member seen
+        // down), never from before.
+        super::effect::await_effects(target, &effects, super::effect::EFFECT_TIMEOUT).await?;
+        tracing::info!(fault = description, "fault started");
         // In effect for the full duration from when it took effect.
         tokio::time::sleep(entry.duration).await;
         if let Some(fault) = active.take(token) {

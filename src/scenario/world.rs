@@ -27,7 +27,10 @@ use crate::check::converge::{self, Convergence, SETTLE_BOUND};
 use crate::check::{Verdict, quorum};
 use crate::client::{self, SessionOptions};
 use crate::cluster::{Cluster, ClusterError};
-use crate::faults::{ActiveFault, ActiveFaults, Fault, FaultError, Schedule, ScheduleSpec, Selector, run_schedule};
+use crate::faults::{
+    ActiveFault, ActiveFaults, EFFECT_TIMEOUT, Effect, Fault, FaultError, Schedule, ScheduleSpec, Selector, await_effects,
+    run_schedule,
+};
 use crate::operator::crd::{JvmSpec, ZookeeperCluster, ZookeeperClusterSpec};
 use crate::probe::EnsembleStatus;
 use crate::workload::run::{self, Recorder, RunOutput};
@@ -356,22 +359,39 @@ impl ScenarioWorld {
         });
         let idx = self.faults.len() - 1;
         self.live(format!("fault: {description}"));
+        let effects = active.effects().to_vec();
         // Kills are instantaneous: the StatefulSet (kubelet) brings the pod
         // back, so nothing stays "in effect".
-        if fault.name() == "kill" {
+        let kill = fault.name() == "kill";
+        if kill {
             drop(active);
             self.faults[idx].heal_ns = Some(self.faults[idx].start_ns);
-            return Ok(description);
+        } else {
+            self.open.push((idx, active));
         }
-        self.open.push((idx, active));
+        // No later step may see the ensemble as it was before the fault.
+        let seen = self.await_effects(c.as_ref(), &effects).await?;
+        let description = format!("{description}{seen}");
         match hold {
-            Some(d) => {
+            Some(d) if !kill => {
                 tokio::time::sleep(d).await;
                 self.heal_one(idx).await?;
-                Ok(format!("{description} for {}", super::params::show(d)))
+                Ok(format!("{description}, held for {}", super::params::show(d)))
             }
-            None => Ok(description),
+            _ => Ok(description),
         }
+    }
+
+    /// Wait until probes show `effects` (see [`crate::faults::effect`]);
+    /// returns a note for the step's detail line.
+    async fn await_effects(&self, c: &dyn Cluster, effects: &[Effect]) -> Result<String, ScenarioError> {
+        if effects.is_empty() {
+            return Ok(String::new());
+        }
+        let what: Vec<String> = effects.iter().map(|e| e.to_string()).collect();
+        self.live(format!("waiting for the fault's effect: {}", what.join(", ")));
+        let took = await_effects(c, effects, EFFECT_TIMEOUT).await?;
+        Ok(format!(" (in effect after {:.1}s: {})", took.as_secs_f64(), what.join(", ")))
     }
 
     async fn heal_one(&mut self, idx: usize) -> Result<(), ScenarioError> {
@@ -451,6 +471,7 @@ impl ScenarioWorld {
     /// Delete a pod gracefully (`kubectl delete pod`).
     pub async fn delete_pod(&mut self, ordinal: u32) -> StepResult {
         let c = self.cluster()?;
+        let before = c.status().await;
         let t = self.now_ns();
         c.delete_pod(ordinal).await?;
         self.faults.push(FaultEntry {
@@ -460,7 +481,8 @@ impl ScenarioWorld {
             start_ns: t,
             heal_ns: Some(t),
         });
-        Ok(format!("pod {ordinal} deleted"))
+        let seen = self.await_effects(c.as_ref(), &[Effect::gone(ordinal, &before)]).await?;
+        Ok(format!("pod {ordinal} deleted{seen}"))
     }
 
     // ----- When: operations -----
