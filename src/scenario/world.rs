@@ -448,8 +448,21 @@ impl ScenarioWorld {
     ) -> StepResult {
         let c = self.cluster()?;
         let spec = ScheduleSpec { period, duration: hold, count, faults, seed: self.seed };
-        let schedule = Schedule::generate(&spec)?;
-        self.live(format!("schedule of {count} faults (seed {})", self.seed));
+        let mut schedule = Schedule::generate(&spec)?;
+        let planned: Vec<String> = schedule
+            .entries
+            .iter()
+            .map(|e| {
+                format!("#{} at {:.1}s: {} for {}", e.index, e.offset.as_secs_f64(), e.fault, super::params::show(e.duration))
+            })
+            .collect();
+        let mut kept = String::new();
+        if let Some(keep) = &self.ctx.schedule_subset {
+            schedule = schedule.subset(keep);
+            let ks: Vec<String> = keep.iter().map(|k| k.to_string()).collect();
+            kept = format!(", only faults {} of it", ks.join(","));
+        }
+        self.live(format!("schedule of {count} faults (seed {}{kept})", self.seed));
         let started = self.started;
         let clock = move || started.elapsed().as_nanos() as u64;
         let records = run_schedule(c.as_ref(), &schedule, clock, &self.scheduled).await;
@@ -465,7 +478,12 @@ impl ScenarioWorld {
                 heal_ns: *heal,
             });
         }
-        Ok(format!("seed {}: {}", self.seed, records.iter().map(|(d, _, _)| d.as_str()).collect::<Vec<_>>().join("; ")))
+        Ok(format!(
+            "seed {}: planned [{}]{kept}; done: {}",
+            self.seed,
+            planned.join("; "),
+            records.iter().map(|(d, _, _)| d.as_str()).collect::<Vec<_>>().join("; ")
+        ))
     }
 
     /// Delete a pod gracefully (`kubectl delete pod`).
