@@ -70,13 +70,12 @@ pub fn disagreements(st: &EnsembleStatus) -> Vec<String> {
         out.push(format!("members disagree on the last zxid: {}", per(&|(_, s)| format!("{:#x}", s.zxid))));
     }
     if distinct(&|(m, _)| m.config_version) > 1 {
-        let what = if zxids_agree { "at the same last zxid, members disagree on the config version" } else {
+        let what = if zxids_agree {
+            "at the same last zxid, members disagree on the config version"
+        } else {
             "members disagree on the config version"
         };
-        out.push(format!(
-            "{what}: {}",
-            per(&|(m, _)| m.config_version.map_or("?".into(), |v| format!("{v:#x}")))
-        ));
+        out.push(format!("{what}: {}", per(&|(m, _)| m.config_version.map_or("?".into(), |v| format!("{v:#x}")))));
     }
     if zxids_agree && distinct(&|(_, s)| Some(s.node_count)) > 1 {
         out.push(format!(
@@ -188,7 +187,10 @@ mod tests {
         let samples: Vec<(u64, EnsembleStatus)> = (0..=44).map(|i| (S + i * S / 4, behind.clone())).collect();
         match judge(&samples, S, BOUND) {
             Convergence::Diverged { evidence } => {
-                assert!(evidence.iter().any(|e| e.contains("disagree on the last zxid: 0: 0x200000009")), "{evidence:?}")
+                assert!(
+                    evidence.iter().any(|e| e.contains("disagree on the last zxid: 0: 0x200000009")),
+                    "{evidence:?}"
+                )
             }
             other => panic!("{other:?}"),
         }

@@ -81,7 +81,11 @@ impl Tally {
                 t.failures.len(),
                 t.failure_rate() * 100.0,
                 t.name,
-                if seeds.is_empty() { String::new() } else { format!("\n{:>30}failing seeds: {}", "", seeds.join(", ")) }
+                if seeds.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{:>30}failing seeds: {}", "", seeds.join(", "))
+                }
             );
         }
         for (key, t) in &self.scenarios {

@@ -21,15 +21,15 @@ pub use findings::Finding;
 use super::context::RunContext;
 use super::evidence::{FaultEntry, ScenarioEvidence};
 use super::expect::{Expect, poll};
+use crate::check::converge::{self, Convergence, SETTLE_BOUND};
 use crate::check::linear::Budget;
 use crate::check::suite::{Bundle, RunFacts, SuiteReport, check_all};
-use crate::check::converge::{self, Convergence, SETTLE_BOUND};
 use crate::check::{Verdict, quorum};
 use crate::client::{self, SessionOptions};
 use crate::cluster::{Cluster, ClusterError};
 use crate::faults::{
-    ActiveFault, ActiveFaults, EFFECT_TIMEOUT, Effect, Fault, FaultError, Schedule, ScheduleSpec, Selector, await_effects,
-    run_schedule,
+    ActiveFault, ActiveFaults, EFFECT_TIMEOUT, Effect, Fault, FaultError, Schedule, ScheduleSpec, Selector,
+    await_effects, run_schedule,
 };
 use crate::operator::crd::{JvmSpec, ZookeeperCluster, ZookeeperClusterSpec};
 use crate::probe::EnsembleStatus;
@@ -453,7 +453,13 @@ impl ScenarioWorld {
             .entries
             .iter()
             .map(|e| {
-                format!("#{} at {:.1}s: {} for {}", e.index, e.offset.as_secs_f64(), e.fault, super::params::show(e.duration))
+                format!(
+                    "#{} at {:.1}s: {} for {}",
+                    e.index,
+                    e.offset.as_secs_f64(),
+                    e.fault,
+                    super::params::show(e.duration)
+                )
             })
             .collect();
         let mut kept = String::new();
