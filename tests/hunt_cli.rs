@@ -64,3 +64,27 @@ fn repeat_tallies_attempts_keeps_failures_and_stops_at_the_first_when_asked() {
     assert!(stdout.contains("1 of 3 attempt(s) (stopped at the first failure: --until-fail)"), "{stdout}");
     assert!(!hunt_dir(&out.path().join("until")).join("attempt-002").exists());
 }
+
+#[test]
+fn a_failing_random_schedule_is_shrunk_to_a_replayable_smallest_schedule() {
+    assert!(zk_chaos::sys::has_net_admin(), "needs root (CAP_NET_ADMIN)");
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
+        .args(["run", "tests/fixtures/hunt/shrink.feature", "--seed", "3", "--until-fail", "--out"])
+        .arg(out.path())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("zk-chaos runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(1));
+    // Two faults: halves are single faults; the first still fails.
+    assert!(stdout.contains("1 of 2 faults still fail: positions 0 (1 reruns"), "{stdout}");
+    assert!(stdout.contains("minimal: removing any one of them makes it pass"), "{stdout}");
+    let replay = "replay: zk-chaos run tests/fixtures/hunt/shrink.feature:6 --seed 3 --schedule-faults 0";
+    assert!(stdout.contains(replay), "{stdout}");
+    assert!(stdout.contains("only faults 0 of it"), "the shrunk run's schedule detail: {stdout}");
+    let kept = hunt_dir(out.path()).join("attempt-001/scenarios/01-fails-after-a-schedule");
+    let shrunk = std::fs::read_to_string(kept.join("shrunk.txt")).expect("shrunk.txt in the failing scenario's dir");
+    assert!(shrunk.contains(replay), "{shrunk}");
+}
