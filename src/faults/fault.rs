@@ -445,7 +445,7 @@ mod tests {
     }
 
     fn active(undo: Vec<Undo>) -> ActiveFault {
-        ActiveFault { name: "isolate", description: String::new(), targets: vec![], undo }
+        ActiveFault { name: "isolate", description: String::new(), targets: vec![], undo, effects: vec![] }
     }
 
     #[test]

@@ -265,8 +265,16 @@ mod tests {
         assert_eq!(parse_netns("zkc-a1b2c3-br"), None, "the bridge namespace is no pod's");
         assert_eq!(parse_netns("zkc-a1b2c3-12"), Some((run.clone(), 12)));
         assert!(is_our_link("zkca1b2c3br") && is_our_link("zkca1b2c3v0"));
-        for other in ["zkc-other", "zkcxyzxyzbr", "zkca1b2c3", "zkca1b2c3v", "docker0", "zkca1b2c3veth", "zkc-a1b2c3-x", "zkc-a1b2c3-brr"]
-        {
+        for other in [
+            "zkc-other",
+            "zkcxyzxyzbr",
+            "zkca1b2c3",
+            "zkca1b2c3v",
+            "docker0",
+            "zkca1b2c3veth",
+            "zkc-a1b2c3-x",
+            "zkc-a1b2c3-brr",
+        ] {
             assert!(!is_our_link(other) && !is_our_netns(other), "{other}");
         }
         assert!(RunId::try_from("A1B2C3".to_string()).is_err());
