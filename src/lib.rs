@@ -10,6 +10,7 @@ pub mod diagnose;
 pub mod dist;
 pub mod faults;
 pub mod history;
+pub mod hunt;
 pub mod kind;
 pub mod kube_backend;
 pub mod local;

@@ -115,15 +115,20 @@ fn losing_quorum_after_being_stable_or_never_regaining_it_is_invalid() {
     assert_invalid(&quorum::check(&never, 0).verdict, "no quorum in any of the 2 samples");
 }
 
+/// `round` from the settle point (0) through a 5 s settle bound, every 250 ms.
+fn through_bound(round: &EnsembleStatus) -> Vec<(u64, EnsembleStatus)> {
+    (0..=20).map(|i| (i * S / 4, round.clone())).collect()
+}
+
 #[test]
-fn members_disagreeing_at_the_end_are_invalid() {
+fn members_still_disagreeing_at_the_settle_bound_are_invalid() {
     let configs = EnsembleStatus::judge(vec![
         member(0, Some(Mode::Follower), 1, V, V + 7),
         member(1, Some(Mode::Leader), 1, V, V + 7),
         member(2, Some(Mode::Follower), 1, V + 3, V + 7),
     ]);
-    let r = quorum::check(&[(0, healthy(1, 1)), (S, configs)], 0);
-    assert_invalid(&r.verdict, "disagree on the config version at the end");
+    let r = quorum::check_within(&through_bound(&configs), 0, 5 * S);
+    assert_invalid(&r.verdict, "members disagree on the config version");
     assert_eq!(r.final_config_versions, vec![V, V + 3]);
 
     let zxids = EnsembleStatus::judge(vec![
@@ -131,16 +136,24 @@ fn members_disagreeing_at_the_end_are_invalid() {
         member(1, Some(Mode::Leader), 1, V, V + 9),
         member(2, Some(Mode::Follower), 1, V, V + 9),
     ]);
-    let r = quorum::check(&[(0, healthy(1, 1)), (S, zxids)], 0);
-    assert_invalid(&r.verdict, "disagree on the last zxid at the end");
+    let r = quorum::check_within(&through_bound(&zxids), 0, 5 * S);
+    assert_invalid(&r.verdict, "members disagree on the last zxid");
+    // The same disagreement, caught once and then resolved within the
+    // bound, is a commit in flight, not a divergence.
+    let r = quorum::check_within(&[(0, zxids.clone()), (S / 4, healthy(1, 1))], 0, 5 * S);
+    assert!(r.verdict.is_valid(), "{:?}", r.verdict);
+    assert_eq!(r.converged_at_ns, Some(S / 4));
+    // Caught once, with nothing after it: undecided, never a pass or a failure.
+    let r = quorum::check_within(&[(0, healthy(1, 1)), (S, zxids)], S / 2, 5 * S);
+    assert!(matches!(r.verdict, Verdict::Unknown { .. }), "{:?}", r.verdict);
 
     let down = EnsembleStatus::judge(vec![
         member(0, None, 1, V, 0),
         member(1, Some(Mode::Leader), 1, V, V + 7),
         member(2, Some(Mode::Follower), 1, V, V + 7),
     ]);
-    let r = quorum::check(&[(0, healthy(1, 1)), (S, down)], 0);
-    assert_invalid(&r.verdict, "member 0 is not-serving in the last sample");
+    let r = quorum::check_within(&through_bound(&down), 0, 5 * S);
+    assert_invalid(&r.verdict, "member 0 is not-serving");
 }
 
 #[test]

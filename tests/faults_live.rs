@@ -178,6 +178,7 @@ async fn a_seeded_schedule_runs_heals_and_records_every_fault() {
     let bad = Schedule {
         seed: 1,
         entries: vec![Scheduled {
+            index: 0,
             offset: Duration::ZERO,
             duration: Duration::from_secs(1),
             fault: Fault::Kill(Selector::Ordinal(7)),

@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             base: EnsembleSpec::new("zk", 3, "3.9.6"),
             backend: Default::default(),
             live: std::io::stderr().is_terminal(),
+            schedule_subset: None,
         };
         match runner::run(opts).await {
             Ok(outcome) => {

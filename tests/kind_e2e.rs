@@ -86,6 +86,7 @@ async fn features_on_kind(runner: Arc<dyn Runner>) -> Result<Outcome, String> {
         base: EnsembleSpec::new("zk", 3, "3.8.0"),
         backend: BackendConfig::Kube(Box::new(kube)),
         live: false,
+        schedule_subset: None,
     };
     step(&format!("running {} on the kind backend", FEATURES.join(", ")));
     let outcome = runner::run(opts).await.map_err(|e| e.to_string())?;

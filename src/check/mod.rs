@@ -4,6 +4,7 @@
 //! history cannot decide) — never "valid" by default.
 
 pub mod availability;
+pub mod converge;
 pub mod durability;
 pub mod linear;
 pub mod quorum;

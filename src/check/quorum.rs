@@ -10,8 +10,13 @@
 //!   point; from then on every sample must have quorum. Never reaching it
 //!   is invalid. The delay from the settle point to the stable point is a
 //!   fact.
-//! * The last sample must be after the settle point, with every probed
-//!   member serving, all on the same config version and the same last zxid.
+//! * Convergence ([`super::converge`]): within a settle bound after the
+//!   settle point, some sample must show every probed member serving, all
+//!   on the same last zxid, config version and znode count. One sample is
+//!   not enough to call a divergence (a commit in flight leaves a member a
+//!   transaction behind for milliseconds): only members that still disagree
+//!   in every sample up to the bound are. Samples that end before the bound
+//!   without agreement give `Unknown`.
 //! * Leader changes are counted over all samples: transitions between
 //!   distinct single leaders (by ordinal); samples without a single leader
 //!   do not reset the identity. Epoch changes of the leader are counted too
@@ -22,6 +27,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Verdict;
+use super::converge::{self, Convergence};
 use crate::probe::EnsembleStatus;
 
 /// The quorum checker's verdict and facts.
@@ -54,14 +60,25 @@ pub struct QuorumReport {
     pub final_config_versions: Vec<u64>,
     /// Distinct last zxids among serving members in the last sample.
     pub final_zxids: Vec<u64>,
+    /// Time of the first sample after the settle point in which every
+    /// member agreed (see [`converge`]).
+    #[serde(default)]
+    pub converged_at_ns: Option<u64>,
 }
 
 fn epoch_of(st: &EnsembleStatus, ordinal: u32) -> Option<u64> {
     st.members.iter().find(|m| m.ordinal == ordinal).and_then(|m| m.srvr.as_ref()).map(|s| s.zxid >> 32)
 }
 
-/// Judge quorum over `samples` (time in ns, probe round); see the module docs.
+/// Judge quorum over `samples` (time in ns, probe round) with the default
+/// settle bound [`converge::SETTLE_BOUND`]; see the module docs.
 pub fn check(samples: &[(u64, EnsembleStatus)], settle_after_ns: u64) -> QuorumReport {
+    check_within(samples, settle_after_ns, converge::SETTLE_BOUND.as_nanos() as u64)
+}
+
+/// Judge quorum over `samples`, members having `bound_ns` after the settle
+/// point to agree; see the module docs.
+pub fn check_within(samples: &[(u64, EnsembleStatus)], settle_after_ns: u64, bound_ns: u64) -> QuorumReport {
     let mut sorted: Vec<&(u64, EnsembleStatus)> = samples.iter().collect();
     sorted.sort_by_key(|(t, _)| *t);
     let mut evidence = Vec::new();
@@ -124,27 +141,13 @@ pub fn check(samples: &[(u64, EnsembleStatus)], settle_after_ns: u64) -> QuorumR
         last.map(|st| st.members.iter().filter_map(|m| m.srvr.as_ref().map(|s| s.zxid)).collect()).unwrap_or_default();
     final_zxids.sort_unstable();
     final_zxids.dedup();
-    if let Some((t, st)) = after.last() {
-        for m in st.members.iter().filter(|m| !m.serving()) {
-            evidence.push(format!("member {} is {} in the last sample ({t} ns)", m.ordinal, m.state_word()));
-        }
-        let unknown_config: Vec<u32> =
-            st.members.iter().filter(|m| m.serving() && m.config_version.is_none()).map(|m| m.ordinal).collect();
-        if final_config_versions.len() > 1 || (!unknown_config.is_empty() && !final_config_versions.is_empty()) {
-            let per: Vec<String> = st
-                .members
-                .iter()
-                .map(|m| format!("{}: {}", m.ordinal, m.config_version.map_or("?".into(), |v| format!("{v:#x}"))))
-                .collect();
-            evidence.push(format!("members disagree on the config version at the end: {}", per.join(", ")));
-        }
-        if final_zxids.len() > 1 {
-            let per: Vec<String> = st
-                .members
-                .iter()
-                .filter_map(|m| m.srvr.as_ref().map(|s| format!("{}: {:#x}", m.ordinal, s.zxid)))
-                .collect();
-            evidence.push(format!("members disagree on the last zxid at the end: {}", per.join(", ")));
+    let mut pending = None;
+    let mut converged_at_ns = None;
+    if !after.is_empty() {
+        match converge::judge(samples, settle_after_ns, bound_ns) {
+            Convergence::Converged { at_ns } => converged_at_ns = Some(at_ns),
+            Convergence::Diverged { evidence: e } => evidence.extend(e),
+            Convergence::Pending { reason } => pending = Some(reason),
         }
     }
 
@@ -157,6 +160,8 @@ pub fn check(samples: &[(u64, EnsembleStatus)], settle_after_ns: u64) -> QuorumR
                 sorted.len()
             ),
         }
+    } else if let Some(reason) = pending {
+        Verdict::Unknown { reason }
     } else {
         Verdict::Valid
     };
@@ -174,5 +179,6 @@ pub fn check(samples: &[(u64, EnsembleStatus)], settle_after_ns: u64) -> QuorumR
         final_leader: last.and_then(|st| st.leader()),
         final_config_versions,
         final_zxids,
+        converged_at_ns,
     }
 }

@@ -46,6 +46,10 @@ pub struct RunFacts {
     pub settle_after_ns: u64,
     /// Faults: name, start, heal (ns on the history's clock).
     pub faults: Vec<(String, u64, Option<u64>)>,
+    /// How long after the settle point members may take to agree (see
+    /// [`super::converge`]); [`super::converge::SETTLE_BOUND`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle_bound_ns: Option<u64>,
 }
 
 /// Everything a bundle holds.
@@ -200,7 +204,8 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
             None => Verdict::Unknown { reason: "no final state was recorded (final.json)".into() },
         },
     });
-    let quorum = bundle.probes.as_ref().map(|p| quorum::check(p, bundle.facts.settle_after_ns));
+    let bound = bundle.facts.settle_bound_ns.unwrap_or(super::converge::SETTLE_BOUND.as_nanos() as u64);
+    let quorum = bundle.probes.as_ref().map(|p| quorum::check_within(p, bundle.facts.settle_after_ns, bound));
     results.push(CheckResult {
         checker: "quorum-and-convergence".into(),
         verdict: match &quorum {

@@ -4,6 +4,7 @@
 mod apply;
 mod check;
 mod down;
+mod hunt;
 mod kind;
 mod operator;
 mod progress;
@@ -52,6 +53,8 @@ Examples:
   sudo zk-chaos run                                     # every bundled feature but @slow ones
   sudo zk-chaos run features/rolling_upgrade.feature --seed 42
   sudo zk-chaos run scenarios/leader-flapping.yaml
+  sudo zk-chaos run features/random_schedule.feature --repeat 10 --until-fail   # hunt; failing schedules are shrunk
+  sudo zk-chaos run features/random_schedule.feature:6 --seed 17 --schedule-faults 0,2   # replay a shrunk schedule
   sudo zk-chaos run features --tags '@slow' --concurrency 1
   zk-chaos run --backend kind --reuse                   # a kind cluster with the operator built from here
   zk-chaos run --backend kube --context prod-eu --namespace chaos features/leader_loss.feature

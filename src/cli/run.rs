@@ -57,6 +57,24 @@ pub struct RunArgs {
     /// Where scenarios run.
     #[arg(long, value_enum, default_value_t = Backend::Local)]
     backend: Backend,
+    /// Rerun the selected scenarios N times, attempt k with a seed derived
+    /// from the run's seed (printed); failures are kept with their replay
+    /// command and failing random schedules are shrunk.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// With --repeat: stop at the first attempt with a failure.
+    #[arg(long)]
+    until_fail: bool,
+    /// Random schedules run only the faults at these positions (0-based,
+    /// e.g. `0,2`): how a shrunk schedule is replayed.
+    #[arg(long, value_parser = parse_faults)]
+    schedule_faults: Option<FaultList>,
+    /// Shrink bound: at most this many reruns per failing random schedule.
+    #[arg(long, default_value_t = 8)]
+    shrink_runs: u32,
+    /// Shrink bound: at most this long per failing random schedule (e.g. `20m`).
+    #[arg(long, default_value = "20m", value_parser = zk_chaos::scenario::params::duration)]
+    shrink_time: Duration,
     /// Parent directory of the run's output.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
@@ -84,6 +102,14 @@ pub struct RunArgs {
     /// kind and kube: the namespace of the ensembles [default: zk-chaos on kind, the context's on kube].
     #[arg(long)]
     namespace: Option<String>,
+}
+
+/// Positions in a random schedule, as `--schedule-faults` takes them.
+#[derive(Debug, Clone)]
+struct FaultList(Vec<usize>);
+
+fn parse_faults(text: &str) -> Result<FaultList, String> {
+    zk_chaos::hunt::parse_fault_list(text).map(FaultList).map_err(|e| e.to_string())
 }
 
 /// The namespace of the ensembles on kind when none is given.
@@ -180,7 +206,27 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         base,
         backend: backend.clone(),
         live: std::io::stderr().is_terminal(),
+        schedule_subset: args.schedule_faults.map(|f| f.0),
     };
+    if args.repeat > 1 || args.until_fail {
+        let hunt = super::hunt::HuntOptions {
+            base: opts,
+            repeat: args.repeat,
+            until_fail: args.until_fail,
+            shrink_runs: args.shrink_runs,
+            shrink_time: args.shrink_time,
+            label,
+        };
+        return match super::hunt::run(hunt).await {
+            Ok(true) => Ok(ExitCode::SUCCESS),
+            Ok(false) => Ok(ExitCode::FAILURE),
+            Err(e) if e.to_string().starts_with("interrupted") => {
+                eprintln!("{e}");
+                Ok(ExitCode::from(130))
+            }
+            Err(e) => fail_early(2, format!("{e:#}")),
+        };
+    }
     let outcome = tokio::select! {
         r = runner::run(opts) => match r {
             Ok(o) => o,

@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::FaultError;
+use super::effect::Effect;
 use super::selector::{Resolution, Selector};
 use super::target::FaultTarget;
 
@@ -193,7 +194,14 @@ impl Fault {
         };
         targets.sort_unstable();
         targets.dedup();
-        Ok(ActiveFault { name: self.name(), description, targets, undo })
+        let effects = match self {
+            Self::Kill(_) | Self::Stop(_) => targets.iter().map(|o| Effect::gone(*o, status.as_ref())).collect(),
+            Self::Pause(_) | Self::IsolateClients(_) => {
+                targets.iter().map(|o| Effect::Silent { ordinal: *o }).collect()
+            }
+            _ => Vec::new(),
+        };
+        Ok(ActiveFault { name: self.name(), description, targets, undo, effects })
     }
 
     async fn act(
@@ -403,6 +411,7 @@ pub struct ActiveFault {
     description: String,
     targets: Vec<u32>,
     undo: Vec<Undo>,
+    effects: Vec<Effect>,
 }
 
 impl ActiveFault {
@@ -446,6 +455,12 @@ impl ActiveFault {
     pub fn targets(&self) -> &[u32] {
         &self.targets
     }
+
+    /// What probe rounds must show before the fault counts as in effect
+    /// (see [`super::effect`]); empty when the action itself is the effect.
+    pub fn effects(&self) -> &[Effect] {
+        &self.effects
+    }
 }
 
 #[cfg(test)]
@@ -464,7 +479,7 @@ mod tests {
     }
 
     fn active(undo: Vec<Undo>) -> ActiveFault {
-        ActiveFault { name: "isolate", description: String::new(), targets: vec![], undo }
+        ActiveFault { name: "isolate", description: String::new(), targets: vec![], undo, effects: vec![] }
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! returns an [`ActiveFault`] that knows how to undo exactly what it did and
 //! how to describe it for a [`crate::workload::record::FaultRecord`].
 
+pub mod effect;
 pub mod fault;
 pub mod schedule;
 pub mod selector;
 pub mod target;
 
+pub use effect::{EFFECT_TIMEOUT, Effect, await_effects};
 pub use fault::{ActiveFault, Fault};
 pub use schedule::{ActiveFaults, Schedule, ScheduleSpec, Scheduled, run_schedule};
 pub use selector::{Resolution, Selector, SelectorParseError};
@@ -33,6 +35,16 @@ pub enum FaultError {
         selector: String,
         /// Why not.
         reason: String,
+    },
+    /// The fault was done, but probes did not show its effect in time.
+    #[error("the fault did not take effect within {within:?}: waited for {awaited}; last seen: {seen}")]
+    NotInEffect {
+        /// The effects not seen.
+        awaited: String,
+        /// The bound.
+        within: std::time::Duration,
+        /// The last probe round, one member per entry.
+        seen: String,
     },
     /// The fault or schedule is malformed.
     #[error("invalid fault: {0}")]

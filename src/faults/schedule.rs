@@ -32,6 +32,10 @@ pub struct ScheduleSpec {
 /// One planned fault.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scheduled {
+    /// Its position in the generated schedule (kept by [`Schedule::subset`];
+    /// it also seeds the resolution of its selectors, so a fault resolves
+    /// the same way with or without the others).
+    pub index: usize,
     /// When to start it, from the start of the schedule.
     pub offset: Duration,
     /// How long to leave it in effect.
@@ -71,10 +75,17 @@ impl Schedule {
             .map(|i| {
                 let fault = spec.faults.choose(&mut rng).expect("not empty").clone();
                 let jitter = Duration::from_millis(rng.random_range(0..=slack_ms));
-                Scheduled { offset: spec.period * i as u32 + jitter, duration: spec.duration, fault }
+                Scheduled { index: i, offset: spec.period * i as u32 + jitter, duration: spec.duration, fault }
             })
             .collect();
         Ok(Self { seed: spec.seed, entries })
+    }
+
+    /// Only the entries whose [`Scheduled::index`] is in `keep`, at their
+    /// original offsets (for shrinking a failing schedule).
+    pub fn subset(&self, keep: &[usize]) -> Self {
+        let entries = self.entries.iter().filter(|e| keep.contains(&e.index)).cloned().collect();
+        Self { seed: self.seed, entries }
     }
 
     /// When the last fault is healed, from the start.
@@ -149,16 +160,20 @@ pub async fn run_schedule(
     clock: impl Fn() -> u64,
     active: &ActiveFaults,
 ) -> Result<Vec<FaultRecord>, FaultError> {
-    let mut rng = StdRng::seed_from_u64(schedule.seed ^ RESOLVE_STREAM);
     let begin = tokio::time::Instant::now();
     let mut records = Vec::with_capacity(schedule.entries.len());
     for entry in &schedule.entries {
+        let mut rng = StdRng::seed_from_u64((schedule.seed ^ RESOLVE_STREAM).wrapping_add(entry.index as u64));
         tokio::time::sleep_until(begin + entry.offset).await;
         let fault = entry.fault.start(target, &mut rng).await?;
         let started = clock();
+        let effects = fault.effects().to_vec();
         let description = fault.description().to_string();
-        tracing::info!(fault = description, "fault started");
         let token = active.push(fault);
+        // Held from when the probes show it in effect (a killed member seen
+        // down), never from before.
+        super::effect::await_effects(target, &effects, super::effect::EFFECT_TIMEOUT).await?;
+        tracing::info!(fault = description, "fault started");
         // In effect for the full duration from when it took effect.
         tokio::time::sleep(entry.duration).await;
         if let Some(fault) = active.take(token) {
@@ -209,6 +224,15 @@ mod tests {
             }
             assert!(s.length() <= Duration::from_secs(200));
         }
+    }
+
+    #[test]
+    fn a_subset_keeps_the_chosen_faults_at_their_offsets() {
+        let full = Schedule::generate(&spec(3)).unwrap();
+        let sub = full.subset(&[1, 4]);
+        assert_eq!(sub.entries, vec![full.entries[1].clone(), full.entries[4].clone()]);
+        assert_eq!(sub.entries[1].index, 4);
+        assert!(full.subset(&[]).entries.is_empty());
     }
 
     #[test]

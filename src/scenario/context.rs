@@ -23,6 +23,10 @@ pub struct RunContext {
     pub backend: BackendConfig,
     /// The run's output directory (`reports/<run-id>`).
     pub out_dir: PathBuf,
+    /// When set, random schedules run only the faults at these positions
+    /// (0-based, at their original offsets): how a failing schedule is
+    /// shrunk and its smallest failing form replayed.
+    pub schedule_subset: Option<Vec<usize>>,
     names: AtomicU32,
     live: Mutex<BTreeMap<String, String>>,
     ops: Mutex<BTreeMap<String, String>>,
@@ -42,6 +46,7 @@ impl RunContext {
             base,
             backend: BackendConfig::Local,
             out_dir,
+            schedule_subset: None,
             names: AtomicU32::new(0),
             live: Mutex::default(),
             ops: Mutex::default(),
@@ -52,6 +57,12 @@ impl RunContext {
     /// The same, standing ensembles up on `backend`.
     pub fn with_backend(mut self, backend: BackendConfig) -> Self {
         self.backend = backend;
+        self
+    }
+
+    /// The same, random schedules keeping only the faults at `subset`.
+    pub fn with_schedule_subset(mut self, subset: Option<Vec<usize>>) -> Self {
+        self.schedule_subset = subset;
         self
     }
 

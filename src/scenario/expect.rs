@@ -93,6 +93,14 @@ fn version_of(st: &EnsembleStatus, ordinal: u32) -> Option<&str> {
     st.members.iter().find(|m| m.ordinal == ordinal)?.srvr.as_ref().map(|s| s.version.as_str())
 }
 
+/// "Every member serves in quorum": quorum, every probed member serving in
+/// it, and every member the resource wants (ordinals `0..replicas`) among
+/// them. A pod that was deleted and not yet re-created is missing from the
+/// probes; two healthy members out of three are not "every member".
+pub fn every_member_serves(st: &EnsembleStatus, replicas: u32) -> bool {
+    st.all_healthy() && (0..replicas).all(|o| st.members.iter().any(|m| m.ordinal == o))
+}
+
 /// Check `expect` once: `Ok(detail)` when it holds, `Err(what was seen)`.
 pub async fn check(c: &dyn Cluster, expect: &Expect) -> Result<String, String> {
     let st = c.status().await;
@@ -100,7 +108,7 @@ pub async fn check(c: &dyn Cluster, expect: &Expect) -> Result<String, String> {
     let holds = match expect {
         Expect::Quorum => st.quorum,
         Expect::OneLeader => st.leader().is_some(),
-        Expect::AllHealthy => st.all_healthy(),
+        Expect::AllHealthy => every_member_serves(&st, c.spec().await.replicas),
         Expect::VotingMembers(n) => {
             let voters = crate::operator::members::committed(&st)
                 .map(|c| c.servers.iter().filter(|s| s.role == Role::Participant).count());
@@ -151,5 +159,39 @@ pub async fn poll(c: &dyn Cluster, within: Duration, expect: &Expect) -> Result<
             }
             Err(_) => tokio::time::sleep(POLL_EVERY).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::probe::parse::Srvr;
+    use crate::probe::{MemberStatus, Mode};
+    use crate::zkconfig::{DynamicConfig, EnsembleNames, server_id};
+
+    fn member(ordinal: u32) -> MemberStatus {
+        let mut membership = DynamicConfig::for_replicas(&EnsembleNames::new("zk", "default"), 3);
+        membership.version = Some(0x1_0000_0000);
+        let mut m = MemberStatus::unprobed(ordinal, Ipv4Addr::new(10, 0, 0, 10 + ordinal as u8));
+        let mode = if ordinal == 1 { Mode::Leader } else { Mode::Follower };
+        m.srvr = Some(Srvr { version: "3.8.0".into(), zxid: 7, mode, node_count: 4, connections: 0 });
+        m.config_version = membership.version;
+        m.membership = Some(membership);
+        m.peer_state = Some(if mode == Mode::Leader { "leading - broadcast" } else { "following - broadcast" }.into());
+        m.leader_id = Some(server_id(1));
+        m
+    }
+
+    #[test]
+    fn a_deleted_pod_missing_from_the_probes_is_not_every_member_serving() {
+        // Right after `When I delete pod 0`: pods 1 and 2 keep quorum, pod 0
+        // is not re-created yet. That is not "every member serves".
+        let without_0 = EnsembleStatus::judge(vec![member(1), member(2)]);
+        assert!(without_0.quorum && without_0.all_healthy());
+        assert!(!every_member_serves(&without_0, 3));
+        let all = EnsembleStatus::judge(vec![member(0), member(1), member(2)]);
+        assert!(every_member_serves(&all, 3));
     }
 }

@@ -19,12 +19,16 @@ mod findings;
 use super::context::RunContext;
 use super::evidence::{FaultEntry, ScenarioEvidence};
 use super::expect::{Expect, poll};
+use crate::check::converge::{self, Convergence, SETTLE_BOUND};
 use crate::check::linear::Budget;
 use crate::check::suite::{Bundle, RunFacts, SuiteReport, check_all};
 use crate::check::{Verdict, quorum};
 use crate::client::{self, SessionOptions};
 use crate::cluster::{Cluster, ClusterError};
-use crate::faults::{ActiveFault, ActiveFaults, Fault, FaultError, Schedule, ScheduleSpec, Selector, run_schedule};
+use crate::faults::{
+    ActiveFault, ActiveFaults, EFFECT_TIMEOUT, Effect, Fault, FaultError, Schedule, ScheduleSpec, Selector,
+    await_effects, run_schedule,
+};
 use crate::operator::crd::{JvmSpec, ZookeeperCluster, ZookeeperClusterSpec};
 use crate::probe::EnsembleStatus;
 use crate::workload::run::{self, Recorder, RunOutput};
@@ -365,22 +369,39 @@ impl ScenarioWorld {
         });
         let idx = self.faults.len() - 1;
         self.live(format!("fault: {description}"));
+        let effects = active.effects().to_vec();
         // Kills are instantaneous: the StatefulSet (kubelet) brings the pod
         // back, so nothing stays "in effect".
-        if fault.name() == "kill" {
+        let kill = fault.name() == "kill";
+        if kill {
             drop(active);
             self.faults[idx].heal_ns = Some(self.faults[idx].start_ns);
-            return Ok(description);
+        } else {
+            self.open.push((idx, active));
         }
-        self.open.push((idx, active));
+        // No later step may see the ensemble as it was before the fault.
+        let seen = self.await_effects(c.as_ref(), &effects).await?;
+        let description = format!("{description}{seen}");
         match hold {
-            Some(d) => {
+            Some(d) if !kill => {
                 tokio::time::sleep(d).await;
                 self.heal_one(idx).await?;
-                Ok(format!("{description} for {}", super::params::show(d)))
+                Ok(format!("{description}, held for {}", super::params::show(d)))
             }
-            None => Ok(description),
+            _ => Ok(description),
         }
+    }
+
+    /// Wait until probes show `effects` (see [`crate::faults::effect`]);
+    /// returns a note for the step's detail line.
+    async fn await_effects(&self, c: &dyn Cluster, effects: &[Effect]) -> Result<String, ScenarioError> {
+        if effects.is_empty() {
+            return Ok(String::new());
+        }
+        let what: Vec<String> = effects.iter().map(|e| e.to_string()).collect();
+        self.live(format!("waiting for the fault's effect: {}", what.join(", ")));
+        let took = await_effects(c, effects, EFFECT_TIMEOUT).await?;
+        Ok(format!(" (in effect after {:.1}s: {})", took.as_secs_f64(), what.join(", ")))
     }
 
     async fn heal_one(&mut self, idx: usize) -> Result<(), ScenarioError> {
@@ -437,8 +458,27 @@ impl ScenarioWorld {
     ) -> StepResult {
         let c = self.cluster()?;
         let spec = ScheduleSpec { period, duration: hold, count, faults, seed: self.seed };
-        let schedule = Schedule::generate(&spec)?;
-        self.live(format!("schedule of {count} faults (seed {})", self.seed));
+        let mut schedule = Schedule::generate(&spec)?;
+        let planned: Vec<String> = schedule
+            .entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "#{} at {:.1}s: {} for {}",
+                    e.index,
+                    e.offset.as_secs_f64(),
+                    e.fault,
+                    super::params::show(e.duration)
+                )
+            })
+            .collect();
+        let mut kept = String::new();
+        if let Some(keep) = &self.ctx.schedule_subset {
+            schedule = schedule.subset(keep);
+            let ks: Vec<String> = keep.iter().map(|k| k.to_string()).collect();
+            kept = format!(", only faults {} of it", ks.join(","));
+        }
+        self.live(format!("schedule of {count} faults (seed {}{kept})", self.seed));
         let started = self.started;
         let clock = move || started.elapsed().as_nanos() as u64;
         let records = run_schedule(c.as_ref(), &schedule, clock, &self.scheduled).await;
@@ -454,12 +494,18 @@ impl ScenarioWorld {
                 heal_ns: *heal,
             });
         }
-        Ok(format!("seed {}: {}", self.seed, records.iter().map(|(d, _, _)| d.as_str()).collect::<Vec<_>>().join("; ")))
+        Ok(format!(
+            "seed {}: planned [{}]{kept}; done: {}",
+            self.seed,
+            planned.join("; "),
+            records.iter().map(|(d, _, _)| d.as_str()).collect::<Vec<_>>().join("; ")
+        ))
     }
 
     /// Delete a pod gracefully (`kubectl delete pod`).
     pub async fn delete_pod(&mut self, ordinal: u32) -> StepResult {
         let c = self.cluster()?;
+        let before = c.status().await;
         let t = self.now_ns();
         c.delete_pod(ordinal).await?;
         self.faults.push(FaultEntry {
@@ -469,7 +515,8 @@ impl ScenarioWorld {
             start_ns: t,
             heal_ns: Some(t),
         });
-        Ok(format!("pod {ordinal} deleted"))
+        let seen = self.await_effects(c.as_ref(), &[Effect::gone(ordinal, Some(&before))]).await?;
+        Ok(format!("pod {ordinal} deleted{seen}"))
     }
 
     // ----- When: operations -----
@@ -674,7 +721,8 @@ impl ScenarioWorld {
             let out = wl.task.await;
             poll(c.as_ref(), Duration::from_secs(60), &Expect::Quorum).await.map_err(ScenarioError::Expectation)?;
             let settle_after_ns = wl.rec.now_ns();
-            tokio::time::sleep(SAMPLE_EVERY * 3).await;
+            self.live("waiting for the members to agree (convergence)");
+            self.sample_until_converged(wl.offset_ns, settle_after_ns).await;
             let events = match out {
                 Ok(o) => o.events,
                 Err(_) => wl.rec.finish().await,
@@ -719,7 +767,7 @@ impl ScenarioWorld {
                 final_state: Some(final_state),
                 final_by_member: Some(final_by_member),
                 probes: Some(probes),
-                facts: RunFacts { settle_after_ns, faults },
+                facts: RunFacts { settle_after_ns, faults, settle_bound_ns: Some(SETTLE_BOUND.as_nanos() as u64) },
             };
             if let Err(e) = bundle.save(&self.dir) {
                 self.notes.push(format!("could not save the history: {e}"));
@@ -731,6 +779,32 @@ impl ScenarioWorld {
             self.judged = Some(report);
         }
         Ok(self.judged.as_ref().expect("just set"))
+    }
+
+    /// Keep the sampler's rounds coming until the convergence rule decides
+    /// over them (members agree, or the settle bound passed), and one more
+    /// round after the settle point at least. Times are on the history
+    /// clock (`offset_ns` is when the workload started on the scenario
+    /// clock).
+    async fn sample_until_converged(&self, offset_ns: u64, settle_after_ns: u64) {
+        let bound = SETTLE_BOUND.as_nanos() as u64;
+        // The rule decides by the bound; a few rounds more cover a slow probe.
+        let give_up = Instant::now() + SETTLE_BOUND + SAMPLE_EVERY * 8;
+        loop {
+            tokio::time::sleep(SAMPLE_EVERY).await;
+            let probes: Vec<(u64, EnsembleStatus)> = self
+                .samples
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .filter(|(t, _)| *t >= offset_ns + settle_after_ns)
+                .map(|(t, s)| (t - offset_ns, s.clone()))
+                .collect();
+            let decided = !matches!(converge::judge(&probes, settle_after_ns, bound), Convergence::Pending { .. });
+            if decided || Instant::now() >= give_up {
+                return;
+            }
+        }
     }
 
     /// The named checker's verdict must be valid.

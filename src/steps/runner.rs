@@ -38,6 +38,9 @@ pub struct RunOptions {
     pub backend: BackendConfig,
     /// Live progress bars (a TTY) rather than plain lines.
     pub live: bool,
+    /// Random schedules run only the faults at these positions (shrinking
+    /// and replaying a shrunk schedule); every fault when `None`.
+    pub schedule_subset: Option<Vec<usize>>,
 }
 
 /// Why a run could not be made (failing scenarios are not errors).
@@ -184,7 +187,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     std::fs::create_dir_all(&opts.out_dir)
         .map_err(|e| LoadError::Path { path: opts.out_dir.clone(), reason: e.to_string() })?;
     let ctx = Arc::new(
-        RunContext::new(opts.seed, opts.base.clone(), opts.out_dir.clone()).with_backend(opts.backend.clone()),
+        RunContext::new(opts.seed, opts.base.clone(), opts.out_dir.clone())
+            .with_backend(opts.backend.clone())
+            .with_schedule_subset(opts.schedule_subset.clone()),
     );
     set_context(ctx.clone());
     quiet_step_failures();

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::generate::WorkloadSpec;
 use super::run::{self, Recorder};
+use crate::check::converge;
 use crate::check::suite::{Bundle, RunFacts};
 use crate::client::ClientError;
 use crate::local::{EnsembleError, LocalEnsemble, ensemble};
@@ -63,9 +64,22 @@ where
     let out = clients.await;
     let settled = ens.wait_for_quorum(quorum_timeout).await;
     let settle_after_ns = rec.now_ns();
-    tokio::time::sleep(SAMPLE_EVERY * 2).await;
+    // Probe until the convergence rule decides (members agree, or the
+    // settle bound passes): one round could catch a commit in flight.
+    let bound = converge::SETTLE_BOUND.as_nanos() as u64;
+    let state = ens.state().clone();
+    let mut settling = Vec::new();
+    loop {
+        tokio::time::sleep(SAMPLE_EVERY).await;
+        settling.push((rec.now_ns(), ensemble::probe_run(&state).await));
+        if !matches!(converge::judge(&settling, settle_after_ns, bound), converge::Convergence::Pending { .. }) {
+            break;
+        }
+    }
     let _ = stop.send(true);
-    let probes = sampler.await.unwrap_or_default();
+    let mut probes = sampler.await.unwrap_or_default();
+    probes.extend(settling);
+    probes.sort_by_key(|(t, _)| *t);
     let faults = done?;
     settled?;
     let events = match out {
@@ -77,7 +91,7 @@ where
         events,
         final_state: Some(final_state),
         probes: Some(probes),
-        facts: RunFacts { settle_after_ns, faults },
+        facts: RunFacts { settle_after_ns, faults, settle_bound_ns: None },
         ..Bundle::default()
     })
 }

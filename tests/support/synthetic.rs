@@ -164,6 +164,7 @@ pub fn bundle(spec: &Spec) -> Bundle {
         facts: RunFacts {
             settle_after_ns: end,
             faults: vec![("SIGKILL leader zk-0".to_string(), spec.kill_at, Some(spec.heal_at))],
+            settle_bound_ns: None,
         },
         ..Bundle::default()
     }
