@@ -1,6 +1,5 @@
 //! `iptables-save` output (the `filter` table) into the [`super`] model.
 
-use std::collections::BTreeMap;
 
 use super::{Action, Chain, Cond, Hook, Rule, Table, net, port_range};
 
