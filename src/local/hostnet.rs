@@ -112,7 +112,10 @@ fn fix_for(table: &str, base: &str, hook: Hook, subnet: Subnet) -> String {
         Hook::Input => ("iifname", "saddr"),
         _ => ("oifname", "daddr"),
     };
-    let allow = match table.strip_prefix("nft ") {
+    // `ip filter` on nft is iptables' own table (iptables-nft): say it in
+    // iptables' words.
+    let native = table.strip_prefix("nft ").filter(|t| *t != "ip filter");
+    let allow = match native {
         Some(family_table) => {
             format!("nft insert rule {family_table} {base} {nft_dir} \"zkc*\" ip {nft_addr} {subnet} accept")
         }

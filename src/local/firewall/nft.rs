@@ -50,7 +50,7 @@ pub fn parse_ruleset(json: &str) -> Result<Vec<Table>, serde_json::Error> {
             }
             let chain = r.get("chain").and_then(Value::as_str).unwrap_or_default().to_string();
             let exprs = r.get("expr").and_then(Value::as_array).cloned().unwrap_or_default();
-            let rule = parse_rule(&family, &table, &chain, &exprs);
+            let rule = parse_rule(&family, &table, &chain, r.get("handle").and_then(Value::as_u64), &exprs);
             if let Some(t) = tables.get_mut(&(family, table)) {
                 t.chains.entry(chain).or_default().rules.push(rule);
             }
@@ -59,7 +59,7 @@ pub fn parse_ruleset(json: &str) -> Result<Vec<Table>, serde_json::Error> {
     Ok(tables.into_values().collect())
 }
 
-fn parse_rule(family: &str, table: &str, chain: &str, exprs: &[Value]) -> Rule {
+fn parse_rule(family: &str, table: &str, chain: &str, handle: Option<u64>, exprs: &[Value]) -> Rule {
     let mut conds = Vec::new();
     let mut action = Action::Continue;
     for e in exprs {
@@ -77,9 +77,15 @@ fn parse_rule(family: &str, table: &str, chain: &str, exprs: &[Value]) -> Rule {
             }
             "xt" => {
                 let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
-                match body.get("type").and_then(Value::as_str) {
-                    Some("target") if NON_TERMINATING.contains(&name) => {}
-                    Some("target") => action = Action::Unknown,
+                // iptables-nft keeps what nft cannot express as `xt`
+                // extensions: comments and REJECT are common and harmless
+                // to model.
+                match (body.get("type").and_then(Value::as_str), name) {
+                    (Some("target"), "REJECT" | "DROP") => action = Action::Drop,
+                    (Some("target"), "ACCEPT") => action = Action::Accept,
+                    (Some("target"), n) if NON_TERMINATING.contains(&n) => {}
+                    (Some("target"), _) => action = Action::Unknown,
+                    (_, "comment") => {}
                     _ => conds.push(Cond::Unknown(format!("xt {name}"))),
                 }
             }
@@ -90,7 +96,10 @@ fn parse_rule(family: &str, table: &str, chain: &str, exprs: &[Value]) -> Rule {
             }
         }
     }
-    let text = format!("nft {family} {table} {chain}: {}", serde_json::to_string(exprs).unwrap_or_default());
+    let text = match handle {
+        Some(h) => format!("rule handle {h} of `nft -a list chain {family} {table} {chain}`"),
+        None => format!("a rule of `nft list chain {family} {table} {chain}`"),
+    };
     Rule { text, conds, action }
 }
 
@@ -198,7 +207,7 @@ mod tests {
         match judge(&tables, Hook::Output, &out()) {
             Verdict::Drop { table, chain, rule, .. } => {
                 assert_eq!((table.as_str(), chain.as_str()), ("nft inet hostfw", "out"));
-                assert!(rule.contains("10.213.0.0"), "{rule}");
+                assert!(rule.contains("rule handle 8 of `nft -a list chain inet hostfw out`"), "{rule}");
             }
             v => panic!("{v:?}"),
         }
@@ -214,6 +223,17 @@ mod tests {
             established: true,
         };
         assert_eq!(judge(&tables, Hook::Input, &reply), Verdict::Accept, "ct state established is accepted");
+    }
+
+    #[test]
+    fn iptables_nft_rules_with_comments_and_reject_are_understood() {
+        // `iptables -I OUTPUT -d 10.77.9.0/24 -m comment --comment ... -j REJECT`
+        // on the nft backend, as `nft -j` printed it on this project's machine.
+        const RULE: &str = include_str!("../../../tests/fixtures/firewall/nft-iptables-reject.json");
+        let tables = parse_ruleset(RULE).unwrap();
+        let p = Packet { dst: "10.77.9.10".parse().unwrap(), ..out() };
+        assert!(matches!(judge(&tables, Hook::Output, &p), Verdict::Drop { table, .. } if table == "nft ip filter"));
+        assert_eq!(judge(&tables, Hook::Output, &out()), Verdict::Accept, "another subnet passes");
     }
 
     #[test]
