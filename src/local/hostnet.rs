@@ -161,13 +161,13 @@ pub fn host_tables() -> Vec<Table> {
         Err(_) => false,
     };
     let save = if have_nft { "iptables-legacy-save" } else { "iptables-save" };
-    if let Ok(text) = sys::run(save, ["-t", "filter"]) {
-        if let Some(mut t) = firewall::iptables::parse_filter(&text) {
-            if have_nft {
-                t.name = "iptables-legacy filter".into();
-            }
-            tables.push(t);
+    if let Ok(text) = sys::run(save, ["-t", "filter"])
+        && let Some(mut t) = firewall::iptables::parse_filter(&text)
+    {
+        if have_nft {
+            t.name = "iptables-legacy filter".into();
         }
+        tables.push(t);
     }
     tables
 }
@@ -201,10 +201,7 @@ pub fn judge_bridge(nf_call: bool, tables: &[Table], subnet: Subnet, ns: &str) -
     if !nf_call {
         return Vec::new();
     }
-    let (a, b) = (
-        subnet.pod_addr(0).unwrap_or(subnet.gateway()),
-        subnet.pod_addr(1).unwrap_or(subnet.gateway()),
-    );
+    let (a, b) = (subnet.pod_addr(0).unwrap_or(subnet.gateway()), subnet.pod_addr(1).unwrap_or(subnet.gateway()));
     let pkt = Packet {
         src: a,
         dst: b,
@@ -279,7 +276,11 @@ mod tests {
         let tables = firewall::nft::parse_ruleset(NFT_BLOCKING).unwrap();
         let f = judge_host(&tables, pool(), 8080);
         assert_eq!(f.len(), 1, "{f:?}");
-        assert!(f[0].fix.contains("nft insert rule inet hostfw out oifname \"zkc*\" ip daddr 10.213.0.0/16 accept"), "{}", f[0]);
+        assert!(
+            f[0].fix.contains("nft insert rule inet hostfw out oifname \"zkc*\" ip daddr 10.213.0.0/16 accept"),
+            "{}",
+            f[0]
+        );
         // A subnet outside the dropped range is fine.
         assert_eq!(judge_host(&tables, "10.99.0.0/24".parse().unwrap(), 8080), vec![]);
     }

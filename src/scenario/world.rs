@@ -931,4 +931,3 @@ mod tests {
         assert_eq!(integrity_path("/x/", 7), "/x/n000007");
     }
 }
-

@@ -1,6 +1,5 @@
 //! `iptables-save` output (the `filter` table) into the [`super`] model.
 
-
 use super::{Action, Chain, Cond, Hook, Rule, Table, net, port_range};
 
 /// Targets that never decide a packet's fate.
@@ -64,9 +63,7 @@ fn parse_rule(text: &str, ws: &[String]) -> Rule {
                 continue;
             }
             "-s" | "--source" => Some(nets(arg(i)).map_or_else(|| Cond::Unknown(w.into()), |n| Cond::Src(n, neg))),
-            "-d" | "--destination" => {
-                Some(nets(arg(i)).map_or_else(|| Cond::Unknown(w.into()), |n| Cond::Dst(n, neg)))
-            }
+            "-d" | "--destination" => Some(nets(arg(i)).map_or_else(|| Cond::Unknown(w.into()), |n| Cond::Dst(n, neg))),
             "-i" | "--in-interface" => Some(Cond::Iif(vec![arg(i).to_string()], neg)),
             "-o" | "--out-interface" => Some(Cond::Oif(vec![arg(i).to_string()], neg)),
             "-p" | "--protocol" => Some(Cond::Proto(vec![arg(i).to_ascii_lowercase()], neg)),
@@ -237,7 +234,14 @@ mod tests {
         assert_eq!(r.conds, vec![Cond::Oif(vec!["docker0".into()], true)]);
         assert_eq!(r.action, Action::Accept);
         let r = parse_rule("", &words("-m owner --uid-owner 0 -p tcp -j DROP"));
-        assert_eq!(r.conds, vec![Cond::Unknown("-m owner".into()), Cond::Unknown("--uid-owner 0".into()), Cond::Proto(vec!["tcp".into()], false)]);
+        assert_eq!(
+            r.conds,
+            vec![
+                Cond::Unknown("-m owner".into()),
+                Cond::Unknown("--uid-owner 0".into()),
+                Cond::Proto(vec!["tcp".into()], false)
+            ]
+        );
     }
 
     #[test]

@@ -200,7 +200,10 @@ pub enum Verdict {
 /// The result of walking one chain.
 enum Walk {
     Accept,
-    Drop { chain: String, rule: String },
+    Drop {
+        chain: String,
+        rule: String,
+    },
     /// Fell off the end or returned.
     Return,
     Unknown,
@@ -268,7 +271,9 @@ impl Table {
             let policy_accepts = self.chains.get(name).and_then(|c| c.policy_accepts).unwrap_or(true);
             let v = match self.walk(name, p, 0) {
                 Walk::Accept => Verdict::Accept,
-                Walk::Drop { chain, rule } => Verdict::Drop { table: self.name.clone(), chain, rule, base: name.clone() },
+                Walk::Drop { chain, rule } => {
+                    Verdict::Drop { table: self.name.clone(), chain, rule, base: name.clone() }
+                }
                 Walk::Return if policy_accepts => Verdict::Accept,
                 Walk::Return => Verdict::Drop {
                     table: self.name.clone(),
@@ -344,7 +349,8 @@ mod tests {
     }
 
     fn table(policy_accepts: bool, rules: Vec<Rule>, extra: Vec<(&str, Vec<Rule>)>) -> Table {
-        let mut chains = BTreeMap::from([("OUTPUT".to_string(), Chain { rules, policy_accepts: Some(policy_accepts) })]);
+        let mut chains =
+            BTreeMap::from([("OUTPUT".to_string(), Chain { rules, policy_accepts: Some(policy_accepts) })]);
         for (n, r) in extra {
             chains.insert(n.to_string(), Chain { rules: r, policy_accepts: None });
         }
@@ -353,7 +359,9 @@ mod tests {
 
     #[test]
     fn a_drop_policy_drops_unless_a_rule_accepts_first() {
-        assert!(matches!(table(false, vec![], vec![]).judge(Hook::Output, &pkt()), Verdict::Drop { rule, .. } if rule == "policy DROP"));
+        assert!(
+            matches!(table(false, vec![], vec![]).judge(Hook::Output, &pkt()), Verdict::Drop { rule, .. } if rule == "policy DROP")
+        );
         let t = table(false, vec![rule(vec![Cond::Oif(vec!["zkc+".into()], false)], Action::Accept)], vec![]);
         assert_eq!(t.judge(Hook::Output, &pkt()), Verdict::Accept);
         // Other hooks are not this chain's business.
@@ -377,7 +385,11 @@ mod tests {
         let t = table(true, vec![rule(vec![Cond::Unknown("-m addrtype".into())], Action::Drop)], vec![]);
         assert_eq!(t.judge(Hook::Output, &pkt()), Verdict::Unknown);
         // A loop gives up instead of recursing forever.
-        let t = table(true, vec![rule(vec![], Action::Jump("a".into()))], vec![("a", vec![rule(vec![], Action::Jump("a".into()))])]);
+        let t = table(
+            true,
+            vec![rule(vec![], Action::Jump("a".into()))],
+            vec![("a", vec![rule(vec![], Action::Jump("a".into()))])],
+        );
         assert_eq!(t.judge(Hook::Output, &pkt()), Verdict::Unknown);
     }
 

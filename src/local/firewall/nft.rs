@@ -151,8 +151,12 @@ fn parse_match(m: &Value) -> Cond {
     let field = |obj: &str, k: &str| left.get(obj).and_then(|o| o.get(k)).and_then(Value::as_str);
     let payload = (field("payload", "protocol"), field("payload", "field"));
     let parsed = match (payload, field("meta", "key"), field("ct", "key")) {
-        ((Some("ip"), Some("saddr")), _, _) => right.iter().map(leaf_net).collect::<Option<_>>().map(|n| Cond::Src(n, neg)),
-        ((Some("ip"), Some("daddr")), _, _) => right.iter().map(leaf_net).collect::<Option<_>>().map(|n| Cond::Dst(n, neg)),
+        ((Some("ip"), Some("saddr")), _, _) => {
+            right.iter().map(leaf_net).collect::<Option<_>>().map(|n| Cond::Src(n, neg))
+        }
+        ((Some("ip"), Some("daddr")), _, _) => {
+            right.iter().map(leaf_net).collect::<Option<_>>().map(|n| Cond::Dst(n, neg))
+        }
         ((Some("tcp"), Some("dport")), _, _) => {
             right.iter().map(leaf_ports).collect::<Option<_>>().map(|p| Cond::Dport(p, neg))
         }
@@ -239,7 +243,8 @@ mod tests {
     #[test]
     fn matches_understood_and_not() {
         let m: Value =
-            serde_json::from_str(r#"{"op":"in","left":{"ct":{"key":"state"}},"right":["established","related"]}"#).unwrap();
+            serde_json::from_str(r#"{"op":"in","left":{"ct":{"key":"state"}},"right":["established","related"]}"#)
+                .unwrap();
         assert_eq!(parse_match(&m), Cond::CtState(vec!["established".into(), "related".into()], false));
         let m: Value = serde_json::from_str(
             r#"{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":{"set":[22,{"range":[2000,3000]}]}}"#,
