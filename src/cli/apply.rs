@@ -35,6 +35,10 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let Some((_, entry)) = ensemble::live_run_named(&name) else {
         bail!("no ensemble named `{name}` is up; start it with `zk-chaos up -f {}`", args.file.display());
     };
+    // The host's firewall may have changed since `up`: new pods need the
+    // same paths.
+    let st = RunState::load(&entry.run_dir)?;
+    zk_chaos::local::hostnet::check(st.subnet, st.admin_port)?;
     let spinner = Spinner::new();
     let timeout = Duration::from_secs(args.timeout);
     let start = Instant::now();

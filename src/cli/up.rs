@@ -46,7 +46,7 @@ async fn up_plain(args: UpArgs) -> anyhow::Result<ExitCode> {
         let mut e = LocalEnsemble::up(&spec, &spinner).await?;
         let t0 = Instant::now();
         spinner.stage("waiting for quorum");
-        e.wait_for_quorum(timeout).await?;
+        e.wait_for_startup(timeout).await?;
         anyhow::Ok((e, t0.elapsed()))
     };
     let (ensemble, took) = tokio::select! {

@@ -18,6 +18,7 @@ use super::{Cluster, ClusterError, OperatorEvent, PodInfo};
 use crate::dist::{DistConfig, Progress};
 use crate::faults::target::local as prim;
 use crate::faults::{FaultError, FaultTarget};
+use crate::local::diagnose::StartupWatch;
 use crate::local::state::RunState;
 use crate::local::{LocalEnsemble, ensemble};
 use crate::operator::action::Action;
@@ -41,6 +42,8 @@ pub struct LocalCluster {
     operator: std::sync::Mutex<Option<JoinHandle<()>>>,
     kubelet: JoinHandle<()>,
     dist: DistConfig,
+    /// Why a new ensemble does not form (see [`Cluster::startup_check`]).
+    watch: Mutex<StartupWatch>,
 }
 
 impl LocalCluster {
@@ -64,6 +67,7 @@ impl LocalCluster {
             operator: std::sync::Mutex::new(None),
             kubelet,
             dist: opts.base.dist.clone(),
+            watch: Mutex::new(StartupWatch::new()),
         };
         me.spawn_operator();
         Ok(me)
@@ -326,6 +330,14 @@ impl Cluster for LocalCluster {
     fn log_files(&self) -> Vec<(String, PathBuf)> {
         let st = self.state();
         st.pods.iter().map(|(o, p)| (st.names.pod(*o), p.dirs.server_log())).collect()
+    }
+    async fn startup_check(&self) -> Result<(), ClusterError> {
+        // The snapshot is taken under the operator's lock; the probes run
+        // without it.
+        let snap = self.with_ens(async |e| e.startup_snapshot()).await?;
+        let status = ensemble::probe_run(&self.state()).await;
+        let mut watch = self.watch.lock().await;
+        watch.check(&snap, &status).await.map_err(|p| ClusterError::Ensemble(p.into()))
     }
     fn leftovers(&self) -> Vec<String> {
         let st = self.state();

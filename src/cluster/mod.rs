@@ -115,6 +115,13 @@ pub trait Cluster: FaultTarget {
     fn log_files(&self) -> Vec<(String, PathBuf)>;
     /// Stop the operator and remove the cluster and everything it created.
     async fn teardown(&self) -> Result<(), ClusterError>;
+    /// While a new ensemble should be forming: an error saying why it
+    /// cannot (a server exited at start, members cannot reach each other),
+    /// so the caller fails within seconds instead of at its deadline. Call
+    /// it every second or so; backends that cannot tell return `Ok`.
+    async fn startup_check(&self) -> Result<(), ClusterError> {
+        Ok(())
+    }
     /// After [`Cluster::teardown`]: whatever the cluster created that is
     /// still there (processes, namespaces, links, objects). Backends that
     /// cannot tell return nothing.

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use nix::sys::signal::Signal;
 
 pub use super::cleanup::{SweepReport, leftovers, leftovers_of, sweep_all, teardown_run};
+use super::diagnose::{PodExit, StartupProblem, StartupSnapshot, StartupWatch};
 use super::disk;
+use super::hostnet::{self, HostNetError};
 use super::naming::{self, NamingError, RunId, Subnet};
 use super::net::{self, NetError};
 use super::pod::{self, PodDirs, PodError, PodProcess};
@@ -151,7 +153,16 @@ pub enum EnsembleError {
     /// No pod with that ordinal.
     #[error("no pod with ordinal {0}")]
     NoSuchPod(u32),
+    /// The host's network would block the run's traffic.
+    #[error(transparent)]
+    HostNetwork(#[from] HostNetError),
+    /// The ensemble does not form, and why.
+    #[error(transparent)]
+    NotForming(#[from] StartupProblem),
 }
+
+/// How many exits of servers the ensemble remembers for the startup watch.
+const MAX_EXITS: usize = 16;
 
 /// A running local ensemble. Dropping it tears everything down.
 pub struct LocalEnsemble {
@@ -159,6 +170,9 @@ pub struct LocalEnsemble {
     dists: BTreeMap<String, Distribution>,
     procs: BTreeMap<u32, PodProcess>,
     blocked: BTreeSet<(u32, u32)>,
+    /// Servers that exited on their own (not stopped or killed by us),
+    /// until a [`StartupSnapshot`] takes them.
+    exits: Vec<PodExit>,
     closed: bool,
     /// Whether dropping this handle tears the run down (false for a run
     /// attached to from another process, which only borrows it).
@@ -185,18 +199,18 @@ pub fn preflight(spec: &EnsembleSpec) -> Result<(), EnsembleError> {
         return Err(EnsembleError::NameInUse { name: spec.name.clone(), run });
     }
     let routes = net::host_routes()?;
-    match spec.subnet {
+    let subnet = match spec.subnet {
         Some(s) => {
             net::check_subnet_free(s, &routes)?;
             let cap = s.pod_capacity();
             if spec.replicas > cap {
                 return Err(NamingError::SubnetFull { subnet: s, capacity: cap, wanted: spec.replicas }.into());
             }
+            s
         }
-        None => {
-            net::allocate_subnet(spec.pool, &routes)?;
-        }
-    }
+        None => net::allocate_subnet(spec.pool, &routes)?,
+    };
+    hostnet::check(subnet, spec.settings.admin_port)?;
     Ok(())
 }
 
@@ -258,6 +272,7 @@ impl LocalEnsemble {
             dists: BTreeMap::from([(spec.version.clone(), dist)]),
             procs: BTreeMap::new(),
             blocked: BTreeSet::new(),
+            exits: Vec::new(),
             closed: false,
             owned: true,
         };
@@ -267,6 +282,7 @@ impl LocalEnsemble {
         net::add_bridge(&me.state.run, subnet)?;
         me.state.bridged = true;
         me.state.save()?;
+        hostnet::check_bridge(&me.state.run, subnet)?;
         // Claim the name once our bridge exists, so a concurrent claimer
         // sees this run as live.
         let links = net::our_links();
@@ -331,7 +347,7 @@ impl LocalEnsemble {
                 Some((*o, PodProcess::adopt(&state.names.pod(*o), pid)))
             })
             .collect();
-        Ok(Self { state, dists, procs, blocked: BTreeSet::new(), closed: false, owned: false })
+        Ok(Self { state, dists, procs, blocked: BTreeSet::new(), exits: Vec::new(), closed: false, owned: false })
     }
 
     /// Mutable access to the run record's operator section (saved with
@@ -481,9 +497,17 @@ impl LocalEnsemble {
     }
 
     /// Start pod `ordinal` at its recorded version (no-op when running).
+    /// A server that had exited on its own is remembered for
+    /// [`Self::startup_snapshot`].
     pub async fn start_pod(&mut self, ordinal: u32) -> Result<(), EnsembleError> {
         if self.procs.get_mut(&ordinal).is_some_and(|p| p.alive()) {
             return Ok(());
+        }
+        if let Some(exit) = self.exit_of(ordinal) {
+            if self.exits.len() >= MAX_EXITS {
+                self.exits.remove(0);
+            }
+            self.exits.push(exit);
         }
         let rec = self.state.pods.get(&ordinal).ok_or(EnsembleError::NoSuchPod(ordinal))?.clone();
         let dist = self.dists.get(&rec.template.version).cloned().ok_or_else(|| {
@@ -641,18 +665,64 @@ impl LocalEnsemble {
                 return Ok(status);
             }
             if start.elapsed() >= timeout {
-                let tail = status
-                    .members
-                    .iter()
-                    .filter(|m| !m.serving())
-                    .map(|m| self.log_tail(m.ordinal))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                return Err(EnsembleError::QuorumTimeout {
-                    after: start.elapsed(),
-                    problems: status.problems.join("; "),
-                    tail,
-                });
+                return Err(self.quorum_timeout(start.elapsed(), &status));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn quorum_timeout(&self, after: Duration, status: &EnsembleStatus) -> EnsembleError {
+        let tail = status
+            .members
+            .iter()
+            .filter(|m| !m.serving())
+            .map(|m| self.log_tail(m.ordinal))
+            .collect::<Vec<_>>()
+            .join("\n");
+        EnsembleError::QuorumTimeout { after, problems: status.problems.join("; "), tail }
+    }
+
+    /// How pod `ordinal`'s server exited, if it did so on its own (a server
+    /// we stop or kill leaves `procs` first).
+    fn exit_of(&mut self, ordinal: u32) -> Option<PodExit> {
+        let p = self.procs.get_mut(&ordinal)?;
+        let status = p.exit_status()?;
+        let uptime = p.started.elapsed();
+        Some(PodExit { ordinal, pod: self.state.names.pod(ordinal), status, uptime, tail: self.log_tail(ordinal) })
+    }
+
+    /// What a [`StartupWatch`] needs now: every pod with its address and
+    /// whether it runs, and the servers that exited on their own (taken:
+    /// each is reported once).
+    pub fn startup_snapshot(&mut self) -> StartupSnapshot {
+        let mut exits = std::mem::take(&mut self.exits);
+        for o in self.ordinals() {
+            if !exits.iter().any(|e| e.ordinal == o)
+                && let Some(e) = self.exit_of(o)
+            {
+                exits.push(e);
+            }
+        }
+        let pods = self.ordinals().into_iter().map(|o| (o, self.state.pods[&o].addr, self.pod_running(o))).collect();
+        StartupSnapshot { run: self.state.run.clone(), pods, exits }
+    }
+
+    /// Wait until every pod serves in one quorum, as
+    /// [`Self::wait_for_quorum`], and say within seconds why the ensemble
+    /// does not form: a server that exited, members that cannot reach each
+    /// other, pods the host cannot reach.
+    pub async fn wait_for_startup(&mut self, timeout: Duration) -> Result<EnsembleStatus, EnsembleError> {
+        let start = Instant::now();
+        let mut watch = StartupWatch::new();
+        loop {
+            let status = self.status().await;
+            if status.all_healthy() && status.members.len() == self.state.pods.len() {
+                return Ok(status);
+            }
+            let snap = self.startup_snapshot();
+            watch.check(&snap, &status).await?;
+            if start.elapsed() >= timeout {
+                return Err(self.quorum_timeout(start.elapsed(), &status));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

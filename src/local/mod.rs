@@ -3,8 +3,11 @@
 //! outlives it and StatefulSet semantics for ordinals.
 
 pub mod cleanup;
+pub mod diagnose;
 pub mod disk;
 pub mod ensemble;
+pub mod firewall;
+pub mod hostnet;
 pub mod naming;
 pub mod net;
 pub mod pod;

@@ -158,6 +158,14 @@ impl PodProcess {
         }
     }
 
+    /// How the process ended (`None` while it runs).
+    pub fn exit_status(&mut self) -> Option<String> {
+        match &mut self.child {
+            Some(c) => c.try_wait().ok().flatten().map(|s| s.to_string()),
+            None => (!sys::pid_alive(self.pid)).then(|| "exited (status unknown: started by another process)".into()),
+        }
+    }
+
     /// Send `signal`.
     pub fn signal(&self, signal: Signal) -> Result<(), PodError> {
         sys::signal(self.pid, signal).map_err(|source| PodError::Signal {

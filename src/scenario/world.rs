@@ -36,6 +36,8 @@ use crate::workload::{WorkloadSpec, stats};
 
 /// Probe interval of the scenario's sampler.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+/// How often a forming ensemble is asked why it has not formed yet.
+const STARTUP_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How long a new ensemble may take to be Ready.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the operator stays down after "I kill the operator" before its
@@ -228,8 +230,15 @@ impl ScenarioWorld {
         self.cluster = Some(c.clone());
         self.start_sampler(c.clone());
         let t = Instant::now();
-        self.wait_for(READY_TIMEOUT, Expect::RolloutComplete).await?;
-        self.wait_for(READY_TIMEOUT, Expect::AllHealthy).await?;
+        let ready = async {
+            self.wait_for(READY_TIMEOUT, Expect::RolloutComplete).await?;
+            self.wait_for(READY_TIMEOUT, Expect::AllHealthy).await
+        };
+        // Fail within seconds, naming the cause, when it cannot form.
+        tokio::select! {
+            r = ready => { r?; }
+            e = watch_startup(c.as_ref()) => return Err(ScenarioError::Cluster(e)),
+        }
         self.ready_ns = Some(self.now_ns());
         Ok(format!("{unique}: {replicas} × ZooKeeper {version} Ready in {:.1}s", t.elapsed().as_secs_f64()))
     }
@@ -969,6 +978,17 @@ pub fn integrity_value(path: &str) -> String {
     let digest = sha1::Sha1::digest(path.as_bytes());
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!("{path}#{hex}")
+}
+
+/// Resolve with the cluster's answer to why a new ensemble does not form,
+/// asking every second; never resolves while it is forming.
+async fn watch_startup(c: &dyn Cluster) -> ClusterError {
+    loop {
+        tokio::time::sleep(STARTUP_CHECK_EVERY).await;
+        if let Err(e) = c.startup_check().await {
+            return e;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::{self, SessionOptions, zk};
 use crate::dist::{DistConfig, Progress};
+use crate::local::diagnose::StartupWatch;
 use crate::local::state::PodTemplate;
 use crate::local::{EnsembleError, EnsembleSpec, LocalEnsemble};
 use crate::operator::action::{Action, Plan};
@@ -401,19 +402,26 @@ impl Supervisor {
     }
 
     /// Reconcile until the plan is converged (Ready, nothing to do), calling
-    /// `on_round` after each round. Fails after `timeout`.
+    /// `on_round` after each round. Fails after `timeout`, or as soon as a
+    /// [`StartupWatch`] finds why it cannot (a server exited, members
+    /// cannot reach each other).
     pub async fn converge(
         &mut self,
         timeout: Duration,
         mut on_round: impl FnMut(&Round),
     ) -> Result<Round, SupervisorError> {
         let start = Instant::now();
+        let mut watch = StartupWatch::new();
         loop {
             let round = self.reconcile_once().await?;
             on_round(&round);
             if round.plan.is_converged() && round.errors.is_empty() {
                 return Ok(round);
             }
+            // Say why it does not converge when a server exits or members
+            // cannot reach each other, instead of waiting for the deadline.
+            let snap = self.ens.startup_snapshot();
+            watch.check(&snap, &round.probe).await.map_err(EnsembleError::from)?;
             if start.elapsed() > timeout {
                 return Err(SupervisorError::Timeout { after: start.elapsed(), reason: round.plan.reason.clone() });
             }
