@@ -43,7 +43,7 @@ pub struct RunArgs {
     /// directories of them.
     #[arg(default_values = ["features", "scenarios"])]
     paths: Vec<PathBuf>,
-    /// Tag expression selecting scenarios [default: "not @slow and not @kind" locally, "not @slow" on kind and
+    /// Tag expression selecting scenarios [default: "not @slow and not @kind and not @race" locally, "not @slow and not @race" on kind and
     /// kube, where "@local-only" scenarios are always out].
     #[arg(long)]
     tags: Option<String>,

@@ -36,12 +36,15 @@ pub enum LoadError {
     },
 }
 
-/// The tag filter when none is given on the local backend: soaks and
-/// kind-only scenarios are out.
-pub const DEFAULT_TAGS: &str = "not @slow and not @kind";
+/// The tag filter when none is given on the local backend: soaks,
+/// kind-only scenarios and `@race` reproductions (choreographies that race
+/// the servers by milliseconds; run them with `--tags @race --repeat N`)
+/// are out.
+pub const DEFAULT_TAGS: &str = "not @slow and not @kind and not @race";
 
-/// The tag filter when none is given on Kubernetes (`kind`, `kube`): soaks are out.
-pub const DEFAULT_KUBE_TAGS: &str = "not @slow";
+/// The tag filter when none is given on Kubernetes (`kind`, `kube`): soaks
+/// and `@race` reproductions are out.
+pub const DEFAULT_KUBE_TAGS: &str = "not @slow and not @race";
 
 /// The tag expression a run on `backend` (`local`, `kind`, `kube`) uses,
 /// from the user's `tags` (or the backend's default). On Kubernetes,
