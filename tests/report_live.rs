@@ -71,6 +71,7 @@ async fn a_report_from_a_real_run_with_follower_and_leader_kills() {
         1,
         "kill a follower then the leader",
         Some(&bundle),
+        None,
         &local_pod_logs(e.state()),
     )
     .unwrap();

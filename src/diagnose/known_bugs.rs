@@ -93,25 +93,15 @@ pub enum Attribution {
 impl Attribution {
     /// One line for summaries, JUnit messages and the report.
     pub fn headline(&self) -> String {
-        match self {
-            Self::Known { id, version } => {
-                let bug = find(id).expect("catalogued");
-                format!(
-                    "known upstream bug {id} on ZooKeeper {version} (fixed in {}): {}",
-                    bug.fixed_in.join(", "),
-                    bug.title
-                )
-            }
+        let (lead, id) = match self {
+            Self::Known { id, version } => (format!("known upstream bug {id} on ZooKeeper {version}"), id),
             Self::Regression { id, version } => {
-                let bug = find(id).expect("catalogued");
-                format!(
-                    "REGRESSION: matches {id} on ZooKeeper {version}, a version marked fixed (fixed in {}): {}",
-                    bug.fixed_in.join(", "),
-                    bug.title
-                )
+                (format!("REGRESSION: matches {id} on ZooKeeper {version}, a version marked fixed"), id)
             }
-            Self::New => "matches no known upstream bug: a new finding".to_string(),
-        }
+            Self::New => return "matches no known upstream bug: a new finding".to_string(),
+        };
+        let bug = find(id).expect("catalogued");
+        format!("{lead} (fixed in {}): {}", bug.fixed_in.join(", "), bug.title)
     }
 }
 

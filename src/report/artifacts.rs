@@ -89,13 +89,15 @@ pub fn excerpt(log_text: &str) -> Vec<String> {
     lines
 }
 
-/// Save a scenario's bundle (when it has one) and its pods' logs under
+/// Save a scenario's bundle (when it has one, with the server-log
+/// `diagnosis.json` at `diagnosis` beside it) and its pods' logs under
 /// `run_dir/scenarios/<nn>-<name>/`.
 pub fn save_scenario_artifacts(
     run_dir: &Path,
     number: usize,
     name: &str,
     bundle: Option<&Bundle>,
+    diagnosis: Option<&Path>,
     pod_logs: &[PodLog],
 ) -> Result<Artifacts, ReportError> {
     let rel_dir = scenario_dir(number, name);
@@ -104,6 +106,14 @@ pub fn save_scenario_artifacts(
     if let Some(b) = bundle {
         let bdir = dir.join("bundle");
         b.save(&bdir)?;
+        if let Some(diag) = diagnosis {
+            let to = bdir.join("diagnosis.json");
+            std::fs::copy(diag, &to).map_err(io(&to))?;
+            out.links.push(Link {
+                label: "diagnosis.json".into(),
+                href: rel(&rel_dir.join("bundle").join("diagnosis.json")),
+            });
+        }
         for file in ["history.jsonl", "final.json", "probes.jsonl", "run.json"] {
             if bdir.join(file).is_file() {
                 out.links.push(Link { label: file.into(), href: rel(&rel_dir.join("bundle").join(file)) });
@@ -171,6 +181,7 @@ mod tests {
             3,
             "Kill <the> leader",
             Some(&bundle),
+            None,
             &[
                 PodLog { pod: "zk-0".into(), dir: pod_dir },
                 PodLog { pod: "zk-1".into(), dir: logs.path().join("none") },

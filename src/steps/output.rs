@@ -120,7 +120,9 @@ fn scenario_record(run_dir: &Path, number: usize, s: &ScenarioOutcome) -> Result
                 file.parent().map(|d| artifacts::PodLog { pod: pod.clone(), dir: d.to_path_buf() })
             })
             .collect();
-        let a = artifacts::save_scenario_artifacts(run_dir, number, &s.name, bundle.as_ref(), &logs)?;
+        let diagnosis = ev.history_dir.join("diagnosis.json");
+        let diagnosis = diagnosis.is_file().then_some(diagnosis.as_path());
+        let a = artifacts::save_scenario_artifacts(run_dir, number, &s.name, bundle.as_ref(), diagnosis, &logs)?;
         rec.links = a.links;
         rec.logs = a.logs;
         rec.evidence = evidence;
