@@ -209,7 +209,24 @@ impl FaultTarget for LocalCluster {
             .map_err(Into::into)
     }
     async fn pause_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        // Straight to the recorded pid when it is still our server: the
+        // operator may hold the ensemble for a whole round, and a pause that
+        // a server event triggered must land within milliseconds.
+        if let Ok(pid) = prim::our_pid(&self.state(), ordinal)
+            && crate::sys::signal(pid, nix::sys::signal::Signal::SIGSTOP).is_ok()
+        {
+            return Ok(());
+        }
         self.with_ens(async |e| e.pause_pod(ordinal)).await.map_err(cluster_to_fault)?.map_err(Into::into)
+    }
+    async fn limit_cpu(&self, ordinal: u32, percent: u32) -> Result<(), FaultError> {
+        let st = self.state();
+        let pid = prim::our_pid(&st, ordinal)?;
+        crate::local::cpu::limit(&st.run, ordinal, pid, percent).map_err(|e| FaultError::Unsupported(e.to_string()))
+    }
+    async fn unlimit_cpu(&self, ordinal: u32) -> Result<(), FaultError> {
+        crate::local::cpu::unlimit(&self.state().run, ordinal);
+        Ok(())
     }
     async fn resume_pod(&self, ordinal: u32) -> Result<(), FaultError> {
         self.with_ens(async |e| prim::resume(e, ordinal)).await.map_err(cluster_to_fault)?

@@ -37,6 +37,13 @@ pub enum Fault {
     IsolateClients(Selector),
     /// Fill the selected members' (size-limited) data disks.
     FillDisk(Selector),
+    /// Limit the selected members' servers to `percent` of one CPU.
+    CpuLimit {
+        /// The members.
+        target: Selector,
+        /// Percent of one CPU (1 to 100).
+        percent: u32,
+    },
     /// Drop only what `from` sends to the other members.
     OneWay {
         /// The members whose outgoing traffic is dropped.
@@ -73,6 +80,7 @@ impl Fault {
             Self::RandomHalves => "halves",
             Self::IsolateClients(_) => "clients",
             Self::FillDisk(_) => "disk",
+            Self::CpuLimit { .. } => "cpu",
             Self::OneWay { .. } => "one-way",
             Self::Netem { .. } => "netem",
         }
@@ -126,6 +134,7 @@ impl Fault {
                 vec![*s]
             }
             Self::Split { minority } => vec![*minority],
+            Self::CpuLimit { target, .. } => vec![*target],
             Self::OneWay { from } => vec![*from],
             Self::Netem { target, .. } => vec![*target],
             Self::Bridge | Self::RandomHalves => vec![Selector::RandomMember],
@@ -145,6 +154,7 @@ impl Fault {
             Self::IsolateClients(s) => Self::IsolateClients(b(s)?),
             Self::FillDisk(s) => Self::FillDisk(b(s)?),
             Self::OneWay { from } => Self::OneWay { from: b(from)? },
+            Self::CpuLimit { target, percent } => Self::CpuLimit { target: b(target)?, percent: *percent },
             Self::Netem { target, delay_ms, jitter_ms, loss_pct, duplicate_pct, reorder_pct } => Self::Netem {
                 target: b(target)?,
                 delay_ms: *delay_ms,
@@ -302,6 +312,15 @@ impl Fault {
                 }
                 format!("fill the data disk of {} ({} MiB written)", r.description, bytes >> 20)
             }
+            Self::CpuLimit { target, percent } => {
+                let r = resolve(target, rng)?;
+                targets.extend(&r.ordinals);
+                for o in &r.ordinals {
+                    undo.push(Undo::UnlimitCpu(*o));
+                    t.limit_cpu(*o, *percent).await?;
+                }
+                format!("limit {} to {percent}% of one CPU", r.description)
+            }
             Self::OneWay { from } => {
                 let r = resolve(from, rng)?;
                 targets.extend(&r.ordinals);
@@ -332,6 +351,7 @@ impl fmt::Display for Fault {
             Self::RandomHalves => f.write_str("split into random halves"),
             Self::IsolateClients(s) => write!(f, "cut the clients off from {s}"),
             Self::FillDisk(s) => write!(f, "fill the data disk of {s}"),
+            Self::CpuLimit { target, percent } => write!(f, "limit {target} to {percent}% of one CPU"),
             Self::OneWay { from } => write!(f, "one-way from {from}"),
             Self::Netem { target, .. } => {
                 write!(f, "netem {} on {target}", self.netem_args().map(|a| a.join(" ")).unwrap_or_default())
@@ -380,6 +400,8 @@ enum Undo {
     UnblockClients(u32),
     /// Remove the ballast from the member's data disk.
     FreeDisk(u32),
+    /// Lift the member's CPU limit.
+    UnlimitCpu(u32),
 }
 
 /// Undo `steps` in reverse order, all of them even when some fail; the first
@@ -394,6 +416,7 @@ async fn run_undo(t: &dyn FaultTarget, steps: Vec<Undo>) -> Result<(), FaultErro
             Undo::ClearNetem(o) => t.clear_netem(o).await,
             Undo::UnblockClients(o) => t.unblock_clients(o).await,
             Undo::FreeDisk(o) => t.free_disk(o).await,
+            Undo::UnlimitCpu(o) => t.unlimit_cpu(o).await,
         };
         if let Err(e) = r {
             tracing::warn!(?step, error = %e, "heal step failed");

@@ -55,6 +55,15 @@ pub trait FaultTarget: Send + Sync {
     async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError>;
     /// Remove the netem qdisc.
     async fn clear_netem(&self, ordinal: u32) -> Result<(), FaultError>;
+    /// Limit the member's server to `percent` of one CPU (a noisy
+    /// neighbour, a throttled container). The default: unsupported.
+    async fn limit_cpu(&self, _ordinal: u32, _percent: u32) -> Result<(), FaultError> {
+        Err(FaultError::Unsupported("CPU limits are not implemented for this backend".into()))
+    }
+    /// Undo [`FaultTarget::limit_cpu`] (no-op when there is none).
+    async fn unlimit_cpu(&self, _ordinal: u32) -> Result<(), FaultError> {
+        Ok(())
+    }
 }
 
 /// Local primitives that need no mutable access to the ensemble.
@@ -66,6 +75,35 @@ pub mod local {
         let ns = ens.state().run.netns(from);
         let dst = ens.addr(to)?;
         sys::ip(["-n", &ns, "route", "replace", "blackhole", &format!("{dst}/32")])?;
+        Ok(())
+    }
+
+    /// The pid of pod `ordinal`'s server, checked to be ours (its command
+    /// line carries the run's marker).
+    pub fn our_pid(state: &crate::local::state::RunState, ordinal: u32) -> Result<u32, FaultError> {
+        let pid = state
+            .pods
+            .get(&ordinal)
+            .and_then(|p| p.pid)
+            .ok_or_else(|| FaultError::Invalid(format!("pod {ordinal} has no running server")))?;
+        let marker = state.run.process_marker();
+        if sys::pid_cmdline(pid).is_some_and(|c| c.contains(&marker)) {
+            Ok(pid)
+        } else {
+            Err(FaultError::Invalid(format!("pod {ordinal}'s recorded pid {pid} is not its server any more")))
+        }
+    }
+
+    /// Limit pod `ordinal`'s server to `percent` of one CPU.
+    pub fn limit_cpu(ens: &LocalEnsemble, ordinal: u32, percent: u32) -> Result<(), FaultError> {
+        let pid = our_pid(ens.state(), ordinal)?;
+        crate::local::cpu::limit(&ens.state().run, ordinal, pid, percent)
+            .map_err(|e| FaultError::Unsupported(e.to_string()))
+    }
+
+    /// Undo [`limit_cpu`].
+    pub fn unlimit_cpu(ens: &LocalEnsemble, ordinal: u32) -> Result<(), FaultError> {
+        crate::local::cpu::unlimit(&ens.state().run, ordinal);
         Ok(())
     }
 
@@ -199,5 +237,11 @@ impl FaultTarget for Mutex<LocalEnsemble> {
     }
     async fn clear_netem(&self, ordinal: u32) -> Result<(), FaultError> {
         local::clear_netem(&*self.lock().await, ordinal)
+    }
+    async fn limit_cpu(&self, ordinal: u32, percent: u32) -> Result<(), FaultError> {
+        local::limit_cpu(&*self.lock().await, ordinal, percent)
+    }
+    async fn unlimit_cpu(&self, ordinal: u32) -> Result<(), FaultError> {
+        local::unlimit_cpu(&*self.lock().await, ordinal)
     }
 }

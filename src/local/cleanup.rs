@@ -28,6 +28,7 @@ pub fn teardown_run(state: &RunState, keep_data: bool) {
             .filter(|pid| sys::pid_cmdline(*pid).is_some_and(|c| c.contains(&marker))),
     );
     kill_and_reap(&pids);
+    super::cpu::remove_where(|r| *r == state.run);
     for ordinal in state.pods.keys() {
         net::remove_pod_netns(&state.run, *ordinal);
     }
@@ -77,6 +78,8 @@ pub struct SweepReport {
     pub routes: usize,
     /// Hosts dirs deleted.
     pub hosts_dirs: usize,
+    /// CPU-limit cgroups removed.
+    pub cgroups: usize,
     /// Data disks (tmpfs) unmounted.
     pub disks: usize,
 }
@@ -96,6 +99,7 @@ pub fn sweep_all(keep_data: bool) -> SweepReport {
     let pids: BTreeSet<u32> = sys::pids_with_marker("-Dzkchaos.run=").into_iter().collect();
     report.processes = pids.len();
     kill_and_reap(&pids);
+    report.cgroups = super::cpu::remove_where(|_| true);
     for ns in net::our_namespaces() {
         net::remove_netns_by_name(&ns);
         report.namespaces += 1;
@@ -128,6 +132,7 @@ pub fn leftovers() -> Vec<String> {
     out.extend(net::our_namespaces().into_iter().map(|n| format!("namespace {n}")));
     out.extend(net::our_links().into_iter().map(|l| format!("link {l}")));
     out.extend(net::our_hosts_dirs().into_iter().map(|d| format!("hosts dir {}", d.display())));
+    out.extend(super::cpu::our_cgroups().into_iter().map(|d| format!("cgroup {}", d.display())));
     out.extend(super::disk::our_mounts().into_iter().map(|(s, at)| format!("data disk {s} on {}", at.display())));
     if let Ok(routes) = net::host_routes() {
         out.extend(routes.iter().filter(|r| r.is_fence()).map(|r| format!("fence route {}", r.dst)));
@@ -141,6 +146,12 @@ pub fn leftovers_of(run: &RunId, subnet: Subnet) -> Vec<String> {
     out.extend(sys::pids_with_marker(&run.process_marker()).into_iter().map(|p| format!("process {p}")));
     let mine = |n: &str| n.contains(run.as_str());
     out.extend(net::our_namespaces().into_iter().filter(|n| mine(n)).map(|n| format!("namespace {n}")));
+    out.extend(
+        super::cpu::our_cgroups()
+            .into_iter()
+            .filter(|d| d.to_str().is_some_and(mine))
+            .map(|d| format!("cgroup {}", d.display())),
+    );
     out.extend(net::our_links().into_iter().filter(|n| mine(n)).map(|l| format!("link {l}")));
     out.extend(
         net::our_hosts_dirs()

@@ -3,6 +3,7 @@
 //! outlives it and StatefulSet semantics for ordinals.
 
 pub mod cleanup;
+pub mod cpu;
 pub mod diagnose;
 pub mod disk;
 pub mod ensemble;

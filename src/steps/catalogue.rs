@@ -321,6 +321,23 @@ pub fn all() -> Vec<StepDef> {
         ),
         def(
             When,
+            "I limit the CPU of {selector} to {int} percent for {duration}",
+            "When I limit the CPU of the leader to 10 percent for 10s",
+            "A starved member (a noisy neighbour, a throttled container): its server gets that share of one CPU (a cgroup CFS quota), lifted after the duration. A server restarted meanwhile runs unlimited.",
+            step!(|w, a| {
+                let f = Fault::CpuLimit { target: a.selector(0)?, percent: a.u32(1)? };
+                fault(w, f, Some(a.duration(2)?)).await
+            }),
+        ),
+        def(
+            When,
+            "I limit the CPU of {selector} to {int} percent",
+            "When I limit the CPU of member B to 10 percent",
+            "The same, until healed.",
+            step!(|w, a| fault(w, Fault::CpuLimit { target: a.selector(0)?, percent: a.u32(1)? }, None).await),
+        ),
+        def(
+            When,
             "I heal all faults",
             "When I heal all faults",
             "Undo every fault still in effect (processes resumed, routes removed, qdiscs deleted).",
