@@ -23,6 +23,26 @@ pub struct MemberEvent {
     pub message: String,
 }
 
+/// A short label for a member's lane in the report, and whether the event
+/// dropped committed history; `None` for events not worth a mark.
+pub fn mark(kind: &EventKind) -> Option<(String, bool)> {
+    use super::explain::zxid_hex as z;
+    use super::logline::{Role, SyncMode};
+    Some(match kind {
+        EventKind::Loaded { last_zxid } => (format!("loaded its data up to {}", z(*last_zxid)), false),
+        EventKind::ElectionStarted { zxid } => (format!("election, standing with {}", z(*zxid)), false),
+        EventKind::Role { role: Role::Leading } => ("LEADING".into(), false),
+        EventKind::Role { role: Role::Following } => ("FOLLOWING".into(), false),
+        EventKind::Sync { mode: SyncMode::Trunc, zxid } => (format!("TRUNC: dropped its log after {}", z(*zxid)), true),
+        EventKind::Sync { mode, zxid } => (format!("{mode} from the leader at {}", z(*zxid)), false),
+        EventKind::LeaderSends { peer, mode, zxid } if *peer != 0 => {
+            (format!("sends {mode} {} to {}", z(*zxid), super::explain::pod_of_sid(*peer)), false)
+        }
+        EventKind::Shutdown { reason } => (format!("shutdown: {reason}"), false),
+        _ => return None,
+    })
+}
+
 /// The ordinal of a pod name `<cluster>-<ordinal>`.
 pub fn ordinal_of_pod(pod: &str) -> Option<u32> {
     pod.rsplit_once('-').and_then(|(_, n)| n.parse().ok())

@@ -97,6 +97,9 @@ pub struct Evidence {
     /// What the operator did (filled by the runner).
     #[serde(default)]
     pub operator_actions: Vec<OperatorAction>,
+    /// What the members' servers logged (filled by the runner).
+    #[serde(default)]
+    pub server_marks: Vec<super::record::ServerMark>,
     /// Member roles and config versions over time, when probes were recorded.
     pub probes: Option<ProbeTimeline>,
     /// Leader changes seen by the probes.
@@ -129,6 +132,7 @@ impl Default for Evidence {
             mean_ok_per_second: 0.0,
             faults: Vec::new(),
             operator_actions: Vec::new(),
+            server_marks: Vec::new(),
             probes: None,
             leader_changes: Vec::new(),
             recovery: Vec::new(),
@@ -186,6 +190,7 @@ impl Evidence {
             mean_ok_per_second: report.stats.mean_ok_per_second,
             faults,
             operator_actions: Vec::new(),
+            server_marks: Vec::new(),
             probes,
             leader_changes,
             recovery,

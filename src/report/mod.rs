@@ -38,7 +38,7 @@ pub use evidence::Evidence;
 pub use index::write_index;
 pub use record::{
     Environment, FaultEntry, FeatureRecord, Link, LogExcerpt, OperatorAction, Outcome, RunRecord, ScenarioRecord,
-    StepRecord,
+    ServerMark, StepRecord,
 };
 
 use crate::check::suite::BundleError;

@@ -250,6 +250,21 @@ pub struct OperatorAction {
     pub text: String,
 }
 
+/// Something a member's server logged that the diagnosis reads (an
+/// election, a role, a sync with the leader, a truncation, a load from
+/// disk), for the member's lane in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerMark {
+    /// The member.
+    pub ordinal: u32,
+    /// When, ns on the history clock.
+    pub at_ns: u64,
+    /// What, e.g. `TRUNC to 0x10000001c`.
+    pub text: String,
+    /// Whether it dropped committed history (a truncation).
+    pub severe: bool,
+}
+
 /// A fault as injected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultEntry {

@@ -52,6 +52,9 @@ pub struct ScenarioEvidence {
     pub workload_offset_ns: Option<u64>,
     /// Server logs per pod.
     pub logs: Vec<(String, PathBuf)>,
+    /// What the servers logged, for the members' lanes: `(ordinal, time on
+    /// the scenario's clock, text, dropped committed history)`.
+    pub server_marks: Vec<(u32, u64, String, bool)>,
     /// What each step found: `(line, detail)`.
     pub steps: Vec<(usize, String)>,
     /// Anything that went wrong outside the steps (heal or teardown).

@@ -93,6 +93,8 @@ struct RunningWorkload {
 pub struct ScenarioWorld {
     ctx: Arc<RunContext>,
     started: Instant,
+    /// The wall clock at `started`, unix ms (server logs are on it).
+    started_unix_ms: i64,
     rng: StdRng,
     seed: u64,
     name: String,
@@ -126,6 +128,9 @@ impl ScenarioWorld {
         Self {
             ctx,
             started: Instant::now(),
+            started_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
             rng: StdRng::seed_from_u64(seed),
             seed,
             name: name.to_string(),
@@ -933,8 +938,14 @@ impl ScenarioWorld {
         let mut logs = Vec::new();
         let mut operator = Vec::new();
         let mut run_id = None;
+        let mut server_marks = Vec::new();
         if let Some(c) = self.cluster.take() {
             logs = c.log_files();
+            for e in crate::diagnose::read_logs(&logs) {
+                let Some((text, severe)) = crate::diagnose::events::mark(&e.kind) else { continue };
+                let at_ns = (e.at_ms - self.started_unix_ms).max(0) as u64 * 1_000_000;
+                server_marks.push((e.ordinal, at_ns, text, severe));
+            }
             operator = c.operator_events().into_iter().map(|e| (self.ns_at(e.at), e.text)).collect();
             if let Err(e) = c.teardown().await {
                 self.notes.push(format!("teardown: {e}"));
@@ -957,6 +968,7 @@ impl ScenarioWorld {
             history_dir: self.dir.clone(),
             workload_offset_ns: self.workload_offset_ns,
             logs,
+            server_marks,
             steps: std::mem::take(&mut self.steps),
             notes: std::mem::take(&mut self.notes),
         }

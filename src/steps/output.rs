@@ -15,7 +15,7 @@ use crate::check::suite::Bundle;
 use crate::report::{self, artifacts, probes};
 use crate::report::{
     Environment, Evidence, FaultEntry, FeatureRecord, OperatorAction, Outcome, ReportError, RunRecord, ScenarioRecord,
-    StepRecord,
+    ServerMark, StepRecord,
 };
 use crate::scenario::ScenarioEvidence;
 
@@ -83,6 +83,17 @@ fn evidence_of(ev: &ScenarioEvidence) -> (Option<Evidence>, Option<Bundle>) {
         .iter()
         .filter(|(t, _)| *t >= shift)
         .map(|(t, text)| OperatorAction { at_ns: on_clock(*t), text: text.clone() })
+        .collect();
+    e.server_marks = ev
+        .server_marks
+        .iter()
+        .filter(|(_, t, _, _)| *t >= shift)
+        .map(|(o, t, text, severe)| ServerMark {
+            ordinal: *o,
+            at_ns: on_clock(*t),
+            text: text.clone(),
+            severe: *severe,
+        })
         .collect();
     (Some(e), bundle)
 }
@@ -257,6 +268,7 @@ mod tests {
             history_dir: dir.join("work").join("x"),
             workload_offset_ns: None,
             logs: Vec::new(),
+            server_marks: vec![(2, 2_500_000_000, "TRUNC: dropped its log after 0x10000001c".into(), true)],
             steps: Vec::new(),
             notes: Vec::new(),
         }
@@ -307,6 +319,8 @@ mod tests {
         assert_eq!(ev.faults[0].targets, [1]);
         assert_eq!(ev.faults[0].start_ns, 2_000_000_000);
         assert_eq!(ev.operator_actions[0].at_ns, 3_000_000_000);
+        assert_eq!(ev.server_marks.len(), 1, "the servers' marks reach the evidence");
+        assert!(ev.server_marks[0].severe);
         assert!(ev.probes.is_some());
         let index = write(&outcome, "local").unwrap();
         for f in ["index.html", "junit.xml", "cucumber.json", "record.json", "outcome.json", "summary.txt"] {

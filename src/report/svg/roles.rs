@@ -1,6 +1,7 @@
 //! Who was leader when: one lane per member coloured by its role (leader,
-//! follower, not serving, down), a quorum lane above them, fault windows
-//! shaded, on the same time axis as the timeline.
+//! follower, not serving, down) with what its server logged marked on it
+//! (elections, syncs, truncations in red), a quorum lane above them, fault
+//! windows shaded, on the same time axis as the timeline.
 
 use std::fmt::Write as _;
 
@@ -109,6 +110,24 @@ pub fn roles(ev: &Evidence) -> Option<String> {
             }
             out.push_str("</g>");
         }
+        // What the member's server logged: a tick per event, red where it
+        // dropped committed history.
+        for m in ev.server_marks.iter().filter(|m| m.ordinal == *ordinal) {
+            let mx = x.at(m.at_ns as f64 / 1e9);
+            let (colour, class, h) = if m.severe {
+                ("#c9302c", "server-event severe", LANE + 6.0)
+            } else {
+                ("#102040", "server-event", 8.0)
+            };
+            let _ = write!(
+                out,
+                r#"<rect class="{class}" x="{:.1}" y="{:.1}" width="2" height="{h:.1}" fill="{colour}"><title>member {ordinal} at {}: {}</title></rect>"#,
+                mx - 1.0,
+                if m.severe { y - 3.0 } else { y + LANE - 8.0 },
+                format::at(m.at_ns),
+                esc(&m.text)
+            );
+        }
         out.push_str("</g>");
     }
     seconds_axis(&mut out, &x, t1, axis_y, TOP);
@@ -150,7 +169,15 @@ mod tests {
             }),
             ..Evidence::default()
         };
+        let mut ev = ev;
+        ev.server_marks = vec![
+            crate::report::ServerMark { ordinal: 2, at_ns: 5_000_000_000, text: "TRUNC <x>".into(), severe: true },
+            crate::report::ServerMark { ordinal: 1, at_ns: 6_000_000_000, text: "LEADING".into(), severe: false },
+        ];
         let svg = roles(&ev).unwrap();
+        assert_eq!(svg.matches(r#"class="server-event severe""#).count(), 1);
+        assert_eq!(svg.matches(r#"class="server-event""#).count(), 1);
+        assert!(svg.contains("member 2 at 5.0 s: TRUNC &lt;x&gt;"), "escaped, with its time");
         assert_eq!(svg.matches(r#"class="role quorum-state""#).count(), 3);
         // member 0 follows throughout: one merged segment; members 1 and 2 change.
         assert_eq!(svg.matches(r#"class="role follower""#).count(), 3, "0: 0-10; 1: 0-6; 2: 6-10");
