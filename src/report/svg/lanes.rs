@@ -53,7 +53,7 @@ pub fn lanes(f: &LinearFailure) -> String {
     let axis = EventAxis::new(
         f.ops
             .iter()
-            .flat_map(|o| [o.invoke_ns.max(t0), op_end(o, open_end).min(open_end)])
+            .flat_map(|o| [o.invoke_ns.max(t0), op_end(o, open_end).clamp(t0, open_end)])
             .filter(|t| *t < open_end)
             .collect(),
     );
@@ -185,7 +185,7 @@ pub fn lanes(f: &LinearFailure) -> String {
             r##"<line x1="{p:.1}" y1="{axis_y:.1}" x2="{p:.1}" y2="{:.1}" stroke="#888"/><text x="{p:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
             axis_y + 4.0,
             axis_y + 16.0,
-            ms(t - t0)
+            ms(t.saturating_sub(t0))
         );
     }
     let _ = write!(
@@ -216,6 +216,26 @@ mod tests {
             prefix_pos: prefix,
             blocked: false,
         }
+    }
+
+    #[test]
+    fn an_unknown_op_that_ended_before_the_window_does_not_panic() {
+        // The window starts at the first definite op (100 ms); an unknown op
+        // that completed at 20 ms lies wholly before it.
+        let mut early = op(2, 1, 10, Some(20), None);
+        early.outcome = "unknown".into();
+        let f = LinearFailure {
+            keys: vec!["/k".into()],
+            ops_in_partition: 2,
+            longest_prefix_len: 1,
+            state_after_prefix: vec![],
+            blocked_id: 1,
+            blocked: String::new(),
+            ops: vec![op(1, 0, 100, Some(110), None), early],
+            omitted: 0,
+        };
+        let svg = lanes(&f);
+        assert_eq!(svg.matches("class=\"op ").count(), 2);
     }
 
     #[test]
