@@ -24,7 +24,8 @@ Feature: Known upstream data-loss bugs, reproduced on purpose
     When I name the leader A and its followers B and C
     # C falls behind: A and B commit writes without it.
     And I partition member C from the rest
-    And I wait 3s
+    Then within 30s member C starts an election
+    When I wait 2s
     # A, holding every write, leaves. B and C elect B; C syncs by DIFF, and
     # B freezes the moment the DIFF (and NEWLEADER behind it) reached C: C
     # takes the new epoch, acknowledges, and waits for an UPTODATE that
@@ -63,7 +64,8 @@ Feature: Known upstream data-loss bugs, reproduced on purpose
     And a workload of 4 clients at 200 ops/s on 20 keys
     When I name the leader A and its followers B and C
     And I partition member C from the rest
-    And I wait 2s
+    Then within 30s member C starts an election
+    When I wait 2s
     And I heal member C
     And member C syncs with the leader by DIFF, I kill member C
     Then within 30s member C loads its data
