@@ -135,8 +135,17 @@ pub fn check_subnet_free(subnet: Subnet, routes: &[HostRoute]) -> Result<(), Net
 /// The first /24 of `pool` that no host route overlaps (our fences count as
 /// taken: they belong to other runs, live or crashed).
 pub fn allocate_subnet(pool: Subnet, routes: &[HostRoute]) -> Result<Subnet, NetError> {
-    (0..)
-        .map_while(|i| pool.nth_24(i))
+    allocate_subnet_from(pool, routes, 0)
+}
+
+/// The first free /24 of `pool` at or after the `start`-th, wrapping
+/// around. Runs start at a random place, so a subnet another run just
+/// released is seldom taken again at once (that run's check for leftovers
+/// would otherwise find the new run's fence on it).
+pub fn allocate_subnet_from(pool: Subnet, routes: &[HostRoute], start: u32) -> Result<Subnet, NetError> {
+    let count = (0..).map_while(|i| pool.nth_24(i)).count() as u32;
+    (0..count)
+        .filter_map(|i| pool.nth_24((start % count.max(1) + i) % count.max(1)))
         .find(|s| check_subnet_free(*s, routes).is_ok())
         .ok_or(NetError::PoolExhausted(pool))
 }
@@ -163,7 +172,7 @@ pub fn claim_subnet(wanted: Option<Subnet>, pool: Subnet) -> Result<Subnet, NetE
                 check_subnet_free(s, &routes)?;
                 s
             }
-            None => allocate_subnet(pool, &routes)?,
+            None => allocate_subnet_from(pool, &routes, rand::random::<u32>())?,
         };
         if claim_fence(subnet)? {
             return Ok(subnet);
@@ -369,6 +378,10 @@ mod tests {
         let full: Vec<HostRoute> =
             routes(r#"[{"type":"unreachable","dst":"10.213.0.0/16","protocol":"213","flags":[]}]"#);
         assert!(matches!(allocate_subnet(pool, &full), Err(NetError::PoolExhausted(_))));
+        // From a start, wrapping around, still skipping what is taken.
+        assert_eq!(allocate_subnet_from(pool, &r, 255).unwrap().to_string(), "10.213.255.0/24");
+        assert_eq!(allocate_subnet_from(pool, &r, 256 + 1).unwrap().to_string(), "10.213.2.0/24");
+        assert!(matches!(allocate_subnet_from(pool, &full, 7), Err(NetError::PoolExhausted(_))));
     }
 
     #[test]
