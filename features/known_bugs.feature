@@ -27,15 +27,14 @@ Feature: Known upstream data-loss bugs, reproduced on purpose
     Then within 30s member C starts an election
     When I wait 2s
     # A, holding every write, leaves. B and C elect B; C syncs by DIFF, and
-    # B freezes the moment the DIFF (and NEWLEADER behind it) reached C: C
-    # takes the new epoch, acknowledges, and waits for an UPTODATE that
-    # never comes. B runs on a tenth of a CPU meanwhile, so that the window
-    # between NEWLEADER and UPTODATE is hundreds of milliseconds wide, not
-    # ten.
+    # B freezes the moment C logs NEWLEADER: C takes the new epoch,
+    # acknowledges, and waits for an UPTODATE that never comes. B runs on a
+    # tenth of a CPU meanwhile, so that the window between NEWLEADER and
+    # UPTODATE is hundreds of milliseconds wide, not ten.
     And I partition member A from the rest
     And I limit the CPU of member B to 10 percent
     And I heal member C
-    And member C syncs with the leader by DIFF, I pause member B
+    And member C logs "Learner received NEWLEADER message", I pause member B
     Then within 30s member C starts an election
     # A comes back: A and C elect.
     When I heal member A
