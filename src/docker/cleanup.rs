@@ -117,3 +117,19 @@ pub fn leftovers_blocking(run: RunId) -> Vec<String> {
     .flatten()
     .unwrap_or_default()
 }
+
+/// [`remove_all`] from synchronous code: what there was, and what could
+/// not be removed; `None` when no engine answers.
+pub fn remove_all_blocking() -> Option<(Vec<String>, Vec<String>)> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        rt.block_on(async {
+            let docker = super::engine::connect().await.ok()?;
+            let there = list(&docker, &managed_filter()).await;
+            Some((there, remove_all(&docker).await))
+        })
+    })
+    .join()
+    .ok()
+    .flatten()
+}

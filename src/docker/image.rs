@@ -187,6 +187,29 @@ pub async fn build(
     Ok(Built { image, built_base, built: true })
 }
 
+/// Get a run on the docker backend ready: an engine answers, and every
+/// version in `versions` has its image (built when missing, a lookup when
+/// current), or the user's `image` is on the engine.
+pub async fn prepare(
+    image: Option<&str>,
+    versions: &[&str],
+    cfg: &DistConfig,
+    progress: &dyn Progress,
+) -> Result<Vec<Built>, DockerError> {
+    let docker = super::engine::connect().await?;
+    if let Some(i) = image {
+        if !exists(&docker, i).await {
+            progress.stage(&format!("{i} is not on this engine: testcontainers will try to pull it"));
+        }
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for v in versions {
+        out.push(build(&docker, v, cfg, false, progress).await?);
+    }
+    Ok(out)
+}
+
 fn need_tool(tool: &str, how: &str) -> Result<(), DockerError> {
     if which(tool) { Ok(()) } else { Err(DockerError::Tool { tool: tool.into(), why: format!("not found; {how}") }) }
 }
