@@ -19,8 +19,12 @@ pub fn engine_host() -> String {
 /// and check that it answers. Fails at once, naming what is missing and
 /// how to install and start it, when no engine answers.
 pub async fn connect() -> Result<Docker, DockerError> {
-    let host = engine_host();
-    let no_engine = |why: String| DockerError::NoEngine { host: host.clone(), why };
+    connect_to(&engine_host()).await
+}
+
+/// [`connect`] to the engine at `host` (`unix:///path`, `tcp://...`).
+pub async fn connect_to(host: &str) -> Result<Docker, DockerError> {
+    let no_engine = |why: String| DockerError::NoEngine { host: host.to_string(), why };
     if let Some(path) = host.strip_prefix("unix://")
         && !std::path::Path::new(path).exists()
     {
@@ -31,7 +35,7 @@ pub async fn connect() -> Result<Docker, DockerError> {
         };
         return Err(no_engine(why));
     }
-    let docker = Docker::connect_with_defaults().map_err(|e| no_engine(e.to_string()))?;
+    let docker = Docker::connect_with_host(host).map_err(|e| no_engine(e.to_string()))?;
     let docker = tokio::time::timeout(std::time::Duration::from_secs(10), docker.negotiate_version())
         .await
         .map_err(|_| no_engine("no answer within 10 s".into()))?
@@ -66,4 +70,16 @@ pub fn address_on(inspect: &bollard::models::ContainerInspectResponse, network: 
         .filter(|a| !a.is_empty())?
         .parse()
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn without_an_engine_the_error_says_what_is_missing_and_how_to_get_it() {
+        let e = connect_to("unix:///nonexistent/docker.sock").await.unwrap_err().to_string();
+        assert!(e.contains("/nonexistent/docker.sock does not exist"), "{e}");
+        assert!(e.contains("apt-get install docker.io") && e.contains("dockerd &"), "{e}");
+    }
 }
