@@ -162,8 +162,15 @@ fn compare(local: &ScenarioEvidence, docker: &ScenarioEvidence) -> Result<(), St
     Ok(())
 }
 
+/// The record as JSON, without the maps keyed by data (which outcomes and
+/// operation kinds occurred depends on timing, not on the backend).
 fn to_value(e: &ScenarioEvidence) -> Result<Value, String> {
-    serde_json::to_value(e).map_err(|e| e.to_string())
+    let mut v = serde_json::to_value(e).map_err(|e| e.to_string())?;
+    if let Some(stats) = v.pointer_mut("/report/stats").and_then(Value::as_object_mut) {
+        stats.remove("outcomes");
+        stats.remove("latency");
+    }
+    Ok(v)
 }
 
 /// A value's structure: objects by their keys and their fields' shapes,
@@ -177,7 +184,29 @@ enum Shape {
     Str,
     Arr(Box<Shape>),
     Obj(std::collections::BTreeMap<String, Shape>),
-    Mixed(BTreeSet<String>),
+    /// Several kinds (a tuple's elements), each merged within its kind.
+    Union(std::collections::BTreeMap<&'static str, Shape>),
+}
+
+impl Shape {
+    fn kind(&self) -> &'static str {
+        match self {
+            Shape::Any => "any",
+            Shape::Bool => "bool",
+            Shape::Num => "num",
+            Shape::Str => "str",
+            Shape::Arr(_) => "arr",
+            Shape::Obj(_) => "obj",
+            Shape::Union(_) => "union",
+        }
+    }
+    fn into_kinds(self) -> std::collections::BTreeMap<&'static str, Shape> {
+        match self {
+            Shape::Union(m) => m,
+            Shape::Any => Default::default(),
+            other => [(other.kind(), other)].into_iter().collect(),
+        }
+    }
 }
 
 impl std::fmt::Display for Shape {
@@ -195,7 +224,9 @@ impl std::fmt::Display for Shape {
                 }
                 f.write_str("}")
             }
-            Shape::Mixed(s) => write!(f, "({})", s.iter().cloned().collect::<Vec<_>>().join("|")),
+            Shape::Union(m) => {
+                write!(f, "({})", m.values().map(|s| s.to_string()).collect::<Vec<_>>().join("|"))
+            }
         }
     }
 }
@@ -211,8 +242,18 @@ fn merge(a: Shape, b: Shape) -> Shape {
             }
             Shape::Obj(x)
         }
-        (x, y) if x == y => x,
-        (x, y) => Shape::Mixed([x.to_string(), y.to_string()].into_iter().collect()),
+        (x, y) if x.kind() == y.kind() && !matches!(x, Shape::Union(_)) => x,
+        (x, y) => {
+            let mut kinds = x.into_kinds();
+            for (k, v) in y.into_kinds() {
+                let merged = match kinds.remove(k) {
+                    Some(old) => merge(old, v),
+                    None => v,
+                };
+                kinds.insert(k, merged);
+            }
+            Shape::Union(kinds)
+        }
     }
 }
 
