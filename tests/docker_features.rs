@@ -142,7 +142,10 @@ async fn same_evidence_shape(root: &Path) -> Result<Option<String>, String> {
 /// differ.
 fn compare(local: &ScenarioEvidence, docker: &ScenarioEvidence) -> Result<(), String> {
     let faults = |e: &ScenarioEvidence| -> Vec<(String, String, Vec<u32>, bool)> {
-        e.faults.iter().map(|f| (f.name.clone(), f.description.clone(), f.targets.clone(), f.heal_ns.is_some())).collect()
+        e.faults
+            .iter()
+            .map(|f| (f.name.clone(), f.description.clone(), f.targets.clone(), f.heal_ns.is_some()))
+            .collect()
     };
     if faults(local) != faults(docker) {
         return Err(format!("faults differ: local {:?}, docker {:?}", faults(local), faults(docker)));

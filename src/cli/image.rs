@@ -29,11 +29,8 @@ pub async fn image(args: ImageArgs) -> anyhow::Result<ExitCode> {
 
     use super::progress::Spinner;
     let ImageCommand::Build { versions, rebuild } = args.command;
-    let versions: Vec<String> = if versions.is_empty() {
-        dist::supported_versions().iter().map(|v| v.to_string()).collect()
-    } else {
-        versions
-    };
+    let versions: Vec<String> =
+        if versions.is_empty() { dist::supported_versions().iter().map(|v| v.to_string()).collect() } else { versions };
     let docker = zk_chaos::docker::engine::connect().await?;
     let cfg = DistConfig::from_env();
     for v in versions {

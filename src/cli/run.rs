@@ -292,8 +292,8 @@ async fn local_prerequisites() -> anyhow::Result<()> {
 async fn docker_backend(args: &RunArgs) -> anyhow::Result<BackendConfig> {
     let spinner = Spinner::new();
     let cfg = DistConfig::from_env();
-    let built = zk_chaos::docker::image::prepare(args.image.as_deref(), dist::supported_versions(), &cfg, &spinner)
-        .await?;
+    let built =
+        zk_chaos::docker::image::prepare(args.image.as_deref(), dist::supported_versions(), &cfg, &spinner).await?;
     spinner.finish();
     for b in built.iter().filter(|b| b.built) {
         eprintln!("zk-chaos: built {}", b.image);

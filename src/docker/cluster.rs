@@ -108,7 +108,10 @@ impl DockerCluster {
 
     /// Run `f` on the ensemble (the operator waits meanwhile), then refresh
     /// the snapshot.
-    async fn with_ens<T>(&self, f: impl AsyncFnOnce(&mut DockerEnsemble) -> Result<T, DockerError>) -> Result<T, FaultError> {
+    async fn with_ens<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut DockerEnsemble) -> Result<T, DockerError>,
+    ) -> Result<T, FaultError> {
         let mut guard = self.sup.lock().await;
         let sup = guard.as_mut().ok_or_else(|| FaultError::Invalid("the cluster was torn down".into()))?;
         let out = f(sup.ensemble_mut()).await;

@@ -53,8 +53,7 @@ pub async fn connect_to(host: &str) -> Result<Docker, DockerError> {
 
 /// Whether `tool` is on `PATH`.
 pub fn which(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
 
 /// The engine's address of a container on `network`.

@@ -218,7 +218,12 @@ impl DockerEnsemble {
     }
 
     /// Write the member's seed directory (its view of the ConfigMap).
-    fn write_seed(&self, ordinal: u32, template: &PodTemplate, initial: Option<&DynamicConfig>) -> Result<(), DockerError> {
+    fn write_seed(
+        &self,
+        ordinal: u32,
+        template: &PodTemplate,
+        initial: Option<&DynamicConfig>,
+    ) -> Result<(), DockerError> {
         let dir = self.seed_dir(ordinal);
         let io = |path: PathBuf| move |source| DockerError::Io { path, source };
         std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
@@ -295,7 +300,8 @@ impl DockerEnsemble {
 
     async fn refresh_addr(&mut self, ordinal: u32) -> Result<(), DockerError> {
         let name = self.dn.container(ordinal);
-        let i = self.docker.inspect_container(&name, None).await.map_err(DockerError::api(format!("inspect {name}")))?;
+        let i =
+            self.docker.inspect_container(&name, None).await.map_err(DockerError::api(format!("inspect {name}")))?;
         if let Some(a) = address_on(&i, &self.dn.network())
             && let Some(m) = self.pods.get_mut(&ordinal)
         {
@@ -307,7 +313,8 @@ impl DockerEnsemble {
     /// The pid of member `ordinal`'s container (its network namespace).
     async fn pid(&self, ordinal: u32) -> Result<u32, DockerError> {
         let name = self.dn.container(ordinal);
-        let i = self.docker.inspect_container(&name, None).await.map_err(DockerError::api(format!("inspect {name}")))?;
+        let i =
+            self.docker.inspect_container(&name, None).await.map_err(DockerError::api(format!("inspect {name}")))?;
         match i.state.and_then(|s| s.pid) {
             Some(p) if p > 0 => Ok(p as u32),
             _ => Err(DockerError::NotRunning(self.dn.names.pod(ordinal))),
@@ -556,7 +563,9 @@ impl PodRuntime for DockerEnsemble {
         if !current {
             // A new template (or no container): the pod is recreated.
             if let Some(c) = self.pods.get_mut(&ordinal).and_then(|m| m.container.take()) {
-                c.rm().await.map_err(|source| sup(DockerError::Start { container: self.dn.container(ordinal), source }))?;
+                c.rm()
+                    .await
+                    .map_err(|source| sup(DockerError::Start { container: self.dn.container(ordinal), source }))?;
             }
             return self.create_container(ordinal).await.map_err(sup);
         }
@@ -602,7 +611,11 @@ impl PodRuntime for DockerEnsemble {
         if fresh {
             let labels = self.dn.member_labels(ordinal).into_iter().collect();
             self.docker
-                .create_volume(VolumeCreateRequest { name: Some(vol.clone()), labels: Some(labels), ..Default::default() })
+                .create_volume(VolumeCreateRequest {
+                    name: Some(vol.clone()),
+                    labels: Some(labels),
+                    ..Default::default()
+                })
                 .await
                 .map_err(|e| sup(DockerError::api(format!("create volume {vol}"))(e)))?;
         }
@@ -656,7 +669,9 @@ impl PodRuntime for DockerEnsemble {
     }
     async fn release_volume(&mut self, ordinal: u32) -> Result<(), SupervisorError> {
         if self.pods.contains_key(&ordinal) {
-            return Err(crate::local::EnsembleError::Invalid(format!("{} still exists", self.dn.names.pod(ordinal))).into());
+            return Err(
+                crate::local::EnsembleError::Invalid(format!("{} still exists", self.dn.names.pod(ordinal))).into()
+            );
         }
         let vol = self.dn.volume(ordinal);
         match self.docker.remove_volume(&vol, Some(RemoveVolumeOptions { force: true })).await {

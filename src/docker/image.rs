@@ -269,7 +269,12 @@ async fn build_base(cache: &Path, progress: &dyn Progress) -> Result<(), DockerE
 
 /// Run `tool args`, each output line a progress stage; fails with the
 /// output's tail.
-async fn run_streamed(tool: &str, args: &[&str], dir: Option<&Path>, progress: &dyn Progress) -> Result<(), DockerError> {
+async fn run_streamed(
+    tool: &str,
+    args: &[&str],
+    dir: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<(), DockerError> {
     let mut cmd = tokio::process::Command::new(tool);
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     if let Some(d) = dir {
@@ -297,11 +302,7 @@ async fn run_streamed(tool: &str, args: &[&str], dir: Option<&Path>, progress: &
         }
     }
     let status = child.wait().await.map_err(|e| fail(e.to_string()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(fail(format!("{status}; last lines:\n{}", Vec::from(tail).join("\n"))))
-    }
+    if status.success() { Ok(()) } else { Err(fail(format!("{status}; last lines:\n{}", Vec::from(tail).join("\n")))) }
 }
 
 #[cfg(test)]

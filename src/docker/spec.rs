@@ -132,12 +132,8 @@ pub fn container_spec(
 /// The Secrets the template refers to, by name and key.
 fn secret_data(zk: &ZookeeperCluster, ctx: &BuildContext) -> BTreeMap<String, BTreeMap<String, String>> {
     let s = build::secret(zk, ctx);
-    let data = s
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
-        .collect();
+    let data =
+        s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned())).collect();
     BTreeMap::from([(s.metadata.name.unwrap_or_default(), data)])
 }
 
