@@ -24,7 +24,7 @@ const DEFAULT_TAGS: &str = "not @slow";
 const KILL_FEATURE: &str = "\
 Feature: Evidence shape
   Scenario: A follower is killed
-    Given a 3-member ensemble \"ev\" running ZooKeeper 3.8.0
+    Given a 3-member ensemble \"ev\" running ZooKeeper 3.9.6
     And a workload of 2 clients at 100 ops/s on 10 keys
     When I kill pod 1
     Then within 60s every member serves in quorum
@@ -105,9 +105,10 @@ async fn run(paths: Vec<PathBuf>, tags: &str, backend: BackendConfig, root: &Pat
         seed,
         concurrency: 2,
         out_dir: root.join("reports").join(format!("{}-{label}", runner::run_id(seed))),
-        base: EnsembleSpec::new("zk", 3, "3.8.0"),
+        base: EnsembleSpec::new("zk", 3, "3.9.6"),
         backend,
         live: false,
+        schedule_subset: None,
     };
     let outcome = runner::run(opts).await.map_err(|e| e.to_string())?;
     zk_chaos::steps::output::write(&outcome, label).map_err(|e| e.to_string())?;

@@ -415,7 +415,9 @@ impl<E: PodRuntime> Supervisor<E> {
         let c = self.super_session().await?;
         Ok(client::probe_write(&c).await.map_err(|e| EnsembleError::Invalid(e.to_string()))?)
     }
+}
 
+impl Supervisor {
     /// Reconcile until the plan is converged (Ready, nothing to do), calling
     /// `on_round` after each round. Fails after `timeout`, or as soon as a
     /// [`StartupWatch`] finds why it cannot (a server exited, members
