@@ -160,7 +160,7 @@ fn compare(local: &ScenarioEvidence, docker: &ScenarioEvidence) -> Result<(), St
         }
     }
     let (l, d) = (shape(&to_value(local)?), shape(&to_value(docker)?));
-    if l != d {
+    if !compatible(&l, &d) {
         return Err(format!("the records differ in shape:\n local: {l}\ndocker: {d}"));
     }
     Ok(())
@@ -258,6 +258,23 @@ fn merge(a: Shape, b: Shape) -> Shape {
             }
             Shape::Union(kinds)
         }
+    }
+}
+
+/// Whether two shapes agree where both are known (`_`, a null or an empty
+/// array's element, matches anything).
+fn compatible(a: &Shape, b: &Shape) -> bool {
+    match (a, b) {
+        (Shape::Any, _) | (_, Shape::Any) => true,
+        (Shape::Arr(x), Shape::Arr(y)) => compatible(x, y),
+        (Shape::Obj(x), Shape::Obj(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| compatible(v, w)))
+        }
+        (Shape::Union(_), _) | (_, Shape::Union(_)) => {
+            let (x, y) = (a.clone().into_kinds(), b.clone().into_kinds());
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| compatible(v, w)))
+        }
+        (x, y) => x == y,
     }
 }
 
