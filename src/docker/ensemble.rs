@@ -36,6 +36,11 @@ use crate::supervisor::SupervisorError;
 use crate::supervisor::runtime::PodRuntime;
 use crate::zkconfig::{self, DynamicConfig, EnsembleNames, SuperCredential};
 
+/// Where a member's log directory is mounted.
+pub const LOG_MOUNT: &str = "/logs";
+/// The variable telling the image's `zkServer.sh` where to log.
+pub const LOG_DIR_ENV: &str = "ZK_LOG_DIR";
+
 /// How long a graceful stop may take before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -73,7 +78,7 @@ pub struct Snapshot {
     pub admin_port: u16,
     /// The run.
     pub run: Option<RunId>,
-    /// Where the members' server logs are collected at teardown.
+    /// Where the members' server logs are (`<log_dir>/<pod>/zookeeper.log`).
     pub log_dir: PathBuf,
 }
 
@@ -217,6 +222,21 @@ impl DockerEnsemble {
         self.run_dir.join("seed").join(self.dn.names.pod(ordinal))
     }
 
+    /// The member's log directory on the host (created, owned by the
+    /// container's user): the server logs there while it runs, and the
+    /// logs stay with the run after teardown, as on the local backend.
+    fn log_dir(&self, ordinal: u32, user: Option<&str>) -> Result<PathBuf, DockerError> {
+        let dir = self.run_dir.join("logs").join(self.dn.names.pod(ordinal));
+        let io = |source| DockerError::Io { path: dir.clone(), source };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let mut ids = user.unwrap_or_default().split(':').map(|i| i.parse::<u32>().ok());
+        let (uid, gid) = (ids.next().flatten(), ids.next().flatten());
+        if uid.is_some() {
+            std::os::unix::fs::chown(&dir, uid, gid.or(uid)).map_err(io)?;
+        }
+        Ok(dir)
+    }
+
     /// Write the member's seed directory (its view of the ConfigMap).
     fn write_seed(
         &self,
@@ -259,6 +279,7 @@ impl DockerEnsemble {
         let mut labels = c.labels.clone();
         labels.extend(self.dn.member_labels(ordinal));
         let entrypoint = c.command.first().cloned().unwrap_or_else(|| "/bin/bash".into());
+        let logs = self.log_dir(ordinal, c.user.as_deref())?;
         let mut req = GenericImage::new(repo, tag)
             .with_entrypoint(&entrypoint)
             .with_cmd(c.command.iter().skip(1).cloned())
@@ -270,6 +291,8 @@ impl DockerEnsemble {
                 Mount::bind_mount(self.seed_dir(ordinal).to_string_lossy(), &c.config_mount)
                     .with_access_mode(AccessMode::ReadOnly),
             )
+            .with_mount(Mount::bind_mount(logs.to_string_lossy(), LOG_MOUNT))
+            .with_env_var(LOG_DIR_ENV, LOG_MOUNT)
             .with_labels(labels)
             .with_startup_timeout(Duration::from_secs(60));
         for (k, v) in &c.env {
@@ -472,22 +495,8 @@ impl DockerEnsemble {
         }
     }
 
-    /// Copy each member's server log out of its volume into the run dir
-    /// (where [`Snapshot::log_dir`] points), before volumes go.
-    async fn collect_logs(&self) {
-        for o in self.pods.keys() {
-            let vol = self.dn.volume(*o);
-            let Ok(v) = self.docker.inspect_volume(&vol).await else { continue };
-            let src = PathBuf::from(v.mountpoint).join("logs").join(crate::dist::LOG_FILE);
-            let dst = self.run_dir.join("logs").join(self.dn.names.pod(*o));
-            if std::fs::create_dir_all(&dst).is_ok() {
-                let _ = std::fs::copy(&src, dst.join(crate::dist::LOG_FILE));
-            }
-        }
-    }
-
-    /// Stop every member, collect their logs, and remove the run's
-    /// containers, network and volumes (by the run's label).
+    /// Stop every member and remove the run's containers, network and
+    /// volumes (by the run's label); the server logs stay in the run dir.
     pub async fn teardown(mut self) -> Result<(), DockerError> {
         for m in self.pods.values_mut() {
             if let Some(c) = m.container.take() {
@@ -495,7 +504,6 @@ impl DockerEnsemble {
                 std::mem::forget(c);
             }
         }
-        self.collect_logs().await;
         let failed = cleanup::remove_run(&self.docker, &self.dn.run).await;
         self.closed = true;
         match failed.first() {
