@@ -18,8 +18,9 @@ use zk_chaos::local::EnsembleSpec;
 use zk_chaos::scenario::evidence::ScenarioEvidence;
 use zk_chaos::steps::runner::{self, RunOptions, RunOutcome};
 
-/// The bundled features that run on docker by default.
-const DEFAULT_TAGS: &str = "not @slow";
+/// The bundled features that run on docker by default (as on Kubernetes;
+/// `@local-only` is always out).
+const DEFAULT_TAGS: &str = zk_chaos::steps::load::DEFAULT_KUBE_TAGS;
 
 const KILL_FEATURE: &str = "\
 Feature: Evidence shape

@@ -168,7 +168,12 @@ impl FaultTarget for DockerCluster {
         self.with_ens(async |e| e.kill_pod(ordinal).await).await
     }
     async fn stop_pod(&self, ordinal: u32) -> Result<(), FaultError> {
-        self.with_ens(async |e| e.stop_pod(ordinal).await.map_err(|s| DockerError::NotRunning(s.to_string()))).await
+        let mut guard = self.sup.lock().await;
+        let sup = guard.as_mut().ok_or_else(|| FaultError::Invalid("the cluster was torn down".into()))?;
+        let e = sup.ensemble_mut();
+        let r = e.stop_pod(ordinal).await.map_err(sup_fault);
+        *self.snapshot.lock().expect("not poisoned") = e.snapshot();
+        r
     }
     async fn start_pod(&self, ordinal: u32) -> Result<(), FaultError> {
         let mut guard = self.sup.lock().await;

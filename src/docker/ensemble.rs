@@ -125,10 +125,9 @@ impl DockerEnsemble {
         let docker = engine::connect().await?;
         let names = crate::operator::k8s::build::names(resource);
         crate::local::naming::validate_cluster_name(&names.name)
-            .map_err(|e| DockerError::Image { image: String::new(), why: e.to_string() })?;
+            .map_err(|e| DockerError::Invalid(e.to_string()))?;
         let dn = DockerNames::new(RunId::generate(), names);
-        if let Ok(c) = docker.inspect_container(&dn.container(0), None).await {
-            let _ = c;
+        if docker.inspect_container(&dn.container(0), None).await.is_ok() {
             return Err(DockerError::NameInUse { name: dn.names.name.clone(), container: dn.container(0) });
         }
         progress.stage(&format!("creating network {}", dn.network()));
@@ -506,10 +505,7 @@ impl DockerEnsemble {
         }
         let failed = cleanup::remove_run(&self.docker, &self.dn.run).await;
         self.closed = true;
-        match failed.first() {
-            None => Ok(()),
-            Some(f) => Err(DockerError::Image { image: self.dn.network(), why: format!("teardown left: {f}") }),
-        }
+        if failed.is_empty() { Ok(()) } else { Err(DockerError::Leftovers(failed)) }
     }
 }
 

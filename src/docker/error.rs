@@ -81,6 +81,12 @@ pub enum DockerError {
         #[source]
         source: std::io::Error,
     },
+    /// The request is invalid (a bad name); nothing was created.
+    #[error("{0}")]
+    Invalid(String),
+    /// Teardown could not remove everything of the run.
+    #[error("teardown left behind: {}", .0.join(", "))]
+    Leftovers(Vec<String>),
     /// No pod with that ordinal.
     #[error("no pod with ordinal {0}")]
     NoSuchPod(u32),
