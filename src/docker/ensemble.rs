@@ -124,8 +124,7 @@ impl DockerEnsemble {
     ) -> Result<Self, DockerError> {
         let docker = engine::connect().await?;
         let names = crate::operator::k8s::build::names(resource);
-        crate::local::naming::validate_cluster_name(&names.name)
-            .map_err(|e| DockerError::Invalid(e.to_string()))?;
+        crate::local::naming::validate_cluster_name(&names.name).map_err(|e| DockerError::Invalid(e.to_string()))?;
         let dn = DockerNames::new(RunId::generate(), names);
         if docker.inspect_container(&dn.container(0), None).await.is_ok() {
             return Err(DockerError::NameInUse { name: dn.names.name.clone(), container: dn.container(0) });
