@@ -8,6 +8,7 @@ pub mod client;
 pub mod cluster;
 pub mod diagnose;
 pub mod dist;
+pub mod docker;
 pub mod faults;
 pub mod history;
 pub mod hunt;

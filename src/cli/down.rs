@@ -35,6 +35,16 @@ pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
             r.hosts_dirs,
             r.disks
         );
+        #[cfg(feature = "docker")]
+        match zk_chaos::docker::cleanup::remove_all_blocking() {
+            Some((removed, failed)) => {
+                println!("docker: removed {} labelled container(s), network(s) and volume(s)", removed.len());
+                if !failed.is_empty() {
+                    bail!("docker: could not remove: {}", failed.join(", "));
+                }
+            }
+            None => println!("docker: no engine answers; nothing to remove there"),
+        }
         let left = ensemble::leftovers();
         if !left.is_empty() {
             bail!("could not remove: {}", left.join(", "));

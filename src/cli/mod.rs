@@ -5,6 +5,7 @@ mod apply;
 mod check;
 mod down;
 mod hunt;
+mod image;
 mod kind;
 mod operator;
 mod progress;
@@ -58,6 +59,7 @@ Examples:
   sudo zk-chaos run features --tags '@slow' --concurrency 1
   zk-chaos run --backend kind --reuse                   # a kind cluster with the operator built from here
   zk-chaos run --backend kube --context prod-eu --namespace chaos features/leader_loss.feature
+  zk-chaos run --backend docker features/smoke.feature   # members as containers (feature `docker`)
 Exit status: 0 every scenario passed, 1 some failed, 2 bad input.")]
     Run(run::RunArgs),
     /// The built-in acceptance job (no feature files): operator, faults,
@@ -140,6 +142,14 @@ Examples:
   zk-chaos provision                 # every supported version
   zk-chaos provision --version 3.9.6")]
     Provision(provision::ProvisionArgs),
+    /// Images for the docker backend, built offline (Debian packages and
+    /// the provisioned jars).
+    #[command(after_help = "\
+Examples:
+  zk-chaos image build 3.8.0
+  zk-chaos image build                # every supported version
+  zk-chaos image build 3.9.3 --rebuild")]
+    Image(image::ImageArgs),
 }
 
 /// Options shared by the commands that stand ensembles up.
@@ -220,6 +230,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(a) => status::status(a).await,
         Command::Down(a) => down::down(a),
         Command::Provision(a) => provision::provision(a).await,
+        Command::Image(a) => image::image(a).await,
         Command::Operator(a) => operator::operator(a).await,
         Command::Manifests(a) => operator::manifests(a),
         Command::Kind(a) => kind::kind(a).await,

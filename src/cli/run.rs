@@ -35,6 +35,8 @@ pub enum Backend {
     Kind,
     /// Any cluster of the current kubeconfig.
     Kube,
+    /// Containers on the local Docker engine (the `docker` cargo feature).
+    Docker,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +101,9 @@ pub struct RunArgs {
     /// kube: the kubeconfig context [default: its current one].
     #[arg(long)]
     context: Option<String>,
+    /// docker: run every member from this image instead of `zk-chaos/zookeeper:<version>` (built when missing).
+    #[arg(long)]
+    image: Option<String>,
     /// kind and kube: the namespace of the ensembles [default: zk-chaos on kind, the context's on kube].
     #[arg(long)]
     namespace: Option<String>,
@@ -123,6 +128,7 @@ impl Backend {
             Self::Local => "local",
             Self::Kind => "kind",
             Self::Kube => "kube",
+            Self::Docker => "docker",
         }
     }
 }
@@ -137,10 +143,12 @@ impl RunArgs {
         ];
         let kube = [("--kubeconfig", self.kubeconfig.is_some()), ("--context", self.context.is_some())];
         let both = [("--namespace", self.namespace.is_some())];
+        let docker = [("--image", self.image.is_some())];
         let unused: Vec<(&'static str, bool)> = match self.backend {
-            Backend::Local => kind.into_iter().chain(kube).chain(both).collect(),
-            Backend::Kind => kube.to_vec(),
-            Backend::Kube => kind.to_vec(),
+            Backend::Local => kind.into_iter().chain(kube).chain(both).chain(docker).collect(),
+            Backend::Kind => kube.into_iter().chain(docker).collect(),
+            Backend::Kube => kind.into_iter().chain(docker).collect(),
+            Backend::Docker => kind.into_iter().chain(kube).chain(both).collect(),
         };
         unused.into_iter().filter(|(_, given)| *given).map(|(flag, _)| flag).collect()
     }
@@ -191,6 +199,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Backend::Local => local_prerequisites().await.map(|()| BackendConfig::Local),
         Backend::Kind => kind_backend(&args).await,
         Backend::Kube => kube_backend(&args).await,
+        Backend::Docker => docker_backend(&args).await,
     };
     let backend = match prepared {
         Ok(b) => b,
@@ -237,6 +246,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 // Dropping the run drops every scenario's cluster, whose Drop
                 // kills its servers and removes its namespaces.
                 BackendConfig::Local => eprintln!("interrupted; the scenarios' ensembles were removed"),
+                // The same: each dropped cluster removes its run's
+                // containers, network and volumes by label.
+                BackendConfig::Docker(_) => {
+                    eprintln!("interrupted; the scenarios' containers, networks and volumes were removed")
+                }
                 BackendConfig::Kube(k) => {
                     let failed = k.remove_leftovers().await;
                     if failed.is_empty() {
@@ -270,6 +284,29 @@ async fn local_prerequisites() -> anyhow::Result<()> {
     }
     spinner.finish();
     Ok(())
+}
+
+/// An engine that answers, and an image per supported version (built
+/// when missing), or the user's image.
+#[cfg(feature = "docker")]
+async fn docker_backend(args: &RunArgs) -> anyhow::Result<BackendConfig> {
+    let spinner = Spinner::new();
+    let cfg = DistConfig::from_env();
+    let built =
+        zk_chaos::docker::image::prepare(args.image.as_deref(), dist::supported_versions(), &cfg, &spinner).await?;
+    spinner.finish();
+    for b in built.iter().filter(|b| b.built) {
+        eprintln!("zk-chaos: built {}", b.image);
+    }
+    Ok(BackendConfig::Docker(zk_chaos::cluster::DockerBackend { image: args.image.clone() }))
+}
+
+/// Without the feature: say how to get it.
+#[cfg(not(feature = "docker"))]
+async fn docker_backend(_args: &RunArgs) -> anyhow::Result<BackendConfig> {
+    anyhow::bail!(
+        "this zk-chaos was built without the docker backend; rebuild with `cargo build --features docker` (it needs a Docker engine)"
+    )
 }
 
 /// Stand the kind cluster and the operator up (or reuse them), then check

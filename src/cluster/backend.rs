@@ -28,6 +28,17 @@ pub enum BackendConfig {
     Local,
     /// A Kubernetes cluster our operator runs in (kind, or any kubeconfig).
     Kube(Box<KubeBackend>),
+    /// Containers on the local Docker engine, managed by the embedded
+    /// operator (needs the `docker` cargo feature).
+    Docker(DockerBackend),
+}
+
+/// The docker backend's settings (see [`crate::docker`]).
+#[derive(Debug, Clone, Default)]
+pub struct DockerBackend {
+    /// An image for every member (`--image`); `None` uses
+    /// `zk-chaos/zookeeper:<version>`, built when missing.
+    pub image: Option<String>,
 }
 
 impl BackendConfig {
@@ -36,6 +47,7 @@ impl BackendConfig {
         match self {
             Self::Local => "local",
             Self::Kube(k) => k.label,
+            Self::Docker(_) => "docker",
         }
     }
 }
@@ -167,6 +179,20 @@ pub async fn create(
             let opts = LocalOptions { base: base.clone() };
             Ok(Arc::new(LocalCluster::create(resource, &opts, &crate::dist::NoProgress).await?))
         }
+        #[cfg(feature = "docker")]
+        BackendConfig::Docker(d) => {
+            let settings = crate::docker::DockerSettings {
+                image: d.image.clone(),
+                work_dir: base.work_dir.clone(),
+                dist: base.dist.clone(),
+            };
+            Ok(Arc::new(crate::docker::DockerCluster::create(resource, &settings, &crate::dist::NoProgress).await?))
+        }
+        #[cfg(not(feature = "docker"))]
+        BackendConfig::Docker(_) => Err(ClusterError::Unsupported {
+            backend: "docker",
+            what: "this zk-chaos was built without the `docker` cargo feature; rebuild with `--features docker`".into(),
+        }),
         BackendConfig::Kube(k) => {
             let name = resource.metadata.name.clone().unwrap_or_default();
             let kube = k.connect(&name).await?;

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
+use super::operated::{kubelet_loop, operator_loop};
 use super::{Cluster, ClusterError, OperatorEvent, PodInfo};
 use crate::dist::{DistConfig, Progress};
 use crate::faults::target::local as prim;
@@ -21,14 +22,10 @@ use crate::faults::{FaultError, FaultTarget};
 use crate::local::diagnose::StartupWatch;
 use crate::local::state::RunState;
 use crate::local::{LocalEnsemble, ensemble};
-use crate::operator::action::Action;
 use crate::operator::crd::{ZookeeperCluster, ZookeeperClusterSpec};
 use crate::operator::status::ZookeeperClusterStatus;
 use crate::probe::{EnsembleStatus, wire};
 use crate::supervisor::{LocalOptions, Supervisor};
-
-/// Pause between two operator rounds.
-const ROUND_EVERY: Duration = Duration::from_millis(300);
 
 type Shared<T> = Arc<std::sync::Mutex<T>>;
 
@@ -80,7 +77,8 @@ impl LocalCluster {
 
     fn spawn_operator(&self) {
         let (sup, state, events) = (self.sup.clone(), self.state.clone(), self.events.clone());
-        let task = tokio::spawn(async move { operator_loop(sup, state, events).await });
+        let snapshot = move |e: &LocalEnsemble| *state.lock().expect("not poisoned") = e.state().clone();
+        let task = tokio::spawn(async move { operator_loop(sup, snapshot, events).await });
         *self.operator.lock().expect("not poisoned") = Some(task);
     }
 
@@ -108,72 +106,6 @@ impl LocalCluster {
 
     fn note(&self, text: String) {
         self.events.lock().expect("not poisoned").push(OperatorEvent { at: Instant::now(), text });
-    }
-}
-
-/// One line per action worth a mark on the timeline (status updates and
-/// waits are not).
-fn describe(action: &Action) -> Option<String> {
-    Some(match action {
-        Action::EnsureStatefulSet { replicas, update_revision, partition } => {
-            format!("StatefulSet: {replicas} replicas, revision {update_revision}, partition {partition}")
-        }
-        Action::DeletePod { ordinal, reason, .. } => format!("delete pod {ordinal} ({reason})"),
-        Action::ReconfigAdd { entry, .. } => format!("reconfig -add server.{}", entry.id),
-        Action::ReconfigRemove { id, .. } => format!("reconfig -remove {id}"),
-        Action::ReleaseVolume { ordinal } => format!("release the volume of pod {ordinal}"),
-        Action::ProbeWrite | Action::UpdateStatus(_) | Action::Wait { .. } => return None,
-    })
-}
-
-async fn operator_loop(
-    sup: Arc<Mutex<Option<Supervisor>>>,
-    state: Shared<RunState>,
-    events: Shared<Vec<OperatorEvent>>,
-) {
-    let mut last_sts = None;
-    loop {
-        let round = {
-            let mut guard = sup.lock().await;
-            let Some(s) = guard.as_mut() else { return };
-            let r = s.reconcile_once().await;
-            *state.lock().expect("not poisoned") = s.ensemble().state().clone();
-            r
-        };
-        let mut lines = Vec::new();
-        match round {
-            Ok(r) => {
-                for a in &r.plan.actions {
-                    let Some(text) = describe(a) else { continue };
-                    if matches!(a, Action::EnsureStatefulSet { .. }) {
-                        if last_sts.as_ref() == Some(&text) {
-                            continue;
-                        }
-                        last_sts = Some(text.clone());
-                    }
-                    lines.push(text);
-                }
-                lines.extend(r.errors.iter().map(|e| format!("action failed: {e}")));
-            }
-            Err(e) => lines.push(format!("round failed: {e}")),
-        }
-        if !lines.is_empty() {
-            let now = Instant::now();
-            events.lock().expect("not poisoned").extend(lines.into_iter().map(|text| OperatorEvent { at: now, text }));
-        }
-        tokio::time::sleep(ROUND_EVERY).await;
-    }
-}
-
-/// Kubelet restarts exited servers even while the operator is down.
-async fn kubelet_loop(sup: Arc<Mutex<Option<Supervisor>>>) {
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let mut guard = sup.lock().await;
-        let Some(s) = guard.as_mut() else { return };
-        if let Err(e) = s.restart_crashed().await {
-            tracing::warn!(error = %e, "kubelet could not restart a server");
-        }
     }
 }
 

@@ -8,8 +8,9 @@
 
 pub mod backend;
 pub mod local;
+pub mod operated;
 
-pub use backend::{BackendConfig, KubeAccess, KubeBackend, create};
+pub use backend::{BackendConfig, DockerBackend, KubeAccess, KubeBackend, create};
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -32,7 +32,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use cache::{MANIFEST_FILE, Manifest};
-pub use debian::{DebianRecipe, SERVER_JARS, debian_recipe, parse_mirror, suites_for};
+pub use debian::{DebianRecipe, SERVER_JARS, debian_recipe, mirror as debian_mirror, parse_mirror, suites_for};
 pub use java::find_java;
 pub use logging::LoggingBackend;
 

@@ -52,6 +52,14 @@ pub enum FaultError {
     /// The host cannot inject this fault (e.g. no netem qdisc in the kernel).
     #[error("unsupported on this host: {0}")]
     Unsupported(String),
+    /// The backend cannot inject this fault at all.
+    #[error("unsupported on the {backend} backend: {why}")]
+    UnsupportedOn {
+        /// The backend's name.
+        backend: &'static str,
+        /// Why not.
+        why: String,
+    },
     /// The Kubernetes backend failed, or cannot do this fault at all
     /// (`unsupported on this backend: ...`).
     #[error(transparent)]
@@ -69,7 +77,7 @@ impl FaultError {
     /// backend), as opposed to having failed.
     pub fn is_unsupported(&self) -> bool {
         match self {
-            Self::Unsupported(_) => true,
+            Self::Unsupported(_) | Self::UnsupportedOn { .. } => true,
             Self::Kube(k) => matches!(**k, KubeError::Unsupported { .. }),
             _ => false,
         }

@@ -8,6 +8,7 @@
 
 pub mod handoff;
 pub mod observe;
+pub mod runtime;
 pub mod statefulset;
 
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ use crate::operator::status::ZookeeperClusterStatus;
 use crate::operator::{revision, validate};
 use crate::probe::EnsembleStatus;
 use crate::zkconfig::{DynamicConfig, Role, ServerEntry};
+use runtime::PodRuntime;
 use statefulset::LocalStatefulSet;
 
 /// JVM heap when the resource sets none.
@@ -54,6 +56,10 @@ pub enum SupervisorError {
     /// Handing a spec to or from another process failed.
     #[error(transparent)]
     Handoff(#[from] handoff::HandoffError),
+    /// The docker backend failed.
+    #[cfg(feature = "docker")]
+    #[error(transparent)]
+    Docker(Box<crate::docker::DockerError>),
     /// Convergence did not finish in time.
     #[error("not converged after {after:?}: {reason}")]
     Timeout {
@@ -98,9 +104,10 @@ pub struct Round {
     pub probe: EnsembleStatus,
 }
 
-/// The supervisor of one local ensemble.
-pub struct Supervisor {
-    ens: LocalEnsemble,
+/// The supervisor of one ensemble: the local backend's by default, or any
+/// other [`PodRuntime`].
+pub struct Supervisor<E: PodRuntime = LocalEnsemble> {
+    ens: E,
     op: OperatorState,
     dist: DistConfig,
     last_restart: std::collections::BTreeMap<u32, Instant>,
@@ -135,6 +142,29 @@ impl Supervisor {
         base.settings = server_settings(&cluster.spec);
         base.revision = revision::revision(&cluster.spec);
         let ens = LocalEnsemble::create(&base, progress).await?;
+        Self::adopt(cluster, ens, base.dist.clone())
+    }
+
+    /// Whether the published status shows `spec` rolled out: Ready, every
+    /// replica ready, every pod at or above the partition at the spec's
+    /// revision.
+    pub fn converged_on(status: Option<&ZookeeperClusterStatus>, spec: &ZookeeperClusterSpec) -> bool {
+        let Some(s) = status else { return false };
+        let rev = revision::revision(spec);
+        s.phase == Some(crate::operator::status::Phase::Ready)
+            && s.ready_replicas == spec.replicas
+            && s.replicas == spec.replicas
+            && s.update_revision.as_deref() == Some(rev.as_str())
+            && s.members.len() as u32 == spec.replicas
+            && s.members.iter().filter(|m| m.ordinal >= spec.partition()).all(|m| m.ready && m.revision == rev)
+    }
+}
+
+impl<E: PodRuntime> Supervisor<E> {
+    /// Supervise `ens`, a runtime without pods yet, for `cluster`; the first
+    /// rounds create the StatefulSet and its pods.
+    pub fn adopt(cluster: ZookeeperCluster, ens: E, dist: DistConfig) -> Result<Self, SupervisorError> {
+        validate::validate(&cluster.spec)?;
         let op = OperatorState {
             generation: Some(1),
             cluster,
@@ -145,7 +175,7 @@ impl Supervisor {
         let mut me = Self {
             ens,
             op,
-            dist: base.dist.clone(),
+            dist,
             last_restart: Default::default(),
             sabotage: crate::operator::planner::Sabotage::from_env(),
         };
@@ -154,9 +184,8 @@ impl Supervisor {
     }
 
     /// Resume supervising a run whose record carries operator state.
-    pub fn resume(ens: LocalEnsemble, dist: DistConfig) -> Result<Self, SupervisorError> {
-        let value =
-            ens.state().operator.clone().ok_or_else(|| SupervisorError::NotManaged(ens.state().run.to_string()))?;
+    pub fn resume(ens: E, dist: DistConfig) -> Result<Self, SupervisorError> {
+        let value = ens.operator_state().ok_or_else(|| SupervisorError::NotManaged(ens.run_label()))?;
         let op: OperatorState = serde_json::from_value(value)?;
         Ok(Self {
             ens,
@@ -168,17 +197,17 @@ impl Supervisor {
     }
 
     /// The ensemble under supervision.
-    pub fn ensemble(&self) -> &LocalEnsemble {
+    pub fn ensemble(&self) -> &E {
         &self.ens
     }
 
     /// Mutable access to the ensemble (for faults).
-    pub fn ensemble_mut(&mut self) -> &mut LocalEnsemble {
+    pub fn ensemble_mut(&mut self) -> &mut E {
         &mut self.ens
     }
 
     /// Give the ensemble back (to tear it down or detach it).
-    pub fn into_ensemble(self) -> LocalEnsemble {
+    pub fn into_ensemble(self) -> E {
         self.ens
     }
 
@@ -219,9 +248,8 @@ impl Supervisor {
     }
 
     fn save(&mut self) -> Result<(), SupervisorError> {
-        *self.ens.operator_state_mut() = Some(serde_json::to_value(&self.op)?);
-        self.ens.save_state()?;
-        Ok(())
+        let value = serde_json::to_value(&self.op)?;
+        self.ens.save_operator_state(value)
     }
 
     /// Play kubelet: restart servers whose process died (with a back-off
@@ -229,13 +257,13 @@ impl Supervisor {
     /// local backend also calls this outside reconcile rounds.
     pub async fn restart_crashed(&mut self) -> Result<(), SupervisorError> {
         for o in self.ens.ordinals() {
-            if self.ens.pod_running(o) {
+            if self.ens.pod_running(o).await {
                 continue;
             }
             if self.last_restart.get(&o).is_some_and(|t| t.elapsed() < RESTART_BACKOFF) {
                 continue;
             }
-            tracing::info!(pod = self.ens.state().names.pod(o), "restarting a server that exited");
+            tracing::info!(pod = self.ens.names().pod(o), "restarting a server that exited");
             self.last_restart.insert(o, Instant::now());
             self.ens.start_pod(o).await?;
         }
@@ -254,8 +282,8 @@ impl Supervisor {
         }
         for o in create {
             let template = sts.template_for(o).cloned().unwrap_or_else(|| template_of(&self.op.cluster.spec));
-            self.ens.add_version(&template.version, &self.dist, &crate::dist::NoProgress).await?;
-            let names = &self.ens.state().names;
+            self.ens.add_version(&template.version, &self.dist).await?;
+            let names = self.ens.names();
             // A joiner starts with the committed members plus itself; the
             // first pods of a new ensemble start with each other.
             let initial = match committed {
@@ -270,7 +298,7 @@ impl Supervisor {
             };
             self.ens.add_pod(o, &template, &initial).await?;
         }
-        let revisions = self.ens.state().pods.iter().map(|(o, p)| (*o, p.template.revision.clone())).collect();
+        let revisions = self.ens.templates().into_iter().map(|(o, t)| (o, t.revision)).collect();
         if let Some(s) = self.op.statefulset.as_mut() {
             s.settle(&revisions);
         }
@@ -284,7 +312,8 @@ impl Supervisor {
         let committed = crate::operator::members::committed(&probe);
         // Probe again only when pods came or went.
         let probe = if self.sync_statefulset(committed.as_ref()).await? { self.ens.status().await } else { probe };
-        let observed = observe::observe(self.ens.state(), &self.op, &probe, &self.ens.volumes());
+        let volumes = self.ens.volumes().await;
+        let observed = observe::observe_pods(self.ens.names(), &self.ens.templates(), &self.op, &probe, &volumes);
         let plan = crate::operator::planner::plan_with(&self.op.cluster.spec, &observed, self.sabotage);
         let mut errors = Vec::new();
         for action in &plan.actions {
@@ -316,7 +345,7 @@ impl Supervisor {
                     ))
                     .into());
                 };
-                self.ens.add_version(&template.version, &self.dist, &crate::dist::NoProgress).await?;
+                self.ens.add_version(&template.version, &self.dist).await?;
                 let sts = self.op.statefulset.get_or_insert_with(|| LocalStatefulSet {
                     replicas: 0,
                     update_revision: template.revision.clone(),
@@ -330,16 +359,16 @@ impl Supervisor {
                 self.sync_statefulset(committed.as_ref()).await?;
             }
             Action::DeletePod { ordinal, revision, reason } => {
-                let Some(rec) = self.ens.state().pods.get(ordinal) else { return Ok(()) };
-                if rec.template.revision != *revision {
+                let Some(current) = self.ens.templates().remove(ordinal) else { return Ok(()) };
+                if current.revision != *revision {
                     return Ok(()); // already recreated
                 }
-                tracing::info!(pod = self.ens.state().names.pod(*ordinal), reason, "deleting pod");
+                tracing::info!(pod = self.ens.names().pod(*ordinal), reason, "deleting pod");
                 self.ens.stop_pod(*ordinal).await?;
                 let sts = self.op.statefulset.clone();
                 if let Some(template) = sts.as_ref().and_then(|s| s.template_for(*ordinal)) {
-                    self.ens.add_version(&template.version, &self.dist, &crate::dist::NoProgress).await?;
-                    self.ens.set_pod_template(*ordinal, template)?;
+                    self.ens.add_version(&template.version, &self.dist).await?;
+                    self.ens.set_pod_template(*ordinal, template).await?;
                 }
                 self.last_restart.insert(*ordinal, Instant::now());
                 self.ens.start_pod(*ordinal).await?;
@@ -359,7 +388,7 @@ impl Supervisor {
                     self.op.last_write_ok_after_config = Some(version);
                 }
             }
-            Action::ReleaseVolume { ordinal } => self.ens.release_volume(*ordinal)?,
+            Action::ReleaseVolume { ordinal } => self.ens.release_volume(*ordinal).await?,
             Action::UpdateStatus(status) => self.op.status = Some((**status).clone()),
             Action::Wait { .. } => {}
         }
@@ -386,21 +415,9 @@ impl Supervisor {
         let c = self.super_session().await?;
         Ok(client::probe_write(&c).await.map_err(|e| EnsembleError::Invalid(e.to_string()))?)
     }
+}
 
-    /// Whether the published status shows `spec` rolled out: Ready, every
-    /// replica ready, every pod at or above the partition at the spec's
-    /// revision.
-    pub fn converged_on(status: Option<&ZookeeperClusterStatus>, spec: &ZookeeperClusterSpec) -> bool {
-        let Some(s) = status else { return false };
-        let rev = revision::revision(spec);
-        s.phase == Some(crate::operator::status::Phase::Ready)
-            && s.ready_replicas == spec.replicas
-            && s.replicas == spec.replicas
-            && s.update_revision.as_deref() == Some(rev.as_str())
-            && s.members.len() as u32 == spec.replicas
-            && s.members.iter().filter(|m| m.ordinal >= spec.partition()).all(|m| m.ready && m.revision == rev)
-    }
-
+impl Supervisor {
     /// Reconcile until the plan is converged (Ready, nothing to do), calling
     /// `on_round` after each round. Fails after `timeout`, or as soon as a
     /// [`StartupWatch`] finds why it cannot (a server exited, members
