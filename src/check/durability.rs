@@ -357,11 +357,8 @@ pub fn report(ops: &[Operation], final_state: &BTreeMap<String, Option<String>>)
                 )
             };
             evidence.push(format!("lost write on {key}: final state is {shown}, but {why}"));
-            let gone: Vec<&Operation> = acked
-                .iter()
-                .filter(|(a, _)| candidates.iter().any(|c| precedes(c, a)))
-                .map(|(a, _)| *a)
-                .collect();
+            let gone: Vec<&Operation> =
+                acked.iter().filter(|(a, _)| candidates.iter().any(|c| precedes(c, a))).map(|(a, _)| *a).collect();
             match (gone.is_empty(), acked.last()) {
                 (false, _) => lost.extend(gone.into_iter().map(lost_op)),
                 (true, Some((last, _))) => {
