@@ -10,6 +10,7 @@ mod kind;
 mod operator;
 mod progress;
 mod provision;
+mod prune;
 mod report;
 mod run;
 mod smoke;
@@ -117,6 +118,15 @@ Examples:
   sudo zk-chaos down --all            # also what a crashed run left behind
   sudo zk-chaos down --name zk --keep-data")]
     Down(down::DownArgs),
+    /// Remove old runs: reports beyond the newest N that passed, and local
+    /// run dirs no longer live. `zk-chaos run` prunes the same way at its end.
+    #[command(after_help = "\
+Examples:
+  zk-chaos prune --dry-run            # what would go
+  zk-chaos prune                      # keep the newest 20 runs (ZK_CHAOS_KEEP_RUNS), and every failed one
+  zk-chaos prune --keep 5 --failed-too
+  ZK_CHAOS_KEEP_RUNS=0 zk-chaos run   # a run that prunes nothing")]
+    Prune(prune::PruneArgs),
     /// Run the Kubernetes operator (the same as the zk-operator binary).
     #[command(after_help = "\
 Examples:
@@ -229,6 +239,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::report(a),
         Command::Status(a) => status::status(a).await,
         Command::Down(a) => down::down(a),
+        Command::Prune(a) => prune::prune(a),
         Command::Provision(a) => provision::provision(a).await,
         Command::Image(a) => image::image(a).await,
         Command::Operator(a) => operator::operator(a).await,
