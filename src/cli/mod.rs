@@ -31,7 +31,7 @@ use zk_chaos::local::naming;
     version,
     after_help = "\
 Examples:
-  zk-chaos run                                   # the bundled features: faults, upgrades, scaling, checks
+  zk-chaos run                                   # the bundled features and plans: faults, upgrades, scaling, checks
   zk-chaos run features/leader_loss.feature --seed 7
   zk-chaos steps                                 # the step catalogue
   zk-chaos up --name zk --replicas 3 --version 3.9.6
@@ -48,11 +48,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run features and YAML plans (default: features/) and write the
-    /// run's output under reports/.
+    /// Run features and YAML plans (default: features/ and scenarios/) and
+    /// write the run's output under reports/ (older passing runs pruned).
     #[command(after_help = "\
 Examples:
-  sudo zk-chaos run                                     # every bundled feature but @slow ones
+  sudo zk-chaos run                                     # every bundled feature and plan but @slow, @kind, @race
   sudo zk-chaos run features/rolling_upgrade.feature --seed 42
   sudo zk-chaos run scenarios/leader-flapping.yaml
   sudo zk-chaos run features/random_schedule.feature --repeat 10 --until-fail   # hunt; failing schedules are shrunk
