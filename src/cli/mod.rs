@@ -61,6 +61,8 @@ Examples:
   zk-chaos run --backend kind --reuse                   # a kind cluster with the operator built from here
   zk-chaos run --backend kube --context prod-eu --namespace chaos features/leader_loss.feature
   zk-chaos run --backend docker features/smoke.feature   # members as containers (feature `docker`)
+As root: sudo resets PATH, so `sudo cargo run` rarely finds cargo; build as yourself
+(`cargo build`), then `sudo ./target/debug/zk-chaos run`.
 Exit status: 0 every scenario passed, 1 some failed, 2 bad input.")]
     Run(run::RunArgs),
     /// The built-in acceptance job (no feature files): operator, faults,
