@@ -96,7 +96,7 @@ async fn netem_delay_on_a_follower_shows_in_round_trips_and_heals() {
         Err(FaultError::Unsupported(why)) => {
             // This kernel has no sch_netem: the delay itself is NOT RUN here.
             // What is checked: the refusal is clean and leaves the ensemble whole.
-            not_run::not_run!("the netem delay", format!("this kernel has no netem qdisc ({why})"));
+            not_run::not_run!("the netem delay", why);
             let st = t.lock().await.wait_for_quorum(QUORUM).await.unwrap();
             assert!(st.all_healthy(), "a refused netem fault leaves nothing behind: {:?}", st.problems);
             down(t.into_inner()).await;
