@@ -169,8 +169,7 @@ pub fn write(outcome: &RunOutcome, backend: &str) -> Result<PathBuf, ReportError
     std::fs::create_dir_all(dir).map_err(io(dir.clone()))?;
     // Compact: pretty-printed, the bundled features' outcome was 12 MB, compact 5 MB.
     let json = dir.join("outcome.json");
-    let bytes =
-        serde_json::to_vec(outcome).map_err(|e| ReportError::Io { path: json.clone(), source: e.into() })?;
+    let bytes = serde_json::to_vec(outcome).map_err(|e| ReportError::Io { path: json.clone(), source: e.into() })?;
     std::fs::write(&json, bytes).map_err(io(json.clone()))?;
     let summary = dir.join("summary.txt");
     std::fs::write(&summary, outcome.render_summary()).map_err(io(summary.clone()))?;
@@ -284,6 +283,7 @@ mod tests {
             run_id: "20261121-000000-7".into(),
             seed: 7,
             tags: "not @slow".into(),
+            not_selected: Vec::new(),
             scenarios: vec![
                 scenario(
                     "a.feature",
