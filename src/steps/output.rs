@@ -283,7 +283,7 @@ mod tests {
             run_id: "20261121-000000-7".into(),
             seed: 7,
             tags: "not @slow".into(),
-            not_selected: Vec::new(),
+            not_selected: vec!["a.feature:9: a soak (@slow)".into()],
             scenarios: vec![
                 scenario(
                     "a.feature",
@@ -330,6 +330,13 @@ mod tests {
         assert_eq!(index, dir.join("index.html"));
         assert!(root.path().join("index.html").is_file(), "the reports index");
         assert!(!dir.join("work").exists(), "the scratch histories are filed away");
+        let summary = std::fs::read_to_string(dir.join("summary.txt")).unwrap();
+        assert!(
+            summary.contains(
+                "NOT RUN  1 scenario(s) left out by the tags `not @slow`:\n        a.feature:9: a soak (@slow)"
+            ),
+            "{summary}"
+        );
         let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
         assert!(junit.contains("no such member"), "{junit}");
     }
