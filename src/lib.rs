@@ -19,6 +19,7 @@ pub mod operator;
 pub mod plan;
 pub mod probe;
 pub mod report;
+pub mod retention;
 pub mod scenario;
 pub mod smoke;
 pub mod steps;

@@ -341,6 +341,54 @@ fn two_acknowledged_creates_cannot_get_the_same_number() {
     assert_invalid(&durability::check(&h.ops, &state), "duplicate sequence number");
 }
 
+/// The report's "lost writes" figure comes from the checker's own list of
+/// lost writes, so it agrees with the verdict: every kind of loss counts
+/// (overwritten, absent, a reused sequence number, a gap), integrity
+/// problems that lose nothing do not.
+#[test]
+fn the_lost_writes_figure_agrees_with_the_verdict() {
+    let lost = |h: &H, state: &BTreeMap<String, Option<String>>| {
+        let r = durability::report(&h.ops, state);
+        (r.verdict.is_invalid(), r.lost_writes(), r.lost.into_iter().collect::<Vec<_>>())
+    };
+    let h = two_writes();
+    assert_eq!(lost(&h, &fin(&[("/k", Some(v(0, 2)))])), (false, 0, vec![]));
+    // Overwritten by the older value: the later set (op 2) is lost.
+    assert_eq!(lost(&h, &fin(&[("/k", Some(v(0, 1)))])), (true, 1, vec!["op 2".to_string()]));
+    // Absent, and no delete could have removed it.
+    assert_eq!(lost(&h, &fin(&[("/k", None)])).1, 1);
+
+    let mut h = H::default();
+    h.op(0, (0, 10), seq(LOG, v(0, 1)), created(&entry(0), Some(Z + 1)))
+        .op(1, (5, 15), seq(LOG, v(1, 1)), unknown())
+        .op(0, (20, 30), seq(LOG, v(0, 2)), created(&entry(2), Some(Z + 3)));
+    let log = |which: &[(u32, Value)]| -> BTreeMap<String, Option<String>> {
+        which.iter().map(|(n, v)| (entry(*n), Some(v.to_string()))).collect()
+    };
+    assert_eq!(lost(&h, &log(&[(0, v(0, 1)), (1, v(1, 1))])), (true, 1, vec!["op 3".to_string()]));
+    let gap = lost(&h, &log(&[(0, v(0, 1)), (2, v(0, 2))]));
+    assert_eq!(gap, (true, 1, vec![format!("seq /r/log/{:010}", 1)]));
+
+    // Two acknowledged creates given the same number: one was rolled back.
+    let mut h = H::default();
+    h.op(0, (0, 10), seq(LOG, v(0, 1)), created(&entry(0), None)).op(
+        1,
+        (0, 10),
+        seq(LOG, v(1, 1)),
+        created(&entry(0), None),
+    );
+    let (invalid, n, _) = lost(&h, &fin(&[(&entry(0), Some(v(0, 1)))]));
+    assert!(invalid && n >= 1, "a reused sequence number is a lost write: {n}");
+
+    // A corrupted value is invalid, but no write is lost.
+    let h = two_writes();
+    let mut bad = v(0, 2).to_string();
+    bad.push('x');
+    let (invalid, n, _) = lost(&h, &[("/k".to_string(), Some(bad))].into_iter().collect());
+    assert!(invalid);
+    assert_eq!(n, 0);
+}
+
 // ----------------------------------------------------------------- session
 
 #[test]

@@ -3,6 +3,9 @@
 //! back to full quorum. Needs root and Java. The tests run one at a time
 //! (two cores); a panic tears the ensemble down through its `Drop`.
 
+#[path = "support/not_run.rs"]
+mod not_run;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -93,7 +96,7 @@ async fn netem_delay_on_a_follower_shows_in_round_trips_and_heals() {
         Err(FaultError::Unsupported(why)) => {
             // This kernel has no sch_netem: the delay itself is NOT RUN here.
             // What is checked: the refusal is clean and leaves the ensemble whole.
-            eprintln!("NOT RUN: netem delay (this kernel has no netem qdisc: {why})");
+            not_run::not_run!("the netem delay", why);
             let st = t.lock().await.wait_for_quorum(QUORUM).await.unwrap();
             assert!(st.all_healthy(), "a refused netem fault leaves nothing behind: {:?}", st.problems);
             down(t.into_inner()).await;

@@ -2,7 +2,8 @@
 //! every scenario family on the local backend, two scenarios at a time,
 //! with the output under `reports/`. `ZK_CHAOS_TAGS`, `ZK_CHAOS_SEED` and
 //! `ZK_CHAOS_CONCURRENCY` override the defaults (`not @slow and not
-//! @kind`, seed 1, 2). Needs root and Java.
+//! @kind`, seed 1, 2). Needs root and Java. Older passing runs under
+//! `reports/` are pruned as `zk-chaos run` does (`ZK_CHAOS_KEEP_RUNS`).
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -56,7 +57,18 @@ fn main() -> ExitCode {
             Ok(outcome) => {
                 print!("{}", outcome.render_summary());
                 match zk_chaos::steps::output::write(&outcome, "local") {
-                    Ok(index) => println!("report: {}", index.display()),
+                    Ok(index) => {
+                        println!("report: {}", index.display());
+                        // Retention, as `zk-chaos run`: the newest runs and every failed one stay.
+                        let reports = root.join("reports");
+                        let keep = zk_chaos::retention::keep_runs_from_env();
+                        let plan =
+                            zk_chaos::retention::plan_reports(&zk_chaos::retention::report_runs(&reports), keep, false);
+                        let (freed, _) = zk_chaos::retention::apply(&plan);
+                        if !plan.remove.is_empty() {
+                            println!("pruned {} older passing run(s), {:.1} MB", plan.remove.len(), freed as f64 / 1e6);
+                        }
+                    }
                     Err(e) => {
                         eprintln!("features: writing the report: {e}");
                         return ExitCode::FAILURE;

@@ -9,6 +9,8 @@
 
 #[path = "support/chromium.rs"]
 mod chromium;
+#[path = "support/not_run.rs"]
+mod not_run;
 #[path = "support/sample.rs"]
 mod sample;
 #[path = "support/synthetic.rs"]
@@ -32,7 +34,7 @@ fn chart<'a>(dom: &'a Value, name: &str) -> Vec<&'a Value> {
 
 #[test]
 fn the_report_loads_cleanly_in_chromium_with_every_chart_drawn() {
-    let Some(bin) = chromium::find() else { return };
+    let Some(bin) = chromium::find(&not_run::test_name!()) else { return };
     let reports = out_dir().join("reports");
     let _ = std::fs::remove_dir_all(&reports);
     let record = sample::record(6_000, 20);
@@ -100,7 +102,7 @@ fn the_report_loads_cleanly_in_chromium_with_every_chart_drawn() {
 /// a script both produce console errors.
 #[test]
 fn the_browser_check_sees_console_errors_and_blocked_content() {
-    let Some(bin) = chromium::find() else { return };
+    let Some(bin) = chromium::find(&not_run::test_name!()) else { return };
     let dir = tempfile::tempdir().unwrap();
     let throws = dir.path().join("throws.html");
     std::fs::write(&throws, "<!doctype html><title>t</title><p>x</p><script>throw new Error('boom')</script>").unwrap();

@@ -5,6 +5,8 @@
 
 #[path = "support/chromium.rs"]
 mod chromium;
+#[path = "support/not_run.rs"]
+mod not_run;
 
 use std::time::{Duration, Instant};
 
@@ -123,7 +125,7 @@ async fn a_report_from_a_real_run_with_follower_and_leader_kills() {
     assert_eq!(strip(&again), strip(&std::fs::read_to_string(&w.html).unwrap()));
 
     // As a person sees it.
-    let Some(bin) = chromium::find() else { return };
+    let Some(bin) = chromium::find(&not_run::test_name!()) else { return };
     let mut browser = chromium::Browser::launch(&bin);
     let page = browser.open(&w.html, chromium::REPORT_DOM_CHECK, true);
     let out = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/report-test");

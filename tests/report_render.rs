@@ -234,3 +234,18 @@ fn ten_scenarios_over_a_million_operations_render_quickly_and_small() {
     let limit = if cfg!(debug_assertions) { 10.0 } else { 2.0 };
     assert!(w.elapsed.as_secs_f64() < limit, "rendering took {:?}", w.elapsed);
 }
+
+/// The "Lost writes" card is never green beside an invalid durability
+/// verdict: an old record whose count missed a kind of loss (it read 0 for a
+/// run with acknowledged writes rolled back) still shows the card as bad.
+#[test]
+fn the_lost_writes_card_is_bad_whenever_durability_is_invalid() {
+    let mut record = sample::record(6_000, 20);
+    let bad = record.features[0].scenarios[1].evidence.as_mut().unwrap();
+    assert!(verdict(bad, "durability-and-integrity").is_invalid());
+    bad.lost_writes = 0;
+    let html = report::html::render(&record).unwrap();
+    let card = html.split("Lost writes</div>").next().unwrap().rsplit("<div class=\"card").next().unwrap();
+    assert!(card.trim_start().starts_with("bad"), "{card}");
+    assert!(html.contains("durability INVALID in 1 scenario(s)"));
+}

@@ -194,6 +194,20 @@ pub struct DurabilityReport {
     pub values_checked: usize,
     /// Sequential znodes in the final listing.
     pub sequential_nodes: usize,
+    /// The writes the evidence shows lost, one entry per write: `op <id>`
+    /// for an acknowledged write whose effect is gone (overwritten by an
+    /// older value, absent, or its sequence number reused), `seq <path>`
+    /// for a committed sequence number missing from the log. The report's
+    /// "lost writes" figure is its size, so it agrees with the verdict.
+    #[serde(default)]
+    pub lost: BTreeSet<String>,
+}
+
+impl DurabilityReport {
+    /// How many writes the evidence shows lost.
+    pub fn lost_writes(&self) -> usize {
+        self.lost.len()
+    }
 }
 
 /// Judge durability and integrity; see the module docs.
@@ -205,6 +219,8 @@ pub fn check(ops: &[Operation], final_state: &BTreeMap<String, Option<String>>) 
 pub fn report(ops: &[Operation], final_state: &BTreeMap<String, Option<String>>) -> DurabilityReport {
     let mut evidence: Vec<String> = Vec::new();
     let mut undecided: Vec<String> = Vec::new();
+    let mut lost: BTreeSet<String> = BTreeSet::new();
+    let lost_op = |op: &Operation| format!("op {}", op.id);
 
     // Index: which ops carried which value at which path; per-key effects.
     let mut carried: HashMap<Value, Vec<(&str, &Operation)>> = HashMap::new();
@@ -341,6 +357,15 @@ pub fn report(ops: &[Operation], final_state: &BTreeMap<String, Option<String>>)
                 )
             };
             evidence.push(format!("lost write on {key}: final state is {shown}, but {why}"));
+            let gone: Vec<&Operation> =
+                acked.iter().filter(|(a, _)| candidates.iter().any(|c| precedes(c, a))).map(|(a, _)| *a).collect();
+            match (gone.is_empty(), acked.last()) {
+                (false, _) => lost.extend(gone.into_iter().map(lost_op)),
+                (true, Some((last, _))) => {
+                    lost.insert(lost_op(last));
+                }
+                (true, None) => {}
+            }
         }
     }
 
@@ -353,6 +378,7 @@ pub fn report(ops: &[Operation], final_state: &BTreeMap<String, Option<String>>)
             continue;
         };
         if let Some(first) = returned.insert(path, op) {
+            lost.insert(lost_op(first));
             evidence.push(format!(
                 "duplicate sequence number: {} and {} both created {path}",
                 describe(first),
@@ -367,12 +393,18 @@ pub fn report(ops: &[Operation], final_state: &BTreeMap<String, Option<String>>)
             .is_some_and(|l| l.iter().any(|(o, e)| may_apply(o) && matches!(e, Effect::Del { .. })));
         match final_state.get(path) {
             Some(Some(text)) if text == &value.to_string() || deletable => {}
-            Some(Some(text)) => evidence.push(format!(
-                "sequential node {path} holds `{text}` but acknowledged {} wrote {value} there",
-                describe(op)
-            )),
+            Some(Some(text)) => {
+                lost.insert(lost_op(op));
+                evidence.push(format!(
+                    "sequential node {path} holds `{text}` but acknowledged {} wrote {value} there",
+                    describe(op)
+                ));
+            }
             Some(None) | None if deletable => {}
-            _ => evidence.push(format!("lost write: acknowledged {} created {path}, absent at the end", describe(op))),
+            _ => {
+                lost.insert(lost_op(op));
+                evidence.push(format!("lost write: acknowledged {} created {path}, absent at the end", describe(op)));
+            }
         }
     }
     let mut present: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
@@ -410,6 +442,8 @@ pub fn report(ops: &[Operation], final_state: &BTreeMap<String, Option<String>>)
         let have = present.get(dir).cloned().unwrap_or_default();
         let missing: Vec<i64> = (*lo..=*hi).filter(|n| !have.contains(n)).collect();
         if !missing.is_empty() {
+            // An acknowledged number already counts as its create's loss.
+            lost.extend(missing.iter().filter(|n| !acked.contains(n)).map(|n| format!("seq {dir}/{n:010}")));
             let shown: Vec<String> = missing.iter().take(10).map(|n| format!("{n:010}")).collect();
             evidence.push(format!(
                 "gap in the sequential log under {dir}: {} missing between acknowledged {lo:010} and {hi:010}: {}{}",
@@ -427,5 +461,13 @@ pub fn report(ops: &[Operation], final_state: &BTreeMap<String, Option<String>>)
     } else {
         Verdict::Valid
     };
-    DurabilityReport { verdict, keys_checked, acknowledged_writes, unknown_writes, values_checked, sequential_nodes }
+    DurabilityReport {
+        verdict,
+        keys_checked,
+        acknowledged_writes,
+        unknown_writes,
+        values_checked,
+        sequential_nodes,
+        lost,
+    }
 }

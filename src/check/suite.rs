@@ -11,7 +11,7 @@
 //! A checker whose input is missing reports `Unknown` with that reason:
 //! a missing file never turns into a pass.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -153,6 +153,9 @@ pub struct SuiteReport {
     pub linear_elapsed: Duration,
     /// The smallest linearizability violation, for the report's lane view.
     pub linear_violation: Option<linear::Violation>,
+    /// Writes the durability checker's evidence shows lost, through the
+    /// final read or any member's own (see [`durability::DurabilityReport::lost`]).
+    pub lost_writes: usize,
 }
 
 impl SuiteReport {
@@ -169,24 +172,30 @@ impl SuiteReport {
 /// Durability judged also against each member's own final state: a member
 /// that serves without an acknowledged write (it truncated it, or synced
 /// from a leader that lacked it) is a loss for every client connected to
-/// it, even when the member the final read reached has it.
+/// it, even when the member the final read reached has it. Returns the
+/// verdict and the writes lost as seen through any member (the union of
+/// [`durability::DurabilityReport::lost`]), from the same evidence.
 fn per_member(
-    overall: Verdict,
+    overall: durability::DurabilityReport,
     ops: &[Operation],
     by_member: Option<&BTreeMap<u32, BTreeMap<String, Option<String>>>>,
-) -> Verdict {
-    let mut evidence = match overall {
+) -> (Verdict, BTreeSet<String>) {
+    let mut lost = overall.lost;
+    let mut evidence = match overall.verdict {
         Verdict::Invalid { evidence } => evidence,
         Verdict::Valid => Vec::new(),
-        unknown => return unknown,
+        unknown => return (unknown, lost),
     };
     for (ordinal, state) in by_member.into_iter().flatten() {
-        if let Verdict::Invalid { evidence: e } = durability::check(ops, state) {
+        let member = durability::report(ops, state);
+        if let Verdict::Invalid { evidence: e } = member.verdict {
             evidence.push(format!("read through pod {ordinal} (after its own sync):"));
             evidence.extend(e.into_iter().take(10).map(|l| format!("  {l}")));
         }
+        lost.extend(member.lost);
     }
-    if evidence.is_empty() { Verdict::Valid } else { Verdict::Invalid { evidence } }
+    let verdict = if evidence.is_empty() { Verdict::Valid } else { Verdict::Invalid { evidence } };
+    (verdict, lost)
 }
 
 /// Run every checker over `bundle`.
@@ -197,13 +206,11 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
         CheckResult { checker: "linearizable-writes".into(), verdict: lin.verdict.clone() },
         CheckResult { checker: "session-guarantees".into(), verdict: session::check(&ops) },
     ];
-    results.push(CheckResult {
-        checker: "durability-and-integrity".into(),
-        verdict: match &bundle.final_state {
-            Some(fs) => per_member(durability::check(&ops, fs), &ops, bundle.final_by_member.as_ref()),
-            None => Verdict::Unknown { reason: "no final state was recorded (final.json)".into() },
-        },
-    });
+    let (durable, lost) = match &bundle.final_state {
+        Some(fs) => per_member(durability::report(&ops, fs), &ops, bundle.final_by_member.as_ref()),
+        None => (Verdict::Unknown { reason: "no final state was recorded (final.json)".into() }, BTreeSet::new()),
+    };
+    results.push(CheckResult { checker: "durability-and-integrity".into(), verdict: durable });
     let bound = bundle.facts.settle_bound_ns.unwrap_or(super::converge::SETTLE_BOUND.as_nanos() as u64);
     let quorum = bundle.probes.as_ref().map(|p| quorum::check_within(p, bundle.facts.settle_after_ns, bound));
     results.push(CheckResult {
@@ -220,6 +227,7 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
         stats: stats::stats(&ops),
         linear_elapsed: lin.elapsed,
         linear_violation: lin.violation,
+        lost_writes: lost.len(),
     })
 }
 

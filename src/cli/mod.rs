@@ -10,6 +10,7 @@ mod kind;
 mod operator;
 mod progress;
 mod provision;
+mod prune;
 mod report;
 mod run;
 mod smoke;
@@ -30,7 +31,7 @@ use zk_chaos::local::naming;
     version,
     after_help = "\
 Examples:
-  zk-chaos run                                   # the bundled features: faults, upgrades, scaling, checks
+  zk-chaos run                                   # the bundled features and plans: faults, upgrades, scaling, checks
   zk-chaos run features/leader_loss.feature --seed 7
   zk-chaos steps                                 # the step catalogue
   zk-chaos up --name zk --replicas 3 --version 3.9.6
@@ -47,11 +48,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run features and YAML plans (default: features/) and write the
-    /// run's output under reports/.
+    /// Run features and YAML plans (default: features/ and scenarios/) and
+    /// write the run's output under reports/ (older passing runs pruned).
     #[command(after_help = "\
 Examples:
-  sudo zk-chaos run                                     # every bundled feature but @slow ones
+  sudo zk-chaos run                                     # every bundled feature and plan but @slow, @kind, @race
   sudo zk-chaos run features/rolling_upgrade.feature --seed 42
   sudo zk-chaos run scenarios/leader-flapping.yaml
   sudo zk-chaos run features/random_schedule.feature --repeat 10 --until-fail   # hunt; failing schedules are shrunk
@@ -60,6 +61,8 @@ Examples:
   zk-chaos run --backend kind --reuse                   # a kind cluster with the operator built from here
   zk-chaos run --backend kube --context prod-eu --namespace chaos features/leader_loss.feature
   zk-chaos run --backend docker features/smoke.feature   # members as containers (feature `docker`)
+As root: sudo resets PATH, so `sudo cargo run` rarely finds cargo; build as yourself
+(`cargo build`), then `sudo ./target/debug/zk-chaos run`.
 Exit status: 0 every scenario passed, 1 some failed, 2 bad input.")]
     Run(run::RunArgs),
     /// The built-in acceptance job (no feature files): operator, faults,
@@ -117,6 +120,15 @@ Examples:
   sudo zk-chaos down --all            # also what a crashed run left behind
   sudo zk-chaos down --name zk --keep-data")]
     Down(down::DownArgs),
+    /// Remove old runs: reports beyond the newest N that passed, and local
+    /// run dirs no longer live. `zk-chaos run` prunes the same way at its end.
+    #[command(after_help = "\
+Examples:
+  zk-chaos prune --dry-run            # what would go
+  zk-chaos prune                      # keep the newest 20 runs (ZK_CHAOS_KEEP_RUNS), and every failed one
+  zk-chaos prune --keep 5 --failed-too
+  ZK_CHAOS_KEEP_RUNS=0 zk-chaos run   # a run that prunes nothing")]
+    Prune(prune::PruneArgs),
     /// Run the Kubernetes operator (the same as the zk-operator binary).
     #[command(after_help = "\
 Examples:
@@ -229,6 +241,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::report(a),
         Command::Status(a) => status::status(a).await,
         Command::Down(a) => down::down(a),
+        Command::Prune(a) => prune::prune(a),
         Command::Provision(a) => provision::provision(a).await,
         Command::Image(a) => image::image(a).await,
         Command::Operator(a) => operator::operator(a).await,

@@ -80,6 +80,11 @@ pub struct RunArgs {
     /// Parent directory of the run's output.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
+    /// Keep this many newest runs under --out; older passing runs are
+    /// removed at the end (failed ones stay; `zk-chaos prune`); 0 keeps all
+    /// [default: $ZK_CHAOS_KEEP_RUNS, else 20].
+    #[arg(long)]
+    keep_runs: Option<usize>,
     /// JVM heap per member, MiB.
     #[arg(long, default_value_t = 96)]
     heap_mb: u32,
@@ -267,6 +272,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     print!("{}", outcome.render_summary());
     let index = output::write(&outcome, label).with_context(|| format!("writing {}", out_dir.display()))?;
     println!("report: {}", index.display());
+    // Retention: the newest runs (20, `--keep-runs`, ZK_CHAOS_KEEP_RUNS) and
+    // every failed one stay; local run dirs no longer live go.
+    let work = args.work_dir.clone().unwrap_or_else(zk_chaos::local::state::default_work_dir);
+    let keep = args.keep_runs.unwrap_or_else(zk_chaos::retention::keep_runs_from_env);
+    super::prune::run_prune(&args.out, &work, keep, false, false, false);
     Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

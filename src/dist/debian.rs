@@ -442,22 +442,70 @@ impl Apt {
         Ok(packages.iter().filter_map(|p| infos.iter().find(|i| i.name == *p).cloned()).collect())
     }
 
+    /// Fetch `pkgs` into `dest`. Packages fetched before for this suite
+    /// (kept in `<cache>/apt/<suite>/debs/`, e.g. the bookworm dependency
+    /// jars every version shares) are linked from there, not downloaded
+    /// again.
     async fn download(&self, pkgs: &[PkgInfo], dest: &Path, progress: &dyn Progress) -> Result<(), DistError> {
-        let total: u64 = pkgs.iter().map(|p| p.size).sum();
+        std::fs::create_dir_all(dest).map_err(|e| DistError::io(format!("creating {}", dest.display()), e))?;
+        let shared = self.dir.join("debs");
+        let _ = std::fs::create_dir_all(&shared);
+        let known: Vec<String> = std::fs::read_dir(&shared)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut missing: Vec<&PkgInfo> = Vec::new();
+        for p in pkgs {
+            let reused = known
+                .iter()
+                .find(|f| is_deb_of(f, p))
+                .is_some_and(|f| link_or_copy(&shared.join(f), &dest.join(f)).is_ok());
+            if !reused {
+                missing.push(p);
+            }
+        }
+        let reused = pkgs.len() - missing.len();
+        if missing.is_empty() {
+            progress.stage(&format!("{reused} packages from Debian {} already in the cache", self.suite));
+            return Ok(());
+        }
+        let total: u64 = missing.iter().map(|p| p.size).sum();
+        let cached = if reused > 0 { format!("; {reused} already in the cache") } else { String::new() };
         progress.stage(&format!(
-            "downloading {} packages from Debian {} ({:.1} MB)",
-            pkgs.len(),
+            "downloading {} packages from Debian {} ({:.1} MB{cached})",
+            missing.len(),
             self.suite,
             total as f64 / 1e6
         ));
-        std::fs::create_dir_all(dest).map_err(|e| DistError::io(format!("creating {}", dest.display()), e))?;
         let mut c = self.command("apt-get");
-        c.args(["-q", "download"]).args(pkgs.iter().map(|p| format!("{}={}", p.name, p.version))).current_dir(dest);
+        c.args(["-q", "download"]).args(missing.iter().map(|p| format!("{}={}", p.name, p.version))).current_dir(dest);
         let size = || dir_size(dest);
         let watch = proc::Watch { size: &size, total: Some(total), progress };
         proc::run(c, Duration::from_secs(900), APT_HINT, Some(watch)).await?;
+        for e in std::fs::read_dir(dest).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".deb") && !known.contains(&name) {
+                let _ = link_or_copy(&e.path(), &shared.join(&name));
+            }
+        }
         Ok(())
     }
+}
+
+/// Whether `file` is the `.deb` `apt-get download` writes for `p`
+/// (`<name>_<version, ':' as %3a>_<arch>.deb`).
+fn is_deb_of(file: &str, p: &PkgInfo) -> bool {
+    let prefix = format!("{}_{}_", p.name, p.version.replace(':', "%3a"));
+    file.starts_with(&prefix) && file.ends_with(".deb") && !file[prefix.len()..].contains('_')
+}
+
+fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    if to.exists() {
+        return Ok(());
+    }
+    std::fs::hard_link(from, to).or_else(|_| std::fs::copy(from, to).map(|_| ()))
 }
 
 const APT_HINT: &str = "zk-chaos fetches ZooKeeper with apt on Debian/Ubuntu; elsewhere point ZK_CHAOS_ZK_HOME at \
@@ -638,6 +686,17 @@ pub(crate) async fn provision(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cached_deb_is_found_by_package_and_exact_version() {
+        let p = |name: &str, version: &str| PkgInfo { name: name.into(), version: version.into(), size: 1 };
+        let netty = p("libnetty-java", "1:4.1.48-7+deb12u1");
+        assert!(is_deb_of("libnetty-java_1%3a4.1.48-7+deb12u1_all.deb", &netty));
+        assert!(!is_deb_of("libnetty-java_1%3a4.1.48-7_all.deb", &netty), "another version");
+        assert!(!is_deb_of("libnetty-java-extra_1%3a4.1.48-7+deb12u1_all.deb", &netty), "another package");
+        assert!(!is_deb_of("libnetty-java_1%3a4.1.48-7+deb12u1_all.deb.partial", &netty));
+        assert!(is_deb_of("zookeeper_3.8.0-11+deb12u2_all.deb", &p("zookeeper", "3.8.0-11+deb12u2")));
+    }
 
     #[test]
     fn suites_are_chosen_per_exact_version() {

@@ -112,7 +112,10 @@ pub struct Evidence {
     pub quorum: Option<QuorumReport>,
     /// Every checker's verdict with its evidence.
     pub checks: Vec<CheckResult>,
-    /// Acknowledged writes the durability checker found lost.
+    /// Writes the durability checker's evidence shows lost (acknowledged
+    /// writes whose effect is gone, committed sequence numbers missing),
+    /// through the final read or any member's own: the same evidence as
+    /// its verdict ([`crate::check::suite::SuiteReport::lost_writes`]).
     pub lost_writes: usize,
     /// The offending key's operations, on a linearizability failure.
     pub linearizability_failure: Option<LinearFailure>,
@@ -169,7 +172,7 @@ impl Evidence {
         let probes = bundle.probes.as_deref().map(ProbeTimeline::summarise);
         let leader_changes = probes.as_ref().map(probes::leader_changes).unwrap_or_default();
         let recovery = probes::recovery(&faults, probes.as_ref(), &report.availability);
-        let lost_writes = lost_writes(&report.results);
+        let lost_writes = report.lost_writes;
         Ok(Self {
             span_ns: last_ns.saturating_sub(first_ns),
             first_ns,
@@ -217,19 +220,6 @@ impl Evidence {
     pub fn undecided_checks(&self) -> usize {
         self.checks.iter().filter(|c| matches!(c.verdict, Verdict::Unknown { .. })).count()
     }
-}
-
-/// Acknowledged writes the durability checker reports lost (its evidence
-/// lines starting with `lost write`).
-pub fn lost_writes(results: &[CheckResult]) -> usize {
-    results
-        .iter()
-        .filter(|r| r.checker == DURABILITY_CHECKER)
-        .map(|r| match &r.verdict {
-            Verdict::Invalid { evidence } => evidence.iter().filter(|e| e.starts_with("lost write")).count(),
-            _ => 0,
-        })
-        .sum()
 }
 
 fn counts(ops: &[Operation]) -> OpCounts {
@@ -323,31 +313,5 @@ mod tests {
         assert_eq!((s.buckets[3].unknown, s.buckets[3].p99_us), (1, 300_000));
         let c = counts(&ops);
         assert_eq!((c.total, c.ok, c.failed, c.unknown), (103, 100, 1, 2));
-    }
-
-    #[test]
-    fn lost_writes_are_counted_from_the_real_durability_checker() {
-        // /k acknowledged at w0-s2, then the final state shows the older value.
-        let v1 = Value::new(0, 1);
-        let v2 = Value::new(0, 2);
-        let stat = crate::history::StatLite { czxid: 1, mzxid: 2, version: 1 };
-        let ops = vec![
-            Operation {
-                call: Call::Create { path: "/k".into(), value: v1 },
-                outcome: Outcome::Ok { ret: Ret::Created { path: "/k".into(), stat: None } },
-                ..op(1, 0, Some(1), ok())
-            },
-            Operation {
-                call: Call::Set { path: "/k".into(), value: v2 },
-                outcome: Outcome::Ok { ret: Ret::Written { stat } },
-                ..op(2, 2, Some(3), ok())
-            },
-        ];
-        let final_state = [("/k".to_string(), Some(v1.to_string()))].into_iter().collect();
-        let verdict = crate::check::durability::check(&ops, &final_state);
-        assert!(verdict.is_invalid(), "{verdict:?}");
-        let results = vec![CheckResult { checker: DURABILITY_CHECKER.into(), verdict }];
-        assert_eq!(lost_writes(&results), 1);
-        assert_eq!(lost_writes(&[CheckResult { checker: DURABILITY_CHECKER.into(), verdict: Verdict::Valid }]), 0);
     }
 }

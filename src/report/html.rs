@@ -100,6 +100,9 @@ struct Summary {
     unavailable_ns: u64,
     workload_ns: u64,
     lost_writes: usize,
+    /// Scenarios whose durability verdict is invalid: the "Lost writes"
+    /// card is never green beside one, whatever the count says.
+    durability_invalid: usize,
     longest_recovery_ns: Option<u64>,
     longest_recovery_fault: String,
     unrecovered: Vec<String>,
@@ -116,6 +119,7 @@ fn summary(r: &RunRecord, s: &Score) -> Summary {
         unavailable_ns: s.unavailable_ns,
         workload_ns: s.workload_ns,
         lost_writes: 0,
+        durability_invalid: 0,
         longest_recovery_ns: None,
         longest_recovery_fault: String::new(),
         unrecovered: Vec::new(),
@@ -125,6 +129,9 @@ fn summary(r: &RunRecord, s: &Score) -> Summary {
     for (_, sc) in r.scenarios() {
         let Some(ev) = &sc.evidence else { continue };
         out.lost_writes += ev.lost_writes;
+        out.durability_invalid += usize::from(
+            ev.checks.iter().any(|c| c.checker == super::evidence::DURABILITY_CHECKER && c.verdict.is_invalid()),
+        );
         out.faults += ev.recovery.len();
         for rec in &ev.recovery {
             match rec.headline_ns() {

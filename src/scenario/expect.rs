@@ -147,6 +147,17 @@ pub async fn check(c: &dyn Cluster, expect: &Expect) -> Result<String, String> {
 
 /// Re-check `expect` every [`POLL_EVERY`] until it holds or `within` passes.
 pub async fn poll(c: &dyn Cluster, within: Duration, expect: &Expect) -> Result<String, String> {
+    poll_observed(c, within, expect, &|_| {}).await
+}
+
+/// [`poll`], telling `seen` what each unsuccessful round saw (for the
+/// progress display's live line and heartbeat).
+pub async fn poll_observed(
+    c: &dyn Cluster,
+    within: Duration,
+    expect: &Expect,
+    seen: &(dyn Fn(&str) + Send + Sync),
+) -> Result<String, String> {
     let start = Instant::now();
     loop {
         match check(c, expect).await {
@@ -157,7 +168,10 @@ pub async fn poll(c: &dyn Cluster, within: Duration, expect: &Expect) -> Result<
                     within.as_secs_f64()
                 ));
             }
-            Err(_) => tokio::time::sleep(POLL_EVERY).await,
+            Err(last) => {
+                seen(&last);
+                tokio::time::sleep(POLL_EVERY).await;
+            }
         }
     }
 }

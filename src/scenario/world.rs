@@ -18,7 +18,7 @@ mod findings;
 
 use super::context::RunContext;
 use super::evidence::{FaultEntry, ScenarioEvidence};
-use super::expect::{Expect, poll};
+use super::expect::{Expect, poll, poll_observed};
 use crate::check::converge::{self, Convergence, SETTLE_BOUND};
 use crate::check::linear::Budget;
 use crate::check::suite::{Bundle, RunFacts, SuiteReport, check_all};
@@ -608,7 +608,9 @@ impl ScenarioWorld {
     pub async fn wait_for(&mut self, within: Duration, expect: Expect) -> StepResult {
         let c = self.cluster()?;
         self.live(format!("waiting: {expect}"));
-        let r = poll(c.as_ref(), within, &expect).await;
+        let (ctx, name, shown) = (self.ctx.clone(), self.name.clone(), expect.to_string());
+        let seen = move |last: &str| ctx.set_live(&name, format!("waiting: {shown}; last seen: {last}"));
+        let r = poll_observed(c.as_ref(), within, &expect, &seen).await;
         self.live("");
         r.map_err(ScenarioError::Expectation)
     }

@@ -192,6 +192,27 @@ pub fn count(features: &[gherkin::Feature]) -> usize {
     features.iter().map(|f| f.scenarios.len() + f.rules.iter().map(|r| r.scenarios.len()).sum::<usize>()).sum()
 }
 
+/// The scenarios of `all` missing from `selected` (the same paths loaded
+/// without and with the tag filter), as `<key>: <name> (<tags>)`.
+pub fn left_out(all: &[gherkin::Feature], selected: &[gherkin::Feature]) -> Vec<String> {
+    let scenarios = |fs: &[gherkin::Feature]| -> Vec<(String, String, Vec<String>)> {
+        fs.iter()
+            .flat_map(|f| {
+                f.scenarios.iter().chain(f.rules.iter().flat_map(|r| r.scenarios.iter())).map(move |s| {
+                    let tags = f.tags.iter().chain(&s.tags).map(|t| format!("@{t}")).collect();
+                    (super::scenario_key(f, s), s.name.clone(), tags)
+                })
+            })
+            .collect()
+    };
+    let chosen: std::collections::BTreeSet<String> = scenarios(selected).into_iter().map(|(k, ..)| k).collect();
+    scenarios(all)
+        .into_iter()
+        .filter(|(k, ..)| !chosen.contains(k))
+        .map(|(k, name, tags)| format!("{k}: {name} ({})", tags.join(" ")))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +276,13 @@ mod tests {
         assert!(tags("@a and and").is_err());
         let missing = load(&[dir.path().join("nope")], &tags(DEFAULT_TAGS).unwrap()).unwrap_err();
         assert!(matches!(missing, LoadError::Path { .. }), "{missing}");
+        // What the tags leave out is listed, with its tags.
+        let paths = [dir.path().to_path_buf()];
+        let everything = load(&paths, &tags("not @zk-chaos-no-such-tag").unwrap()).unwrap();
+        let left = left_out(&everything, &load(&paths, &tags(DEFAULT_TAGS).unwrap()).unwrap());
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left[0].ends_with("t.feature:8: b (@family @slow)"), "{left:?}");
+        assert!(left[1].ends_with("t.feature:12: c (@family @kind)"), "{left:?}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod catalogue;
+pub mod console;
 pub mod load;
 pub mod matcher;
 pub mod output;

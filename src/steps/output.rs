@@ -167,9 +167,9 @@ pub fn write(outcome: &RunOutcome, backend: &str) -> Result<PathBuf, ReportError
     let dir = &outcome.out_dir;
     let io = |path: PathBuf| move |source| ReportError::Io { path, source };
     std::fs::create_dir_all(dir).map_err(io(dir.clone()))?;
+    // Compact: pretty-printed, the bundled features' outcome was 12 MB, compact 5 MB.
     let json = dir.join("outcome.json");
-    let bytes =
-        serde_json::to_vec_pretty(outcome).map_err(|e| ReportError::Io { path: json.clone(), source: e.into() })?;
+    let bytes = serde_json::to_vec(outcome).map_err(|e| ReportError::Io { path: json.clone(), source: e.into() })?;
     std::fs::write(&json, bytes).map_err(io(json.clone()))?;
     let summary = dir.join("summary.txt");
     std::fs::write(&summary, outcome.render_summary()).map_err(io(summary.clone()))?;
@@ -283,6 +283,7 @@ mod tests {
             run_id: "20261121-000000-7".into(),
             seed: 7,
             tags: "not @slow".into(),
+            not_selected: vec!["a.feature:9: a soak (@slow)".into()],
             scenarios: vec![
                 scenario(
                     "a.feature",
@@ -329,6 +330,13 @@ mod tests {
         assert_eq!(index, dir.join("index.html"));
         assert!(root.path().join("index.html").is_file(), "the reports index");
         assert!(!dir.join("work").exists(), "the scratch histories are filed away");
+        let summary = std::fs::read_to_string(dir.join("summary.txt")).unwrap();
+        assert!(
+            summary.contains(
+                "NOT RUN  1 scenario(s) left out by the tags `not @slow`:\n        a.feature:9: a soak (@slow)"
+            ),
+            "{summary}"
+        );
         let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
         assert!(junit.contains("no such member"), "{junit}");
     }

@@ -72,6 +72,9 @@ pub struct RunOutcome {
     pub scenarios: Vec<ScenarioOutcome>,
     /// Parse errors cucumber reported.
     pub parse_errors: Vec<String>,
+    /// Scenarios in the given paths the tags left out, as
+    /// `<key>: <name> (<tags>)`: shown in the summary, never silently dropped.
+    pub not_selected: Vec<String>,
     /// Wall time.
     pub elapsed: Duration,
     /// The output directory.
@@ -122,6 +125,17 @@ impl RunOutcome {
         }
         for e in &self.parse_errors {
             let _ = writeln!(out, "  ERROR {e}");
+        }
+        if !self.not_selected.is_empty() {
+            let _ = writeln!(
+                out,
+                "  NOT RUN  {} scenario(s) left out by the tags `{}`:",
+                self.not_selected.len(),
+                self.tags
+            );
+            for n in &self.not_selected {
+                let _ = writeln!(out, "        {n}");
+            }
         }
         let passed = self.scenarios.iter().filter(|s| s.status == Status::Passed).count();
         let _ = writeln!(
@@ -180,6 +194,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let tags = load::backend_tags(opts.backend.label(), opts.tags.as_deref());
     let filter = load::tags(&tags)?;
     let features = load::load(&opts.paths, &filter)?;
+    let not_selected = load::left_out(&load::load(&opts.paths, &load::tags("not @zk-chaos-no-such-tag")?)?, &features);
     if load::count(&features) == 0 {
         let paths = opts.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
         return Err(RunError::Empty { paths, tags });
@@ -233,6 +248,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         tags,
         scenarios,
         parse_errors: collector.parse_errors,
+        not_selected,
         elapsed: start.elapsed(),
         out_dir: opts.out_dir.clone(),
     };

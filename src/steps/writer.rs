@@ -1,11 +1,13 @@
 //! A cucumber writer that records every scenario's steps with their
 //! timings and outcomes (for the summary and the run record) and shows
 //! live progress: one line per running scenario with its step and what it
-//! is doing (the fault in effect, the wait), or plain lines without a TTY.
+//! is doing (the fault in effect, the wait), fitted to the terminal's width,
+//! or without a TTY plain lines labelled with their scenario and a
+//! heartbeat every 10 s for a step still running.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cucumber::event::{self, Cucumber, Feature, Rule, Scenario, Step};
 use cucumber::gherkin;
@@ -13,6 +15,7 @@ use cucumber::{Event, Writer, parser};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use super::console;
 use super::{ZkWorld, panic_message};
 use crate::scenario::{RunContext, ScenarioEvidence};
 
@@ -85,26 +88,51 @@ pub struct Collector {
     index: HashMap<String, usize>,
     step_started: HashMap<String, Instant>,
     bars: Option<Arc<Bars>>,
+    /// Without a terminal: the steps running now, for the heartbeat.
+    running: Option<Arc<Running>>,
 }
 
-/// The live lines: per running scenario its bar and the text before the
-/// live part; a ticker refreshes the live part twice a second.
+/// The live lines: per running scenario its bar, its name and its step; a
+/// ticker refreshes them twice a second, fitted to the terminal's width.
 struct Bars {
     multi: MultiProgress,
-    lines: std::sync::Mutex<HashMap<String, (ProgressBar, String)>>,
+    lines: std::sync::Mutex<HashMap<String, (ProgressBar, String, String)>>,
 }
 
 impl Bars {
     fn refresh(&self, ctx: &RunContext) {
-        for (key, (bar, base)) in self.lines.lock().expect("not poisoned").iter() {
-            let live = ctx.live(key);
-            bar.set_message(if live.is_empty() { base.clone() } else { format!("{base} ⟶ {live}") });
+        let width = console::terminal_width().saturating_sub(console::BAR_PREFIX);
+        for (key, (bar, name, step)) in self.lines.lock().expect("not poisoned").iter() {
+            bar.set_message(console::fit(name, step, &ctx.live(key), width));
         }
     }
 }
 
-fn shorten(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+/// A step running now, as the heartbeat sees it.
+struct RunningStep {
+    label: String,
+    step: String,
+    started: Instant,
+    last_beat: Duration,
+}
+
+/// The steps running now (piped output): a ticker prints a heartbeat for
+/// each that has run [`console::HEARTBEAT_EVERY`] since its start or last beat.
+#[derive(Default)]
+struct Running {
+    steps: std::sync::Mutex<HashMap<String, RunningStep>>,
+}
+
+impl Running {
+    fn beat(&self, ctx: &RunContext) {
+        for (key, r) in self.steps.lock().expect("not poisoned").iter_mut() {
+            let elapsed = r.started.elapsed();
+            if console::heartbeat_due(elapsed, r.last_beat) {
+                r.last_beat = elapsed;
+                eprintln!("{}", console::heartbeat(&r.label, &r.step, elapsed, &ctx.live(key)));
+            }
+        }
+    }
 }
 
 impl Collector {
@@ -122,6 +150,17 @@ impl Collector {
                 }
             });
         }
+        let running = (!live).then(|| Arc::new(Running::default()));
+        if let Some(r) = &running {
+            let (weak, ctx) = (Arc::downgrade(r), ctx.clone());
+            tokio::spawn(async move {
+                while let Some(r) = weak.upgrade() {
+                    r.beat(&ctx);
+                    drop(r);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        }
         Self {
             ctx,
             start: Instant::now(),
@@ -130,7 +169,13 @@ impl Collector {
             index: HashMap::new(),
             step_started: HashMap::new(),
             bars,
+            running,
         }
+    }
+
+    /// Print a line of scenario `key`, every line of it labelled.
+    fn say(&self, key: &str, text: String) {
+        self.println(console::labelled(&console::label(key), &text));
     }
 
     fn println(&self, line: String) {
@@ -142,11 +187,11 @@ impl Collector {
         }
     }
 
-    fn set_base(&self, key: &str, base: String) {
+    fn set_step(&self, key: &str, step: String) {
         if let Some(b) = &self.bars
             && let Some(line) = b.lines.lock().expect("not poisoned").get_mut(key)
         {
-            line.1 = base;
+            line.2 = step;
         }
     }
 
@@ -173,16 +218,15 @@ impl Collector {
                     let bar = b.multi.add(ProgressBar::new_spinner());
                     bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}").expect("valid"));
                     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-                    let base = shorten(&s.name, 40);
-                    bar.set_message(base.clone());
-                    b.lines.lock().expect("not poisoned").insert(key.clone(), (bar, base));
+                    bar.set_message(s.name.clone());
+                    b.lines.lock().expect("not poisoned").insert(key.clone(), (bar, s.name.clone(), String::new()));
                 } else {
-                    self.println(format!("▶ {}: {}  ({key})", f.name, s.name));
+                    self.say(&key, format!("▶ {}: {}  ({key})", f.name, s.name));
                 }
             }
             Scenario::Step(step, ev) | Scenario::Background(step, ev) => self.on_step(&key, &step, ev),
             Scenario::Hook(ty, event::Hook::Failed(_, info)) => {
-                self.println(format!("  hook {ty:?} failed in {key}: {}", panic_message(&*info)));
+                self.say(&key, format!("  hook {ty:?} failed in {key}: {}", panic_message(&*info)));
             }
             Scenario::Finished => {
                 let elapsed = self.start.elapsed().as_millis() as u64;
@@ -195,11 +239,14 @@ impl Collector {
                 let (mark, status) = if sc.status == Status::Passed { ("✔", "passed") } else { ("✘", "FAILED") };
                 let line = format!("{mark} {}: {} {status} in {:.1}s", sc.feature, sc.name, sc.millis as f64 / 1000.0);
                 if let Some(b) = &self.bars
-                    && let Some((bar, _)) = b.lines.lock().expect("not poisoned").remove(&key)
+                    && let Some((bar, ..)) = b.lines.lock().expect("not poisoned").remove(&key)
                 {
                     bar.finish_and_clear();
                 }
-                self.println(line);
+                if let Some(r) = &self.running {
+                    r.steps.lock().expect("not poisoned").remove(&key);
+                }
+                self.say(&key, line);
             }
             _ => {}
         }
@@ -210,8 +257,16 @@ impl Collector {
         let (status, error) = match ev {
             Step::Started => {
                 self.step_started.insert(key.to_string(), Instant::now());
-                let sc = &self.scenarios[i];
-                self.set_base(key, format!("{} │ {}", shorten(&sc.name, 40), shorten(&step.value, 48)));
+                self.set_step(key, step.value.clone());
+                if let Some(r) = &self.running {
+                    let running = RunningStep {
+                        label: console::label(key),
+                        step: format!("{} {}", step.keyword.trim(), step.value),
+                        started: Instant::now(),
+                        last_beat: Duration::ZERO,
+                    };
+                    r.steps.lock().expect("not poisoned").insert(key.to_string(), running);
+                }
                 return;
             }
             Step::Passed(..) => (Status::Passed, None),
@@ -219,6 +274,9 @@ impl Collector {
             Step::Failed(_, _, _, err) => (Status::Failed, Some(step_error(&err))),
         };
         let millis = self.step_started.remove(key).map_or(0, |t| t.elapsed().as_millis() as u64);
+        if let Some(r) = &self.running {
+            r.steps.lock().expect("not poisoned").remove(key);
+        }
         let out = StepOutcome {
             keyword: step.keyword.trim().to_string(),
             text: step.value.clone(),
@@ -238,7 +296,7 @@ impl Collector {
             line.push_str(&format!("\n      {}", e.replace('\n', "\n      ")));
         }
         if status == Status::Failed || self.bars.is_none() {
-            self.println(line);
+            self.say(key, line);
         }
         self.scenarios[i].steps.push(out);
     }

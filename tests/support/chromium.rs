@@ -17,17 +17,17 @@ use tungstenite::{Message, WebSocket};
 /// Where Debian's package puts it.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// The browser binary, or `None` (after saying so loudly) when missing.
-/// Under CI (`CI` set) a missing browser is a failure, never a silent pass.
-pub fn find() -> Option<PathBuf> {
+/// The browser binary, or `None` (after reporting `test`'s browser part as
+/// NOT RUN, uncaptured) when missing. Under CI (`CI` set) a missing browser
+/// is a failure, never a silent pass.
+pub fn find(test: &str) -> Option<PathBuf> {
     let path = std::env::var_os("ZK_CHAOS_CHROMIUM").map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from);
     if path.is_file() {
         return Some(path);
     }
-    let msg =
-        format!("NOT RUN: chromium not found at {} (apt-get install chromium; .ci/run installs it)", path.display());
-    eprintln!("\n{}\n{msg}\n{}\n", "=".repeat(msg.len()), "=".repeat(msg.len()));
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
+    let reason = format!("chromium not found at {} (apt-get install chromium; .ci/run installs it)", path.display());
+    assert!(std::env::var_os("CI").is_none(), "{reason}");
+    crate::not_run::report(test, "the browser check", &reason);
     None
 }
 

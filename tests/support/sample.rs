@@ -64,6 +64,7 @@ pub fn summarise_only(b: &Bundle) -> SuiteReport {
         stats: stats::stats(&ops),
         linear_elapsed: Duration::ZERO,
         linear_violation: None,
+        lost_writes: 0,
     }
 }
 
