@@ -47,7 +47,7 @@ fn main() -> ExitCode {
             tags: env("ZK_CHAOS_TAGS"),
             seed,
             concurrency: env("ZK_CHAOS_CONCURRENCY").and_then(|s| s.parse().ok()).unwrap_or(2),
-            out_dir: root.join("reports").join(runner::run_id(seed)),
+            out_dir: runner::claim_run_dir(&root.join("reports"), seed).expect("a run directory under reports/"),
             base: EnsembleSpec::new("zk", 3, "3.9.6"),
             backend: Default::default(),
             live: std::io::stderr().is_terminal(),

@@ -162,7 +162,10 @@ impl RunArgs {
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let seed = args.seed.unwrap_or_else(rand::random);
-    let out_dir = args.out.join(runner::run_id(seed));
+    // Claimed atomically: two runs started in the same second with the same
+    // seed never share (and overwrite) one directory.
+    let out_dir = runner::claim_run_dir(&args.out, seed)
+        .with_context(|| format!("creating a run directory under {}", args.out.display()))?;
     let label = args.backend.label();
     // Whatever fails before the scenarios run still leaves a record, JUnit
     // and Cucumber JSON saying so (for CI), then the error.

@@ -176,6 +176,29 @@ pub fn run_id(seed: u64) -> String {
     format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:x}", rem / 3600, rem % 3600 / 60, rem % 60, seed & 0xffff)
 }
 
+/// Claim a fresh run directory under `parent` for a run with `seed`: the
+/// [`run_id`] when that directory does not exist yet, else the id with
+/// `-2`, `-3`... appended. The directory is created with `mkdir` (never
+/// reused), so two runs started in the same second with the same seed (the
+/// default seed of `cargo test` is 1) never write into one directory.
+pub fn claim_run_dir(parent: &std::path::Path, seed: u64) -> std::io::Result<PathBuf> {
+    claim_dir_as(parent, &run_id(seed))
+}
+
+/// [`claim_run_dir`] with the id given.
+fn claim_dir_as(parent: &std::path::Path, id: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(parent)?;
+    for n in 1u32..10_000 {
+        let dir = if n == 1 { parent.join(id) } else { parent.join(format!("{id}-{n}")) };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, format!("every run directory {id}-N exists")))
+}
+
 /// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
 fn civil(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -266,5 +289,32 @@ mod tests {
         assert_eq!(civil(11_016), (2000, 2, 29));
         let id = run_id(0xbeef);
         assert!(Regex::new(r"^\d{8}-\d{6}-beef$").unwrap().is_match(&id), "{id}");
+    }
+
+    #[test]
+    fn two_runs_with_one_id_get_two_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = claim_dir_as(tmp.path(), "20261129-170000-1").unwrap();
+        let b = claim_dir_as(tmp.path(), "20261129-170000-1").unwrap();
+        let c = claim_dir_as(tmp.path(), "20261129-170000-1").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.file_name().unwrap(), "20261129-170000-1");
+        assert_eq!(b.file_name().unwrap(), "20261129-170000-1-2");
+        assert_eq!(c.file_name().unwrap(), "20261129-170000-1-3");
+        assert!(a.is_dir() && b.is_dir() && c.is_dir());
+    }
+
+    #[test]
+    fn concurrent_claims_never_share_a_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let root = root.clone();
+                std::thread::spawn(move || claim_run_dir(&root, 1).unwrap())
+            })
+            .collect();
+        let dirs: std::collections::BTreeSet<PathBuf> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(dirs.len(), 8);
     }
 }
