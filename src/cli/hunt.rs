@@ -11,9 +11,9 @@ use zk_chaos::hunt::{Failure, ShrinkBound, Shrinker, Tally, attempt_seed, show_f
 use zk_chaos::report::artifacts;
 use zk_chaos::steps::output;
 use zk_chaos::steps::runner::{self, RunOptions, RunOutcome};
-use zk_chaos::steps::writer::{ScenarioOutcome, Status};
+use zk_chaos::steps::writer::{LiveRun, ScenarioOutcome, Status};
 
-use super::interrupted;
+use super::{InterruptedBy, interrupted};
 
 /// The text that starts a random schedule step.
 const SCHEDULE_STEP: &str = "I run a random schedule of ";
@@ -113,9 +113,16 @@ async fn run_once(
 
 async fn run_options(o: RunOptions, label: &str) -> anyhow::Result<RunOutcome> {
     let out_dir = o.out_dir.clone();
+    let live = std::sync::Arc::new(LiveRun::default());
     let outcome = tokio::select! {
-        r = runner::run(o) => r?,
-        _ = interrupted() => anyhow::bail!("interrupted; the scenarios' ensembles were removed"),
+        r = runner::run_live(o.clone(), live.clone()) => r?,
+        sig = interrupted() => {
+            // Dropping the run removed the ensembles; what finished is kept.
+            let outcome = runner::interrupted_outcome(&o, &live, sig.name());
+            output::write(&outcome, label).with_context(|| format!("writing {}", out_dir.display()))?;
+            eprintln!("interrupted ({}); the scenarios' ensembles were removed", sig.name());
+            return Err(InterruptedBy(sig).into());
+        }
     };
     output::write(&outcome, label).with_context(|| format!("writing {}", out_dir.display()))?;
     Ok(outcome)

@@ -251,7 +251,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Resolve when the process receives Ctrl-C or SIGTERM.
-pub async fn interrupted() {
+pub async fn interrupted() -> Interrupt {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
@@ -261,8 +261,45 @@ pub async fn interrupted() {
         }
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
+        _ = tokio::signal::ctrl_c() => Interrupt::Int,
+        _ = term => Interrupt::Term,
+    }
+}
+
+/// A command stopped by a signal (an error, so it can cross `?`).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {}", .0.name())]
+pub struct InterruptedBy(pub Interrupt);
+
+/// The signal that interrupted a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    /// SIGINT (Ctrl-C).
+    Int,
+    /// SIGTERM (a CI timeout, `kill`).
+    Term,
+}
+
+impl Interrupt {
+    /// The conventional exit status: 128 + the signal number (130, 143).
+    pub fn exit_code(self) -> std::process::ExitCode {
+        std::process::ExitCode::from(self.status())
+    }
+
+    /// 128 + the signal number.
+    pub fn status(self) -> u8 {
+        match self {
+            Self::Int => 130,
+            Self::Term => 143,
+        }
+    }
+
+    /// `SIGINT` or `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Int => "SIGINT",
+            Self::Term => "SIGTERM",
+        }
     }
 }
 
@@ -273,5 +310,11 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn signals_exit_with_128_plus_their_number() {
+        assert_eq!(super::Interrupt::Int.status(), 128 + 2);
+        assert_eq!(super::Interrupt::Term.status(), 128 + 15);
     }
 }

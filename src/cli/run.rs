@@ -21,6 +21,7 @@ use zk_chaos::kind::setup::{self, OperatorImage};
 use zk_chaos::kind::{DEFAULT_NAME, Runner, SystemRunner};
 use zk_chaos::kube_backend::ConnectOptions;
 use zk_chaos::steps::runner::{self, RunOptions};
+use zk_chaos::steps::writer::LiveRun;
 use zk_chaos::steps::{load, output};
 
 use super::progress::Spinner;
@@ -237,19 +238,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return match super::hunt::run(hunt).await {
             Ok(true) => Ok(ExitCode::SUCCESS),
             Ok(false) => Ok(ExitCode::FAILURE),
-            Err(e) if e.to_string().starts_with("interrupted") => {
-                eprintln!("{e}");
-                Ok(ExitCode::from(130))
+            Err(e) if e.downcast_ref::<super::InterruptedBy>().is_some() => {
+                let sig = e.downcast_ref::<super::InterruptedBy>().map_or(super::Interrupt::Int, |i| i.0);
+                Ok(sig.exit_code())
             }
             Err(e) => fail_early(2, format!("{e:#}")),
         };
     }
+    let live = Arc::new(LiveRun::default());
     let outcome = tokio::select! {
-        r = runner::run(opts) => match r {
+        r = runner::run_live(opts.clone(), live.clone()) => match r {
             Ok(o) => o,
             Err(e) => return fail_early(2, e.to_string()),
         },
-        _ = interrupted() => {
+        sig = interrupted() => {
             match &backend {
                 // Dropping the run drops every scenario's cluster, whose Drop
                 // kills its servers and removes its namespaces.
@@ -268,8 +270,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            let _ = output::write_failed(&out_dir, label, seed, "interrupted", started.elapsed());
-            return Ok(ExitCode::from(130));
+            // Every scenario that finished is kept, the running ones are
+            // marked interrupted, with the run's real times.
+            let outcome = runner::interrupted_outcome(&opts, &live, sig.name());
+            print!("{}", outcome.render_summary());
+            match output::write(&outcome, label) {
+                Ok(index) => println!("report: {}", index.display()),
+                Err(e) => eprintln!("could not write the report: {e}"),
+            }
+            return Ok(sig.exit_code());
         }
     };
     print!("{}", outcome.render_summary());

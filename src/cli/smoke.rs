@@ -24,10 +24,10 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<ExitCode> {
     let opts = SmokeOptions { quorum_timeout: std::time::Duration::from_secs(args.ensemble.quorum_timeout) };
     let summary = tokio::select! {
         s = smoke::run(&spec, &opts, &spinner) => s,
-        _ = interrupted() => {
+        sig = interrupted() => {
             spinner.finish();
-            eprintln!("interrupted; everything created so far was removed");
-            return Ok(ExitCode::from(130));
+            eprintln!("interrupted ({}); everything created so far was removed", sig.name());
+            return Ok(sig.exit_code());
         }
     };
     spinner.finish();

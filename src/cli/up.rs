@@ -51,7 +51,7 @@ async fn up_plain(args: UpArgs) -> anyhow::Result<ExitCode> {
     };
     let (ensemble, took) = tokio::select! {
         r = work => r?,
-        _ = interrupted() => return Ok(interrupted_exit(&spinner)),
+        sig = interrupted() => return Ok(interrupted_exit(&spinner, sig)),
     };
     spinner.finish();
     println!("quorum in {:.1}s after the servers started\n", took.as_secs_f64());
@@ -83,7 +83,7 @@ async fn up_managed(args: UpArgs, file: PathBuf) -> anyhow::Result<ExitCode> {
     };
     let (mut sup, took) = tokio::select! {
         r = work => r?,
-        _ = interrupted() => return Ok(interrupted_exit(&spinner)),
+        sig = interrupted() => return Ok(interrupted_exit(&spinner, sig)),
     };
     spinner.finish();
     println!("the operator converged in {:.1}s\n", took.as_secs_f64());
@@ -118,10 +118,10 @@ async fn up_managed(args: UpArgs, file: PathBuf) -> anyhow::Result<ExitCode> {
     tear_down(sup.into_ensemble()).await
 }
 
-fn interrupted_exit(spinner: &Spinner) -> ExitCode {
+fn interrupted_exit(spinner: &Spinner, sig: super::Interrupt) -> ExitCode {
     spinner.finish();
-    eprintln!("interrupted; everything created so far was removed");
-    ExitCode::from(130)
+    eprintln!("interrupted ({}); everything created so far was removed", sig.name());
+    sig.exit_code()
 }
 
 async fn tear_down(ensemble: LocalEnsemble) -> anyhow::Result<ExitCode> {

@@ -24,6 +24,8 @@ fn outcome(s: Status) -> Outcome {
         Status::Passed => Outcome::Passed,
         Status::Failed => Outcome::Failed,
         Status::Skipped => Outcome::Skipped,
+        // Not passed: CI must not count a scenario cut short as a pass.
+        Status::Interrupted => Outcome::Failed,
     }
 }
 
@@ -155,8 +157,13 @@ pub fn record(outcome: &RunOutcome, backend: &str) -> Result<RunRecord, ReportEr
         f.scenarios.push(scenario_record(&outcome.out_dir, i + 1, s)?);
     }
     r.features = order.into_iter().filter_map(|p| features.remove(&p)).collect();
-    if !outcome.parse_errors.is_empty() {
-        r.error = Some(outcome.parse_errors.join("\n"));
+    let mut errors = outcome.parse_errors.clone();
+    if let Some(why) = &outcome.interrupted {
+        let done = outcome.scenarios.iter().filter(|s| s.status != Status::Interrupted).count();
+        errors.push(format!("interrupted ({why}) after {done} finished scenario(s)"));
+    }
+    if !errors.is_empty() {
+        r.error = Some(errors.join("\n"));
     }
     r.finish(outcome.elapsed);
     Ok(r)
@@ -195,6 +202,8 @@ pub fn write_failed(
 ) -> Result<PathBuf, ReportError> {
     let run_id = run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let mut r = new_record(&run_id, backend, seed);
+    // The run started `elapsed` ago, not now.
+    r.started = report::record::rfc3339(SystemTime::now() - elapsed);
     r.error = Some(error.to_string());
     r.finish(elapsed);
     let written = report::write(&r, run_dir)?;
@@ -304,6 +313,7 @@ mod tests {
             parse_errors: Vec::new(),
             elapsed: Duration::from_secs(12),
             out_dir: dir.clone(),
+            interrupted: None,
         };
         let r = record(&outcome, "local").unwrap();
         assert_eq!(r.run_id, outcome.run_id);
@@ -351,5 +361,53 @@ mod tests {
         let record = RunRecord::load(&dir).unwrap();
         assert_eq!(record.error.as_deref(), Some("features/x.feature:4: no step matches"));
         assert!(dir.join("cucumber.json").is_file());
+    }
+
+    #[test]
+    fn a_report_written_after_a_long_wait_starts_when_the_run_started() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("20261121-000000-2");
+        write_failed(&dir, "local", 1, "interrupted", Duration::from_secs(600)).unwrap();
+        let record = RunRecord::load(&dir).unwrap();
+        let started = humantime::parse_rfc3339(&record.started).unwrap();
+        let finished = humantime::parse_rfc3339(record.finished.as_deref().unwrap()).unwrap();
+        assert_eq!(finished.duration_since(started).unwrap().as_secs() / 60, 10, "{record:?}");
+    }
+
+    #[test]
+    fn an_interrupted_run_keeps_its_finished_scenarios_and_marks_the_rest() {
+        use crate::steps::runner::{RunOptions, interrupted_outcome};
+        use crate::steps::writer::LiveRun;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("20261121-000000-3");
+        let live = LiveRun::default();
+        let done = scenario("a.feature", "kill", 3, vec![step("I kill the leader", 4, Status::Passed, None)], None);
+        let running = scenario("b.feature", "wait", 5, vec![step("I wait 1s", 6, Status::Passed, None)], None);
+        live.set(0, &done, false);
+        live.set(1, &running, false);
+        live.set(0, &done, true);
+        let opts = RunOptions {
+            paths: Vec::new(),
+            tags: None,
+            seed: 3,
+            concurrency: 1,
+            out_dir: dir.clone(),
+            base: crate::local::EnsembleSpec::new("zk", 3, "3.9.6"),
+            backend: Default::default(),
+            live: false,
+            schedule_subset: None,
+        };
+        let outcome = interrupted_outcome(&opts, &live, "SIGTERM");
+        assert!(!outcome.passed());
+        let statuses: Vec<Status> = outcome.scenarios.iter().map(|s| s.status).collect();
+        assert_eq!(statuses, [Status::Passed, Status::Interrupted]);
+        assert_eq!(outcome.scenarios[1].steps.last().unwrap().error.as_deref(), Some("SIGTERM"));
+        assert!(outcome.render_summary().contains("INTERRUPTED (SIGTERM) after 1 finished scenario(s)"));
+        std::fs::create_dir_all(&dir).unwrap();
+        write(&outcome, "local").unwrap();
+        let record = RunRecord::load(&dir).unwrap();
+        let outcomes: Vec<Outcome> = record.scenarios().map(|(_, s)| s.outcome).collect();
+        assert_eq!(outcomes, [Outcome::Passed, Outcome::Failed], "the finished scenario is kept");
+        assert!(record.error.as_deref().unwrap().contains("interrupted (SIGTERM)"), "{:?}", record.error);
     }
 }

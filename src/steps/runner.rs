@@ -12,7 +12,7 @@ use futures::stream;
 use regex::Regex;
 
 use super::load::{self, LoadError};
-use super::writer::{Collector, ScenarioOutcome, Status};
+use super::writer::{Collector, LiveRun, ScenarioOutcome, Status};
 use super::{ZkWorld, after, before, dispatch, quiet_step_failures, set_context};
 use crate::cluster::BackendConfig;
 use crate::local::EnsembleSpec;
@@ -79,12 +79,17 @@ pub struct RunOutcome {
     pub elapsed: Duration,
     /// The output directory.
     pub out_dir: PathBuf,
+    /// Why the run stopped before every scenario finished (`None`: it ran
+    /// to the end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 impl RunOutcome {
     /// Whether every scenario passed (and at least one ran).
     pub fn passed(&self) -> bool {
         !self.scenarios.is_empty()
+            && self.interrupted.is_none()
             && self.parse_errors.is_empty()
             && self.scenarios.iter().all(|s| s.status == Status::Passed)
     }
@@ -95,7 +100,11 @@ impl RunOutcome {
         let _ = writeln!(out, "\nzk-chaos run {} (seed {}, tags `{}`)", self.run_id, self.seed, self.tags);
         let mut busy = 0u64;
         for s in &self.scenarios {
-            let mark = if s.status == Status::Passed { "PASS" } else { "FAIL" };
+            let mark = match s.status {
+                Status::Passed => "PASS",
+                Status::Interrupted => "INTR",
+                Status::Failed | Status::Skipped => "FAIL",
+            };
             let waited: u64 = s.steps.iter().filter(|st| is_waiting(&st.text)).map(|st| st.millis).sum();
             busy += s.millis;
             let _ = writeln!(
@@ -136,6 +145,10 @@ impl RunOutcome {
             for n in &self.not_selected {
                 let _ = writeln!(out, "        {n}");
             }
+        }
+        if let Some(why) = &self.interrupted {
+            let done = self.scenarios.iter().filter(|s| s.status != Status::Interrupted).count();
+            let _ = writeln!(out, "  INTERRUPTED ({why}) after {done} finished scenario(s)");
         }
         let passed = self.scenarios.iter().filter(|s| s.status == Status::Passed).count();
         let _ = writeln!(
@@ -214,6 +227,13 @@ fn civil(z: i64) -> (i64, u32, u32) {
 
 /// Load, check and run; returns the outcome of every scenario.
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+    run_live(opts, Arc::new(LiveRun::default())).await
+}
+
+/// [`run`], mirroring every scenario into `live` as it goes: when the
+/// returned future is dropped (the run interrupted), [`interrupted_outcome`]
+/// still has every finished scenario.
+pub async fn run_live(opts: RunOptions, live: Arc<LiveRun>) -> Result<RunOutcome, RunError> {
     let tags = load::backend_tags(opts.backend.label(), opts.tags.as_deref());
     let filter = load::tags(&tags)?;
     let features = load::load(&opts.paths, &filter)?;
@@ -230,13 +250,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             .with_schedule_subset(opts.schedule_subset.clone()),
     );
     set_context(ctx.clone());
+    live.start(ctx.clone());
     quiet_step_failures();
     let start = Instant::now();
     let any = Regex::new("^(.*)$").expect("valid");
     let collector = cucumber::Cucumber::<_, _, _, _, _, cucumber::cli::Empty>::custom(
         Loaded(features),
         cucumber::runner::Basic::<ZkWorld>::default(),
-        Collector::new(ctx.clone(), opts.live),
+        Collector::new(ctx.clone(), opts.live).with_live_run(live.clone()),
     )
     .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
     .max_concurrent_scenarios(opts.concurrency.max(1))
@@ -248,8 +269,49 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     .run(())
     .await;
     let mut scenarios = collector.scenarios;
+    attach_evidence(&mut scenarios, &ctx);
+    let run_id = opts.out_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let outcome = RunOutcome {
+        run_id,
+        seed: opts.seed,
+        tags,
+        scenarios,
+        parse_errors: collector.parse_errors,
+        not_selected,
+        elapsed: start.elapsed(),
+        out_dir: opts.out_dir.clone(),
+        interrupted: None,
+    };
+    Ok(outcome)
+}
+
+/// The outcome of a run that was interrupted (its [`run_live`] future
+/// dropped, `why` says by what): every scenario that finished as it ended,
+/// with its evidence, the ones that were running marked
+/// [`Status::Interrupted`], and the real wall time.
+pub fn interrupted_outcome(opts: &RunOptions, live: &LiveRun, why: &str) -> RunOutcome {
+    let elapsed = live.elapsed();
+    let mut scenarios = live.snapshot(elapsed.as_millis() as u64, why);
+    if let Some(ctx) = live.context() {
+        attach_evidence(&mut scenarios, &ctx);
+    }
+    RunOutcome {
+        run_id: opts.out_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        seed: opts.seed,
+        tags: load::backend_tags(opts.backend.label(), opts.tags.as_deref()),
+        scenarios,
+        parse_errors: Vec::new(),
+        not_selected: Vec::new(),
+        elapsed,
+        out_dir: opts.out_dir.clone(),
+        interrupted: Some(why.to_string()),
+    }
+}
+
+/// Give each scenario the evidence its world recorded (taken from `ctx`).
+fn attach_evidence(scenarios: &mut [ScenarioOutcome], ctx: &RunContext) {
     let mut evidence = ctx.take_evidence();
-    for s in &mut scenarios {
+    for s in scenarios.iter_mut() {
         if let Some(i) = evidence.iter().position(|e| e.name == s.key) {
             let e = evidence.swap_remove(i);
             for st in &mut s.steps {
@@ -264,18 +326,6 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             s.evidence = Some(e);
         }
     }
-    let run_id = opts.out_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let outcome = RunOutcome {
-        run_id,
-        seed: opts.seed,
-        tags,
-        scenarios,
-        parse_errors: collector.parse_errors,
-        not_selected,
-        elapsed: start.elapsed(),
-        out_dir: opts.out_dir.clone(),
-    };
-    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -29,6 +29,88 @@ pub enum Status {
     Failed,
     /// Not run (an earlier step failed).
     Skipped,
+    /// Started but cut short: the run was interrupted (Ctrl-C, SIGTERM)
+    /// before it finished.
+    Interrupted,
+}
+
+/// What a run has recorded so far, readable from outside while it runs:
+/// when the run is interrupted (its future dropped), the scenarios that
+/// finished are still here, and the ones that had started are known.
+#[derive(Default)]
+pub struct LiveRun {
+    inner: std::sync::Mutex<LiveInner>,
+}
+
+#[derive(Default)]
+struct LiveInner {
+    /// The run's context (its scenarios' evidence) once the run started.
+    ctx: Option<Arc<RunContext>>,
+    /// When the run started.
+    started: Option<Instant>,
+    /// Every scenario started, in start order, as last seen.
+    scenarios: Vec<ScenarioOutcome>,
+    /// Whether each of them finished.
+    finished: Vec<bool>,
+}
+
+impl LiveRun {
+    /// The run started now, with context `ctx`.
+    pub fn start(&self, ctx: Arc<RunContext>) {
+        let mut g = self.inner.lock().expect("not poisoned");
+        g.ctx = Some(ctx);
+        g.started = Some(Instant::now());
+    }
+
+    /// The run's context, once it started.
+    pub fn context(&self) -> Option<Arc<RunContext>> {
+        self.inner.lock().expect("not poisoned").ctx.clone()
+    }
+
+    /// Wall time since the run started (zero before).
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.inner.lock().expect("not poisoned").started.map_or_else(Default::default, |t| t.elapsed())
+    }
+
+    /// Record scenario `i` as it is now.
+    pub fn set(&self, i: usize, scenario: &ScenarioOutcome, finished: bool) {
+        let mut g = self.inner.lock().expect("not poisoned");
+        if g.scenarios.len() <= i {
+            g.scenarios.resize_with(i + 1, || scenario.clone());
+            g.finished.resize(i + 1, false);
+        }
+        g.scenarios[i] = scenario.clone();
+        g.finished[i] = finished;
+    }
+
+    /// Every scenario started so far: the finished ones as they ended, the
+    /// others marked [`Status::Interrupted`] with their wall time up to
+    /// `now_ms` (ms since the run started), their running step (if any)
+    /// failed with `why`.
+    pub fn snapshot(&self, now_ms: u64, why: &str) -> Vec<ScenarioOutcome> {
+        let g = self.inner.lock().expect("not poisoned");
+        g.scenarios
+            .iter()
+            .zip(&g.finished)
+            .map(|(s, done)| {
+                let mut s = s.clone();
+                if !done {
+                    s.status = Status::Interrupted;
+                    s.millis = now_ms.saturating_sub(s.started_ms);
+                    s.steps.push(StepOutcome {
+                        keyword: String::new(),
+                        text: "(the step running when the run was interrupted)".into(),
+                        line: 0,
+                        status: Status::Interrupted,
+                        millis: 0,
+                        error: Some(why.to_string()),
+                        detail: None,
+                    });
+                }
+                s
+            })
+            .collect()
+    }
 }
 
 /// One step as it ran.
@@ -90,6 +172,7 @@ pub struct Collector {
     bars: Option<Arc<Bars>>,
     /// Without a terminal: the steps running now, for the heartbeat.
     running: Option<Arc<Running>>,
+    live_run: Option<Arc<LiveRun>>,
 }
 
 /// The live lines: per running scenario its bar, its name and its step; a
@@ -170,6 +253,19 @@ impl Collector {
             step_started: HashMap::new(),
             bars,
             running,
+            live_run: None,
+        }
+    }
+
+    /// Mirror every scenario into `live` as it progresses (see [`LiveRun`]).
+    pub fn with_live_run(mut self, live: Arc<LiveRun>) -> Self {
+        self.live_run = Some(live);
+        self
+    }
+
+    fn mirror(&self, i: usize, finished: bool) {
+        if let Some(l) = &self.live_run {
+            l.set(i, &self.scenarios[i], finished);
         }
     }
 
@@ -214,6 +310,7 @@ impl Collector {
                     steps: Vec::new(),
                     evidence: None,
                 });
+                self.mirror(self.scenarios.len() - 1, false);
                 if let Some(b) = &self.bars {
                     let bar = b.multi.add(ProgressBar::new_spinner());
                     bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}").expect("valid"));
@@ -238,6 +335,7 @@ impl Collector {
                 }
                 let (mark, status) = if sc.status == Status::Passed { ("✔", "passed") } else { ("✘", "FAILED") };
                 let line = format!("{mark} {}: {} {status} in {:.1}s", sc.feature, sc.name, sc.millis as f64 / 1000.0);
+                self.mirror(i, true);
                 if let Some(b) = &self.bars
                     && let Some((bar, ..)) = b.lines.lock().expect("not poisoned").remove(&key)
                 {
@@ -290,6 +388,7 @@ impl Collector {
             Status::Passed => "  ✔",
             Status::Failed => "  ✘",
             Status::Skipped => "  -",
+            Status::Interrupted => "  ⏹",
         };
         let mut line = format!("{mark} {} {}  ({:.1}s)", out.keyword, out.text, millis as f64 / 1000.0);
         if let Some(e) = &out.error {
@@ -299,6 +398,7 @@ impl Collector {
             self.say(key, line);
         }
         self.scenarios[i].steps.push(out);
+        self.mirror(i, false);
     }
 
     /// Refresh the live lines with what each scenario is doing now.
