@@ -80,14 +80,22 @@ pub fn pid_cmdline(pid: u32) -> Option<String> {
     Some(raw.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>().join(" "))
 }
 
-/// Every pid whose command line contains `marker` (a string only our own
-/// processes carry, such as `-Dzkchaos.run=<id>`).
-pub fn pids_with_marker(marker: &str) -> Vec<u32> {
+/// The command line of `pid`, one string per argument.
+pub fn pid_argv(pid: u32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let raw = raw.strip_suffix(&[0]).unwrap_or(&raw);
+    Some(raw.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect())
+}
+
+/// Every pid (but this process) whose argument list `matches` says is one
+/// we look for. Match whole arguments, never a substring of the command
+/// line: another user's process may mention our marker in passing.
+pub fn pids_where(matches: impl Fn(&[String]) -> bool) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     let me = std::process::id();
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| *pid != me)
-        .filter(|pid| pid_cmdline(*pid).is_some_and(|c| c.contains(marker)))
+        .filter(|pid| pid_argv(*pid).is_some_and(|a| matches(&a)))
         .collect()
 }
 

@@ -18,15 +18,8 @@ use crate::sys;
 /// only if they carry it), namespaces, veths, bridge, fence, hosts files,
 /// registry entry and, unless `keep_data`, volumes.
 pub fn teardown_run(state: &RunState, keep_data: bool) {
-    let marker = state.run.process_marker();
-    let mut pids: BTreeSet<u32> = sys::pids_with_marker(&marker).into_iter().collect();
-    pids.extend(
-        state
-            .pods
-            .values()
-            .filter_map(|p| p.pid)
-            .filter(|pid| sys::pid_cmdline(*pid).is_some_and(|c| c.contains(&marker))),
-    );
+    let mut pids: BTreeSet<u32> = servers_of(&state.run).into_iter().collect();
+    pids.extend(state.pods.values().filter_map(|p| p.pid).filter(|pid| is_server_of(*pid, &state.run)));
     kill_and_reap(&pids);
     super::cpu::remove_where(|r| *r == state.run);
     for ordinal in state.pods.keys() {
@@ -51,6 +44,21 @@ pub fn teardown_run(state: &RunState, keep_data: bool) {
         let _ = std::fs::remove_dir_all(state.run_dir.join("volumes"));
     }
     state.unregister();
+}
+
+/// Whether `pid` is a server process of run `run` (see [`naming::server_run`]).
+pub fn is_server_of(pid: u32, run: &RunId) -> bool {
+    sys::pid_argv(pid).is_some_and(|a| naming::server_run(&a).as_ref() == Some(run))
+}
+
+/// Every server process of run `run`.
+fn servers_of(run: &RunId) -> Vec<u32> {
+    sys::pids_where(|a| naming::server_run(a).as_ref() == Some(run))
+}
+
+/// Every server process of any run of ours.
+fn all_servers() -> Vec<u32> {
+    sys::pids_where(|a| naming::server_run(a).is_some())
 }
 
 fn kill_and_reap(pids: &BTreeSet<u32>) {
@@ -96,7 +104,7 @@ pub fn sweep_all(keep_data: bool) -> SweepReport {
         let _ = std::fs::remove_file(RunState::registry_entry(&run));
         report.runs.push(run);
     }
-    let pids: BTreeSet<u32> = sys::pids_with_marker("-Dzkchaos.run=").into_iter().collect();
+    let pids: BTreeSet<u32> = all_servers().into_iter().collect();
     report.processes = pids.len();
     kill_and_reap(&pids);
     report.cgroups = super::cpu::remove_where(|_| true);
@@ -128,7 +136,7 @@ pub fn sweep_all(keep_data: bool) -> SweepReport {
 /// What is left of ours on this host (for tests and `down --all --check`).
 pub fn leftovers() -> Vec<String> {
     let mut out = Vec::new();
-    out.extend(sys::pids_with_marker("-Dzkchaos.run=").into_iter().map(|p| format!("process {p}")));
+    out.extend(all_servers().into_iter().map(|p| format!("process {p}")));
     out.extend(net::our_namespaces().into_iter().map(|n| format!("namespace {n}")));
     out.extend(net::our_links().into_iter().map(|l| format!("link {l}")));
     out.extend(net::our_hosts_dirs().into_iter().map(|d| format!("hosts dir {}", d.display())));
@@ -143,7 +151,7 @@ pub fn leftovers() -> Vec<String> {
 /// Like [`leftovers`], restricted to one run (by its id and subnet).
 pub fn leftovers_of(run: &RunId, subnet: Subnet) -> Vec<String> {
     let mut out = Vec::new();
-    out.extend(sys::pids_with_marker(&run.process_marker()).into_iter().map(|p| format!("process {p}")));
+    out.extend(servers_of(run).into_iter().map(|p| format!("process {p}")));
     let mine = |n: &str| n.contains(run.as_str());
     out.extend(net::our_namespaces().into_iter().filter(|n| mine(n)).map(|n| format!("namespace {n}")));
     out.extend(
@@ -174,4 +182,47 @@ pub fn leftovers_of(run: &RunId, subnet: Subnet) -> Vec<String> {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::CommandExt as _;
+    use std::process::{Child, Command, Stdio};
+
+    use super::*;
+
+    /// Kills and reaps its child on drop (only the process this test started).
+    struct Reaped(Child);
+
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn spawn(cmd: &mut Command) -> Reaped {
+        Reaped(cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
+    }
+
+    #[test]
+    fn a_process_that_only_mentions_our_marker_is_never_swept() {
+        let run = RunId::generate();
+        let main = crate::dist::MAIN_CLASS;
+        // Someone else's process whose command line contains our marker.
+        let impostor =
+            spawn(Command::new("sh").args(["-c", &format!("sleep 120 # {} {main}", run.process_marker())]));
+        // A stand-in for our server: argv[0] `java`, the marker and the main class as arguments of their own.
+        let server = spawn(
+            Command::new("sh").arg0("java").args(["-c", "sleep 120", "sh", &run.process_marker(), main]),
+        );
+        let (impostor_pid, server_pid) = (impostor.0.id(), server.0.id());
+        // `spawn` returns after the exec, so both command lines are in place.
+        let left = leftovers();
+        assert!(!left.contains(&format!("process {impostor_pid}")), "{left:?}");
+        assert!(!is_server_of(impostor_pid, &run));
+        assert!(left.contains(&format!("process {server_pid}")), "{left:?}");
+        assert!(is_server_of(server_pid, &run));
+        assert_eq!(servers_of(&run), [server_pid]);
+    }
 }

@@ -338,12 +338,11 @@ impl LocalEnsemble {
                 dists.insert(rec.template.version.clone(), dist::resolve(&rec.template.version, cfg, progress).await?);
             }
         }
-        let marker = state.run.process_marker();
         let procs = state
             .pods
             .iter()
             .filter_map(|(o, rec)| {
-                let pid = rec.pid.filter(|p| sys::pid_cmdline(*p).is_some_and(|c| c.contains(&marker)))?;
+                let pid = rec.pid.filter(|p| super::cleanup::is_server_of(*p, &state.run))?;
                 Some((*o, PodProcess::adopt(&state.names.pod(*o), pid)))
             })
             .collect();

@@ -77,9 +77,31 @@ impl RunId {
     }
     /// The marker our server processes carry on their command line.
     pub fn process_marker(&self) -> String {
-        format!("-Dzkchaos.run={}", self.0)
+        format!("{MARKER_PREFIX}{}", self.0)
     }
 }
+
+/// The run of a server process of ours, from its argument list: `Some`
+/// only for a `java` whose arguments include ZooKeeper's server main class
+/// and our marker `-Dzkchaos.run=<run id>` as an argument of its own, with
+/// a well-formed run id. A process that merely mentions the marker inside
+/// another argument (a shell command, an editor, a grep) is not ours.
+pub fn server_run(argv: &[String]) -> Option<RunId> {
+    let program = argv.first()?;
+    if std::path::Path::new(program).file_name().and_then(|n| n.to_str()) != Some("java") {
+        return None;
+    }
+    if !argv.iter().any(|a| a == crate::dist::MAIN_CLASS) {
+        return None;
+    }
+    let mut runs = argv.iter().filter_map(|a| a.strip_prefix(MARKER_PREFIX));
+    let run = RunId::try_from(runs.next()?.to_string()).ok()?;
+    // Two markers: not a command line we wrote.
+    runs.next().is_none().then_some(run)
+}
+
+/// What our marker argument starts with.
+const MARKER_PREFIX: &str = "-Dzkchaos.run=";
 
 impl TryFrom<String> for RunId {
     type Error = NamingError;
@@ -249,6 +271,29 @@ impl fmt::Display for Subnet {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn only_our_server_command_lines_are_ours() {
+        let main = crate::dist::MAIN_CLASS;
+        let run = RunId::try_from("a1b2c3".to_string()).unwrap();
+        let ours = argv(&["/usr/lib/jvm/bin/java", "-Xmx96m", "-Dzkchaos.run=a1b2c3", "-cp", "x.jar", main, "zoo.cfg"]);
+        assert_eq!(server_run(&ours), Some(run));
+        // The marker inside someone else's argument (a shell, an editor, a grep).
+        let shell = argv(&["sh", "-c", &format!("sleep 60 # -Dzkchaos.run=a1b2c3 {main}")]);
+        assert_eq!(server_run(&shell), None);
+        let grep = argv(&["grep", "-Dzkchaos.run=a1b2c3", main]);
+        assert_eq!(server_run(&grep), None, "not a java");
+        let other_java = argv(&["java", "-Dzkchaos.run=a1b2c3", "-jar", "app.jar"]);
+        assert_eq!(server_run(&other_java), None, "not ZooKeeper's main class");
+        let prefix = argv(&["java", "-Dzkchaos.run=a1b2c3-and-more", main]);
+        assert_eq!(server_run(&prefix), None, "not a run id");
+        let quoted = argv(&["java", "-Dfoo=-Dzkchaos.run=a1b2c3", main]);
+        assert_eq!(server_run(&quoted), None, "the marker is not its own argument");
+    }
 
     #[test]
     fn names_fit_linux_limits_and_are_recognised() {
