@@ -360,6 +360,14 @@ impl std::fmt::Debug for SuperCredential {
     }
 }
 
+impl Default for SuperCredential {
+    /// The `super` user without a password: what a run's state holds once
+    /// its secret is gone (the ensemble was removed).
+    fn default() -> Self {
+        Self { user: "super".into(), password: String::new() }
+    }
+}
+
 impl SuperCredential {
     /// A fresh credential with a random 24-character password.
     pub fn generate() -> Self {

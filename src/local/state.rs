@@ -99,7 +99,11 @@ pub struct RunState {
     pub run_dir: PathBuf,
     /// The admin server port every pod listens on.
     pub admin_port: u16,
-    /// The super-user credential for reconfig.
+    /// The super-user credential for reconfig. Never in `state.json`
+    /// (which outlives the ensemble, with its logs): it lives in the
+    /// registry beside the run's entry, readable by its owner only, and is
+    /// removed with the ensemble; after that it is empty.
+    #[serde(skip)]
     pub credential: SuperCredential,
     /// Pods by ordinal.
     pub pods: BTreeMap<u32, PodRecord>,
@@ -125,27 +129,52 @@ impl RunState {
     pub fn registry_entry(run: &RunId) -> PathBuf {
         registry_dir().join(format!("{run}.json"))
     }
-    /// Write `state.json` atomically and the registry entry.
+    /// The file holding a run's super-user credential (in the registry:
+    /// tmpfs, owner-only, removed with the ensemble).
+    pub fn secret_file(run: &RunId) -> PathBuf {
+        secret_in(&registry_dir(), run)
+    }
+    /// Write `state.json` atomically (in a run dir only its owner can
+    /// enter), the registry entry and the credential (mode 0600).
     pub fn save(&self) -> Result<(), StateError> {
+        self.save_in(&registry_dir())
+    }
+    fn save_in(&self, registry: &Path) -> Result<(), StateError> {
+        private_dir(&self.run_dir)?;
         let path = Self::file(&self.run_dir);
         let json = serde_json::to_vec_pretty(self).expect("state serialises");
-        write_atomic(&path, &json)?;
-        let entry = Self::registry_entry(&self.run);
+        write_atomic(&path, &json, 0o600)?;
+        let entry = registry.join(format!("{}.json", self.run));
         let pointer =
             serde_json::to_vec(&RegistryEntry { name: self.names.name.clone(), run_dir: self.run_dir.clone() })
                 .expect("registry entry serialises");
-        write_atomic(&entry, &pointer)
+        write_atomic(&entry, &pointer, 0o644)?;
+        if !self.credential.password.is_empty() {
+            let secret = serde_json::to_vec(&self.credential).expect("credential serialises");
+            write_atomic(&secret_in(registry, &self.run), &secret, 0o600)?;
+        }
+        Ok(())
     }
-    /// Load a run's state from its run dir.
+    /// Load a run's state from its run dir, with its credential while the
+    /// ensemble exists.
     pub fn load(run_dir: &Path) -> Result<Self, StateError> {
+        Self::load_in(run_dir, &registry_dir())
+    }
+    fn load_in(run_dir: &Path, registry: &Path) -> Result<Self, StateError> {
         let path = Self::file(run_dir);
         let bytes = std::fs::read(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
-        serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path, source })
+        let mut st: Self = serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path, source })?;
+        let secret = secret_in(registry, &st.run);
+        if let Ok(bytes) = std::fs::read(&secret) {
+            st.credential = serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path: secret, source })?;
+        }
+        Ok(st)
     }
-    /// Remove the registry entry and the name claim (the run dir keeps
-    /// its logs).
+    /// Remove the registry entry, the credential and the name claim (the
+    /// run dir keeps its logs).
     pub fn unregister(&self) {
         let _ = std::fs::remove_file(Self::registry_entry(&self.run));
+        let _ = std::fs::remove_file(Self::secret_file(&self.run));
         release_name(&self.names.name, &self.run);
     }
     /// `ip:2181,...` over the pods.
@@ -221,12 +250,92 @@ pub fn release_name(name: &str, run: &RunId) {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+fn secret_in(registry: &Path, run: &RunId) -> PathBuf {
+    registry.join(format!("{run}.secret"))
+}
+
+/// Create `dir` (and its parents) and make it enterable by its owner only.
+fn private_dir(dir: &Path) -> Result<(), StateError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let io = |source| StateError::Io { path: dir.to_path_buf(), source };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)
+}
+
+/// Write `bytes` to `path` atomically, the file created with `mode` (never
+/// readable by others for an instant when `mode` says so).
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StateError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let io = |source| StateError::Io { path: path.to_path_buf(), source };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    drop(f);
     std::fs::rename(&tmp, path).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    fn state(run_dir: &Path) -> RunState {
+        RunState {
+            run: RunId::try_from("abc123".to_string()).unwrap(),
+            names: EnsembleNames::new("zk", "default"),
+            subnet: Subnet::try_from("10.213.7.0/24".to_string()).unwrap(),
+            fenced: false,
+            bridged: false,
+            run_dir: run_dir.to_path_buf(),
+            admin_port: 8080,
+            credential: SuperCredential::generate(),
+            pods: BTreeMap::new(),
+            detached: false,
+            created_unix: 0,
+            operator: None,
+            data_disk_mb: None,
+        }
+    }
+
+    #[test]
+    fn the_password_is_never_in_the_state_file_and_only_its_owner_reads_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (run_dir, registry) = (tmp.path().join("runs").join("abc123"), tmp.path().join("registry"));
+        let st = state(&run_dir);
+        st.save_in(&registry).unwrap();
+        let state_file = std::fs::read_to_string(RunState::file(&run_dir)).unwrap();
+        assert!(!state_file.contains(&st.credential.password), "{state_file}");
+        assert_eq!(mode(&run_dir), 0o700, "the run dir");
+        assert_eq!(mode(&RunState::file(&run_dir)), 0o600, "state.json");
+        let secret = secret_in(&registry, &st.run);
+        assert_eq!(mode(&secret), 0o600, "the secret");
+        // While the ensemble exists, the state comes back with its credential.
+        assert_eq!(RunState::load_in(&run_dir, &registry).unwrap().credential, st.credential);
+        // Once the secret is removed (down), what is left on disk has none.
+        std::fs::remove_file(&secret).unwrap();
+        assert_eq!(RunState::load_in(&run_dir, &registry).unwrap().credential, SuperCredential::default());
+    }
+
+    #[test]
+    fn a_state_file_of_an_older_version_with_a_credential_still_loads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run_dir = tmp.path().join("r");
+        let st = state(&run_dir);
+        let mut v = serde_json::to_value(&st).unwrap();
+        v["credential"] = serde_json::json!({"user": "super", "password": "old"});
+        std::fs::create_dir_all(&run_dir).unwrap();
+        std::fs::write(RunState::file(&run_dir), v.to_string()).unwrap();
+        let back = RunState::load_in(&run_dir, &tmp.path().join("registry")).unwrap();
+        assert_eq!(back.run, st.run);
+    }
 }
