@@ -291,7 +291,7 @@ impl ServerSettings {
     /// Check user overrides: no owned keys, no empty keys, no newlines.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (k, v) in &self.overrides {
-            if OPERATOR_OWNED_KEYS.iter().any(|o| o.eq_ignore_ascii_case(k)) {
+            if OPERATOR_OWNED_KEYS.iter().any(|o| o.eq_ignore_ascii_case(k)) || is_member_key(k) {
                 return Err(ConfigError::OwnedKey(k.clone()));
             }
             let reason = if k.trim().is_empty() {
@@ -309,6 +309,15 @@ impl ServerSettings {
         }
         Ok(())
     }
+}
+
+/// Whether `key` is a member line of the dynamic config (`server.N`,
+/// `group.N`, `weight.N`): the operator writes those.
+fn is_member_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    ["server.", "group.", "weight."].iter().any(|p| {
+        lower.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 /// Render `zoo.cfg` for a server whose data lives in `data_dir` and whose

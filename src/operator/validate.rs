@@ -37,10 +37,16 @@ pub enum SpecError {
     /// `podDisruptionBudget.maxUnavailable` of zero.
     #[error("podDisruptionBudget.maxUnavailable must be at least 1")]
     PdbMaxUnavailable,
+    /// `jvm.heapMb` of zero (the JVM refuses `-Xmx0m`).
+    #[error("jvm.heapMb must be at least {MIN_HEAP_MB} (MiB), got {0}")]
+    HeapMb(u32),
     /// An empty image override.
     #[error("image must not be empty when set")]
     EmptyImage,
 }
+
+/// The smallest heap a ZooKeeper server starts with, MiB.
+pub const MIN_HEAP_MB: u32 = 16;
 
 /// A non-fatal remark about a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +87,11 @@ pub fn validate(spec: &ZookeeperClusterSpec) -> Result<Warnings, SpecError> {
         Some(0) => return Err(SpecError::TickTime),
         Some(_) if spec.config.contains_key("tickTime") => return Err(SpecError::DuplicateTickTime),
         _ => {}
+    }
+    if let Some(heap) = spec.jvm.as_ref().and_then(|j| j.heap_mb)
+        && heap < MIN_HEAP_MB
+    {
+        return Err(SpecError::HeapMb(heap));
     }
     if spec.update_strategy.max_unavailable != 1 {
         return Err(SpecError::MaxUnavailable(spec.update_strategy.max_unavailable));
@@ -165,6 +176,20 @@ mod tests {
         let mut s = spec();
         s.config.insert("bad key".into(), "1".into());
         assert!(matches!(validate(&s), Err(SpecError::InvalidOverride { .. })));
+        let mut s = spec();
+        s.tick_time_ms = Some(0);
+        assert_eq!(validate(&s), Err(SpecError::TickTime));
+        let mut s = spec();
+        s.jvm = Some(super::super::crd::JvmSpec { heap_mb: Some(0) });
+        assert_eq!(validate(&s), Err(SpecError::HeapMb(0)));
+        for key in ["server.1", "server.12", "Server.3"] {
+            let mut s = spec();
+            s.config.insert(key.into(), "10.0.0.1:2888:3888:participant".into());
+            assert_eq!(validate(&s), Err(SpecError::OwnedKey(key.into())), "{key}");
+        }
+        let mut s = spec();
+        s.config.insert("server.x".into(), "1".into());
+        assert!(validate(&s).is_ok(), "not a member line");
     }
 
     #[test]
