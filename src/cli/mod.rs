@@ -170,8 +170,8 @@ pub struct EnsembleArgs {
     /// Cluster name: pods are <name>-0..N-1 behind headless service <name>-pods.
     #[arg(long, default_value = "zk")]
     pub name: String,
-    /// Number of members.
-    #[arg(long, default_value_t = 3)]
+    /// Number of members (1 to 99: the operator's limit; each is a JVM on this host).
+    #[arg(long, default_value_t = 3, value_parser = parse_replicas)]
     pub replicas: u32,
     /// ZooKeeper version (3.9.6, 3.9.3, 3.8.0, or one you point at with ZK_CHAOS_ZK_HOME).
     #[arg(long = "version", default_value = "3.9.6")]
@@ -179,11 +179,11 @@ pub struct EnsembleArgs {
     /// Subnet for the ensemble's bridge; default: a free /24 of 10.213.0.0/16.
     #[arg(long)]
     pub subnet: Option<naming::Subnet>,
-    /// JVM heap per member, MiB.
-    #[arg(long, default_value_t = 96)]
+    /// JVM heap per member, MiB (at least 16).
+    #[arg(long, default_value_t = 96, value_parser = parse_heap_mb)]
     pub heap_mb: u32,
-    /// ZooKeeper tickTime, ms.
-    #[arg(long, default_value_t = 500)]
+    /// ZooKeeper tickTime, ms (at least 1).
+    #[arg(long, default_value_t = 500, value_parser = parse_tick_ms)]
     pub tick_ms: u32,
     /// Kubernetes namespace the pod names mirror.
     #[arg(long, default_value = "default")]
@@ -198,6 +198,39 @@ pub struct EnsembleArgs {
     /// faults that must never fill the host's disk).
     #[arg(long)]
     pub data_disk_mb: Option<u32>,
+}
+
+/// A whole number in `min..=max`, or a message saying the bound and why.
+fn bounded(text: &str, min: u64, max: u64, why: &str) -> Result<u64, String> {
+    let n: u64 = text.trim().parse().map_err(|_| format!("`{text}` is not a whole number"))?;
+    if n < min || n > max {
+        let range = if max >= u64::from(u32::MAX) { format!("at least {min}") } else { format!("between {min} and {max}") };
+        return Err(format!("must be {range} ({why}), got {n}"));
+    }
+    Ok(n)
+}
+
+/// `--replicas`: 1 to the operator's limit.
+pub fn parse_replicas(text: &str) -> Result<u32, String> {
+    let max = u64::from(zk_chaos::operator::crd::MAX_REPLICAS);
+    let why = "the operator's limit; each member is a ZooKeeper JVM on this host";
+    bounded(text, 1, max, why).map(|n| n as u32)
+}
+
+/// `--heap-mb`: at least what a server starts with.
+pub fn parse_heap_mb(text: &str) -> Result<u32, String> {
+    let min = u64::from(zk_chaos::operator::validate::MIN_HEAP_MB);
+    bounded(text, min, u64::from(u32::MAX), "a ZooKeeper server does not start with less heap, MiB").map(|n| n as u32)
+}
+
+/// `--tick-ms`: ZooKeeper refuses a tickTime of 0.
+pub fn parse_tick_ms(text: &str) -> Result<u32, String> {
+    bounded(text, 1, u64::from(u32::MAX), "ZooKeeper's tickTime, ms; it refuses 0").map(|n| n as u32)
+}
+
+/// `--concurrency`: at least one scenario at a time.
+pub fn parse_concurrency(text: &str) -> Result<usize, String> {
+    bounded(text, 1, u64::MAX, "scenarios at once; 0 would run nothing").map(|n| n as usize)
 }
 
 impl EnsembleArgs {
@@ -310,6 +343,22 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn counts_out_of_bounds_are_refused_with_the_limit_and_why() {
+        use clap::Parser as _;
+        for (args, expect) in [
+            (vec!["zk-chaos", "up", "--replicas", "245"], "must be between 1 and 99 (the operator's limit"),
+            (vec!["zk-chaos", "up", "--replicas", "0"], "must be between 1 and 99"),
+            (vec!["zk-chaos", "up", "--heap-mb", "0"], "must be at least 16"),
+            (vec!["zk-chaos", "up", "--tick-ms", "0"], "must be at least 1"),
+            (vec!["zk-chaos", "run", "--concurrency", "0"], "must be at least 1 (scenarios at once"),
+        ] {
+            let e = super::Cli::try_parse_from(&args).unwrap_err().to_string();
+            assert!(e.contains(expect), "{args:?}: {e}");
+        }
+        assert!(super::Cli::try_parse_from(["zk-chaos", "up", "--replicas", "99"]).is_ok());
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub struct RunArgs {
     seed: Option<u64>,
     /// Scenarios at once (each has its own ensemble: about 300 MiB and a
     /// fair share of a core per 3 members).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::parse_concurrency)]
     concurrency: usize,
     /// Where scenarios run.
     #[arg(long, value_enum, default_value_t = Backend::Local)]
@@ -86,8 +86,8 @@ pub struct RunArgs {
     /// [default: $ZK_CHAOS_KEEP_RUNS, else 20].
     #[arg(long)]
     keep_runs: Option<usize>,
-    /// JVM heap per member, MiB.
-    #[arg(long, default_value_t = 96)]
+    /// JVM heap per member, MiB (at least 16).
+    #[arg(long, default_value_t = 96, value_parser = super::parse_heap_mb)]
     heap_mb: u32,
     /// Where run dirs (volumes, logs, state) go [default: $ZK_CHAOS_WORK_DIR or ~/.local/state/zk-chaos].
     #[arg(long)]
