@@ -152,6 +152,17 @@ impl Lines<'_> {
         }
         self.lines.iter().position(|l| l.contains(needle)).map_or(1, |i| i + 1)
     }
+
+    /// The line (1-based) of the key `key:` with `value` at or after the
+    /// cursor, without moving the cursor; `None` when there is none.
+    fn peek_key(&self, key: &str, value: &str) -> Option<usize> {
+        (self.next..self.lines.len())
+            .find(|&i| {
+                let t = self.lines[i].trim_start().trim_start_matches("- ");
+                t.starts_with(&format!("{key}:")) && t.contains(value)
+            })
+            .map(|i| i + 1)
+    }
 }
 
 /// Parse `text` (the contents of `path`) and turn it into steps, checking
@@ -224,11 +235,14 @@ pub fn parse(path: &Path, text: &str) -> Result<(Plan, Vec<PlanStep>), PlanError
         push(Kind::When, "the timeline starts".into(), None, line, &mut problems);
     }
     for entry in &plan.timeline {
+        // `at:` usually sits on the line before the action: name its own line.
+        let at_line = entry.at.as_ref().and_then(|at| lines.peek_key("at", at.trim()));
         let line = lines.find(&entry.action);
         if let Some(at) = &entry.at {
+            let at_line = at_line.unwrap_or(line);
             match params::duration(at) {
-                Ok(_) => push(Kind::When, format!("I wait until {at} into the timeline"), None, line, &mut problems),
-                Err(msg) => problems.push(format!("{file}:{line}: at: {msg}")),
+                Ok(_) => push(Kind::When, format!("I wait until {at} into the timeline"), None, at_line, &mut problems),
+                Err(msg) => problems.push(format!("{file}:{at_line}: at: {msg}")),
             }
         }
         push(Kind::When, entry.action.trim().trim_start_matches("When ").to_string(), None, line, &mut problems);
@@ -309,7 +323,7 @@ mod tests {
         assert_eq!(texts[0], (Kind::Given, "a 3-member ensemble \"zk\" running ZooKeeper 3.8.0 with config:", 3));
         assert_eq!(texts[1], (Kind::Given, "a workload of 4 clients at 200 ops/s on 20 keys", 8));
         assert_eq!(texts[2], (Kind::When, "the timeline starts", 12));
-        assert_eq!(texts[3], (Kind::When, "I wait until 5s into the timeline", 14));
+        assert_eq!(texts[3], (Kind::When, "I wait until 5s into the timeline", 13));
         assert_eq!(texts[4], (Kind::When, "I kill the leader", 14));
         assert_eq!(texts[5], (Kind::When, "I pause pod 1 for 2s", 15));
         assert_eq!(texts[7], (Kind::Then, "the history is linearizable", 18));
@@ -335,7 +349,10 @@ mod tests {
         let err = parse(Path::new("p.yaml"), "name: x\ntimeline:\n  - at: soon\n    do: I kill the leader\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("p.yaml:4: at: `soon` is not a duration"), "{err}");
+        assert!(err.contains("p.yaml:3: at: `soon` is not a duration"), "{err}");
+        let huge = "name: x\ntimeline:\n  - at: 99999999999999999999999s\n    do: I kill the leader\n";
+        let err = parse(Path::new("p.yaml"), huge).unwrap_err().to_string();
+        assert!(err.contains("p.yaml:3: at: `99999999999999999999999s` is longer than"), "{err}");
         let err = parse(Path::new("p.yaml"), "name: x\n").unwrap_err().to_string();
         assert!(err.contains("the plan does nothing"), "{err}");
     }

@@ -22,8 +22,17 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("`{text}` is not a duration"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    if secs > MAX_DURATION.as_secs_f64() {
+        return Err(format!("`{text}` is longer than {} days, the longest duration a scenario takes", MAX_DAYS));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{text}` is not a duration: {e}"))
 }
+
+/// The longest duration accepted anywhere (a wait, a fault, a plan's `at:`),
+/// in days: longer ones are typing mistakes, and would overflow clocks.
+const MAX_DAYS: u64 = 30;
+/// [`MAX_DAYS`] as a duration.
+pub const MAX_DURATION: Duration = Duration::from_secs(MAX_DAYS * 86_400);
 
 /// Check a ZooKeeper version: `<major>.<minor>.<patch>`.
 pub fn version(text: &str) -> Result<String, String> {
@@ -52,9 +61,10 @@ mod tests {
         assert_eq!(duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(duration("7").unwrap(), Duration::from_secs(7));
         assert_eq!(duration("10 seconds").unwrap(), Duration::from_secs(10));
-        for bad in ["", "s", "ten s", "5 parsecs", "1.2.3s"] {
+        for bad in ["", "s", "ten s", "5 parsecs", "1.2.3s", "99999999999999999999999s", "1e30s", "31 days", "745h"] {
             assert!(duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(duration("720h").unwrap(), MAX_DURATION);
         assert_eq!(show(Duration::from_millis(1500)), "1.5s");
         assert_eq!(show(Duration::from_millis(250)), "250ms");
     }
