@@ -107,8 +107,13 @@ pub fn lint(f: &gherkin::Feature, problems: &mut Vec<String>) {
             gherkin::StepType::When => Kind::When,
             gherkin::StepType::Then => Kind::Then,
         };
-        if let Err(e) = matcher::find(kind, &step.value) {
-            problems.push(format!("{path}:{}: {e}", step.position.line));
+        match matcher::find(kind, &step.value) {
+            Err(e) => problems.push(format!("{path}:{}: {e}", step.position.line)),
+            Ok((c, args)) => {
+                if let Err(e) = matcher::check_args(c, &args) {
+                    problems.push(format!("{path}:{}: `{}`: {e}", step.position.line, step.value.trim()));
+                }
+            }
         }
     }
 }
@@ -239,6 +244,28 @@ mod tests {
             text.contains(&format!("{}:6: `I kill pod 1` is a When step, but it is used as Then", p.display())),
             "{text}"
         );
+    }
+
+    #[test]
+    fn step_arguments_that_cannot_run_fail_the_load_with_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "args.feature",
+            "Feature: args\n  Scenario: zero\n    Given a 0-member ensemble \"zk\" running ZooKeeper 3.9.6\n    When I kill pod 99999999999\n",
+        );
+        let text = load(std::slice::from_ref(&p), &tags(DEFAULT_TAGS).unwrap()).unwrap_err().to_string();
+        assert!(text.contains(&format!("{}:3: `a 0-member ensemble", p.display())), "{text}");
+        assert!(text.contains("1 to 99 members, not 0"), "{text}");
+        assert!(text.contains(&format!("{}:4: `I kill pod 99999999999`: ", p.display())), "{text}");
+    }
+
+    #[test]
+    fn the_bundled_features_and_plans_load_with_every_tag() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let all = tags("@x or not @x").unwrap();
+        let f = load(&[root.join("features"), root.join("scenarios")], &all).unwrap_or_else(|e| panic!("{e}"));
+        assert!(count(&f) > 10);
     }
 
     #[test]

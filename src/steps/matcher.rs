@@ -133,6 +133,55 @@ pub fn find(kind: Kind, text: &str) -> Result<(&'static Compiled, Args), MatchEr
     }
 }
 
+/// Check a matched step's arguments before anything runs: counts fit,
+/// ensembles have 1 to 99 members, durations parse within bounds, and
+/// ZooKeeper versions are ones this machine can provision (any
+/// `MAJOR.MINOR.PATCH` when the user points `ZK_CHAOS_ZK_HOME*` at
+/// distributions). The message says which argument and why.
+pub fn check_args(step: &Compiled, args: &Args) -> Result<(), String> {
+    let user_dists = std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with(crate::dist::ZK_HOME_ENV));
+    check_args_with(step, args, user_dists)
+}
+
+fn check_args_with(step: &Compiled, args: &Args, user_dists: bool) -> Result<(), String> {
+    static PARAM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{(\w*)\}").expect("valid"));
+    let expr = step.def.expr;
+    for (i, m) in PARAM.captures_iter(expr).enumerate() {
+        let Some(value) = args.captures.get(i) else { break };
+        let whole = m.get(0).expect("group 0");
+        match &m[1] {
+            "int" => {
+                let n: u32 =
+                    value.parse().map_err(|_| format!("`{value}` does not fit a count (0 to {})", u32::MAX))?;
+                let max = crate::operator::crd::MAX_REPLICAS;
+                let members = expr[whole.end()..].starts_with("-member") || expr[whole.end()..].starts_with(" member");
+                if members && !(1..=max).contains(&n) {
+                    return Err(format!("an ensemble has 1 to {max} members, not {n}"));
+                }
+            }
+            "duration" => {
+                crate::scenario::params::duration(value)?;
+            }
+            "selector" => {
+                args.selector(i).map_err(|e| e.to_string())?;
+            }
+            "version" => {
+                crate::scenario::params::version(value)?;
+                let known = crate::dist::supported_versions();
+                if !user_dists && !known.contains(&value.as_str()) {
+                    return Err(format!(
+                        "ZooKeeper {value} is not one this machine provisions ({}); point {}_<MAJOR>_<MINOR>_<PATCH> at an unpacked distribution for another",
+                        known.join(", "),
+                        crate::dist::ZK_HOME_ENV
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// The three known steps closest to `text` (examples of the same kind
 /// first), by normalised Levenshtein similarity on words.
 pub fn closest(kind: Kind, text: &str) -> Vec<String> {
@@ -179,6 +228,28 @@ mod tests {
         assert_eq!(a.selector(0).unwrap(), crate::faults::Selector::Ordinal(2));
         let (_, a) = find(Kind::When, "I wait up to 60s until 2 pods run 3.9.3").unwrap();
         assert_eq!(a.captures, ["60s", "2", "3.9.3"]);
+    }
+
+    #[test]
+    fn arguments_that_cannot_run_are_refused_before_anything_runs() {
+        let check = |kind, text: &str| {
+            let (c, a) = find(kind, text).unwrap();
+            check_args_with(c, &a, false)
+        };
+        let e = check(Kind::Given, r#"a 0-member ensemble "zk" running ZooKeeper 3.9.6"#).unwrap_err();
+        assert_eq!(e, "an ensemble has 1 to 99 members, not 0");
+        let e = check(Kind::Given, r#"a 3-member ensemble "zk" running ZooKeeper 9.9.9"#).unwrap_err();
+        assert!(e.starts_with("ZooKeeper 9.9.9 is not one this machine provisions (3."), "{e}");
+        let e = check(Kind::When, "I kill pod 99999999999").unwrap_err();
+        assert!(e.contains("pod 99999999999"), "{e}");
+        let e = check(Kind::When, "I delete pod 99999999999").unwrap_err();
+        assert!(e.contains("does not fit a count"), "{e}");
+        let e = check(Kind::When, "I scale to 0 members").unwrap_err();
+        assert!(e.contains("1 to 99 members"), "{e}");
+        check(Kind::Given, r#"a 3-member ensemble "zk" running ZooKeeper 3.9.6"#).unwrap();
+        check(Kind::When, "I kill pod 2").unwrap();
+        let (c, a) = find(Kind::Given, r#"a 3-member ensemble "zk" running ZooKeeper 9.9.9"#).unwrap();
+        check_args_with(c, &a, true).expect("any version when the user points at distributions");
     }
 
     #[test]
