@@ -92,44 +92,95 @@ pub struct SweepReport {
     pub disks: usize,
 }
 
+/// What of ours exists on this host at one moment (see [`sweep_all`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    /// Server processes.
+    pub processes: BTreeSet<u32>,
+    /// Namespaces.
+    pub namespaces: BTreeSet<String>,
+    /// Interfaces on the host.
+    pub links: BTreeSet<String>,
+    /// Fence routes, by destination.
+    pub routes: BTreeSet<String>,
+    /// Hosts dirs.
+    pub hosts_dirs: BTreeSet<std::path::PathBuf>,
+    /// Data disks, by source name.
+    pub disks: BTreeSet<String>,
+}
+
+impl Inventory {
+    /// What of ours exists now.
+    pub fn take() -> Self {
+        Self {
+            processes: all_servers().into_iter().collect(),
+            namespaces: net::our_namespaces().into_iter().collect(),
+            links: net::our_links().into_iter().collect(),
+            routes: net::host_routes()
+                .map(|rs| rs.iter().filter(|r| r.is_fence()).map(|r| r.dst.to_string()).collect())
+                .unwrap_or_default(),
+            hosts_dirs: net::our_hosts_dirs().into_iter().collect(),
+            disks: super::disk::our_mounts().into_iter().map(|(s, _)| s).collect(),
+        }
+    }
+
+    /// What was here (`self`, before a sweep) and is gone `after` it: the
+    /// counts of what the sweep removed, whichever step removed it.
+    pub fn removed(&self, after: &Inventory) -> SweepReport {
+        fn gone<T: Ord>(before: &BTreeSet<T>, after: &BTreeSet<T>) -> usize {
+            before.difference(after).count()
+        }
+        SweepReport {
+            runs: Vec::new(),
+            processes: gone(&self.processes, &after.processes),
+            namespaces: gone(&self.namespaces, &after.namespaces),
+            links: gone(&self.links, &after.links),
+            routes: gone(&self.routes, &after.routes),
+            hosts_dirs: gone(&self.hosts_dirs, &after.hosts_dirs),
+            disks: gone(&self.disks, &after.disks),
+        }
+    }
+}
+
 /// Remove everything of ours on this host, recorded or not: every
-/// registered run, then any leftover process carrying our marker, namespace,
-/// interface, fence route or hosts dir with our prefix.
+/// registered run, then any leftover server process of ours, namespace,
+/// interface, fence route or hosts dir with our prefix. The report counts
+/// what existed before and is gone after (the registered runs' teardown
+/// removes most of it).
 pub fn sweep_all(keep_data: bool) -> SweepReport {
-    let mut report = SweepReport::default();
+    let before = Inventory::take();
+    let mut runs = Vec::new();
     for (run, entry) in state::registered_runs() {
         if let Ok(st) = RunState::load(&entry.run_dir) {
             teardown_run(&st, keep_data);
         }
         let _ = std::fs::remove_file(RunState::registry_entry(&run));
-        report.runs.push(run);
+        let _ = std::fs::remove_file(RunState::secret_file(&run));
+        runs.push(run);
     }
     let pids: BTreeSet<u32> = all_servers().into_iter().collect();
-    report.processes = pids.len();
     kill_and_reap(&pids);
     report.cgroups = super::cpu::remove_where(|_| true);
     for ns in net::our_namespaces() {
         net::remove_netns_by_name(&ns);
-        report.namespaces += 1;
     }
     for link in net::our_links() {
         let _ = sys::ip(["link", "del", &link]);
-        report.links += 1;
     }
     for dir in net::our_hosts_dirs() {
         let _ = std::fs::remove_dir_all(dir);
-        report.hosts_dirs += 1;
     }
-    report.disks += super::disk::unmount_where(|_| true);
+    super::disk::unmount_where(|_| true);
     let _ = std::fs::remove_dir_all(state::registry_dir().join("names"));
     if let Ok(routes) = net::host_routes() {
         for r in routes.iter().filter(|r| r.is_fence()) {
             if let Some(s) = r.subnet() {
                 net::remove_fence(s);
-                report.routes += 1;
             }
         }
     }
+    let mut report = before.removed(&Inventory::take());
+    report.runs = runs;
     report
 }
 
@@ -203,6 +254,28 @@ mod tests {
 
     fn spawn(cmd: &mut Command) -> Reaped {
         Reaped(cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
+    }
+
+    #[test]
+    fn a_sweep_reports_what_was_there_before_and_is_gone_after() {
+        let set = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<BTreeSet<String>>();
+        let before = Inventory {
+            processes: [10, 11, 12].into(),
+            namespaces: set(&["zkc-a-0", "zkc-a-1", "zkc-a-br"]),
+            links: set(&["zkcav0"]),
+            routes: set(&["10.213.0.0/24"]),
+            hosts_dirs: ["/etc/netns/zkc-a-0".into()].into(),
+            disks: set(&["zkc-a-0"]),
+        };
+        // Removed by the runs' teardown or the sweep: both count.
+        let after = Inventory { namespaces: set(&["zkc-a-br"]), ..Inventory::default() };
+        let r = before.removed(&after);
+        assert_eq!(
+            (r.processes, r.namespaces, r.links, r.routes, r.hosts_dirs, r.disks),
+            (3, 2, 1, 1, 1, 1),
+            "{r:?}"
+        );
+        assert_eq!(before.removed(&before), SweepReport::default());
     }
 
     #[test]
