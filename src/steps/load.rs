@@ -82,6 +82,46 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// A Gherkin parse error as `file:line:column: what was expected` (the
+/// parser's own message names only the file).
+fn gherkin_error(e: &gherkin::ParseFileError) -> String {
+    match e {
+        gherkin::ParseFileError::Reading { path, source } => format!("{}: {source}", path.display()),
+        gherkin::ParseFileError::Parsing { path, error, source } => {
+            // The position and the expected tokens are private; their
+            // message is `Error at LINE:COL: {"token", ...}`.
+            let text = source.to_string();
+            let rest = text.strip_prefix("Error at ").unwrap_or(&text);
+            let (at, expected) = rest.split_once(": ").unwrap_or(("", rest));
+            let mut tokens: Vec<String> = expected
+                .trim_matches(|c| c == '{' || c == '}')
+                .split(", ")
+                .map(|t| {
+                    let t = t.strip_prefix('"').unwrap_or(t);
+                    let t = t.strip_suffix('"').unwrap_or(t);
+                    match t.replace("\\\"", "\"").as_str() {
+                        "\\n" => "a new line".to_string(),
+                        other => format!("`{other}`"),
+                    }
+                })
+                .filter(|t| !t.is_empty())
+                .collect();
+            tokens.sort();
+            tokens.dedup();
+            let why = match error {
+                Some(env) => format!("{}; ", env.to_string().trim_end_matches('.')),
+                None => String::new(),
+            };
+            let expected = match tokens.as_slice() {
+                [] => "unexpected text".to_string(),
+                [one] => format!("expected {one}"),
+                many => format!("expected one of: {}", many.join(", ")),
+            };
+            format!("{}:{at}: Gherkin syntax error: {why}{expected}", path.display())
+        }
+    }
+}
+
 /// Every step of a feature with its kind (`And`/`But` resolved), line and
 /// text; outline steps with `<placeholders>` are checked after expansion.
 fn steps(f: &gherkin::Feature) -> Vec<&gherkin::Step> {
@@ -145,7 +185,7 @@ pub fn load(paths: &[PathBuf], filter: &TagOperation) -> Result<Vec<gherkin::Fea
     for file in files {
         let parsed = match file.extension().and_then(|e| e.to_str()) {
             Some("yaml" | "yml") => crate::plan::load_feature(&file).map_err(|e| e.to_string()),
-            _ => gherkin::Feature::parse_path(&file, GherkinEnv::default()).map_err(|e| e.to_string()),
+            _ => gherkin::Feature::parse_path(&file, GherkinEnv::default()).map_err(|e| gherkin_error(&e)),
         };
         let feature = match parsed.and_then(|f| f.expand_examples().map_err(|e| e.to_string())) {
             Ok(f) => f,
@@ -168,6 +208,23 @@ pub fn load(paths: &[PathBuf], filter: &TagOperation) -> Result<Vec<gherkin::Fea
         }
         lint(&feature, &mut problems);
         features.push(feature);
+    }
+    // `file.feature:LINE` must name a scenario (before any tag filter).
+    for (file, line) in &lines {
+        let Some(f) = features.iter().find(|f| f.path.as_ref() == Some(file)) else { continue };
+        let starts: Vec<usize> = f
+            .scenarios
+            .iter()
+            .chain(f.rules.iter().flat_map(|r| &r.scenarios))
+            .map(|s| s.position.line)
+            .collect();
+        if !starts.contains(line) {
+            let list = starts.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ");
+            problems.push(format!(
+                "{}:{line}: no scenario starts at line {line} (scenarios start at line {list})",
+                file.display()
+            ));
+        }
     }
     if !problems.is_empty() {
         return Err(LoadError::Invalid(problems));
@@ -269,6 +326,23 @@ mod tests {
     }
 
     #[test]
+    fn gherkin_syntax_errors_name_the_line_the_column_and_what_was_expected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "syntax.feature",
+            "Feature: x\n  Scenario: a\n    Given a 3-member ensemble \"zk\" running ZooKeeper 3.9.6 with config:\n      | a | b |\n      | c |\n",
+        );
+        let text = load(std::slice::from_ref(&p), &tags(DEFAULT_TAGS).unwrap()).unwrap_err().to_string();
+        assert!(!text.contains("Could not parse feature file"), "{text}");
+        let want = format!(
+            "{}:6:1: Gherkin syntax error: Inconsistent cell count; expected one of: `\"|\"`, `inconsistent table row sizes`",
+            p.display()
+        );
+        assert!(text.contains(&want), "{text}");
+    }
+
+    #[test]
     fn gherkin_syntax_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "syntax.feature", "Feature: x\n  Scenaro: missing i\n    Given nothing\n");
@@ -300,6 +374,11 @@ mod tests {
         let one = load(&[dir.path().join("t.feature:8")], &tags("@slow or not @slow").unwrap()).unwrap();
         assert_eq!(count(&one), 1, "file:line picks the scenario at that line");
         assert_eq!(one[0].scenarios[0].name, "b");
+        let e = load(&[dir.path().join("t.feature:999")], &tags("@slow or not @slow").unwrap()).unwrap_err();
+        assert!(
+            e.to_string().contains("t.feature:999: no scenario starts at line 999 (scenarios start at line 4, 8, 12)"),
+            "{e}"
+        );
         assert!(tags("@a and and").is_err());
         let missing = load(&[dir.path().join("nope")], &tags(DEFAULT_TAGS).unwrap()).unwrap_err();
         assert!(matches!(missing, LoadError::Path { .. }), "{missing}");
