@@ -18,8 +18,8 @@ fn main() -> std::process::ExitCode {
     match rt.block_on(cli::dispatch(args)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            eprintln!("error: {}", cli::render_error(&e));
+            std::process::ExitCode::from(cli::exit_status(&e))
         }
     }
 }

@@ -263,6 +263,39 @@ pub fn init_tracing(verbose: u8) {
 }
 
 /// Run one command.
+/// Exit status: something failed (a scenario, a check, the machine).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: bad input (flags, manifests, features, plans), refused
+/// before anything started; clap uses it for bad flags too.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// The exit status of a command that ended in `e`: [`EXIT_BAD_INPUT`] when
+/// the input was refused (a manifest, a feature or a plan), else
+/// [`EXIT_FAILED`].
+pub fn exit_status(e: &anyhow::Error) -> u8 {
+    let bad_input = e.chain().any(|c| {
+        c.is::<zk_chaos::operator::load::LoadError>()
+            || c.is::<zk_chaos::steps::load::LoadError>()
+            || c.is::<zk_chaos::plan::PlanError>()
+    });
+    if bad_input { EXIT_BAD_INPUT } else { EXIT_FAILED }
+}
+
+/// The message of `e` with its causes, each said once: a cause whose text
+/// its parent already includes (`path: reason` wrapping `reason`) is not
+/// repeated.
+pub fn render_error(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
+}
+
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(a) => run::run(a).await,
@@ -359,6 +392,23 @@ mod tests {
             assert!(e.contains(expect), "{args:?}: {e}");
         }
         assert!(super::Cli::try_parse_from(["zk-chaos", "up", "--replicas", "99"]).is_ok());
+    }
+
+    #[test]
+    fn causes_are_said_once_and_bad_input_exits_2() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("{path}: {source}")]
+        struct Wrapped {
+            path: String,
+            source: std::io::Error,
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(Wrapped { path: "x.yaml".into(), source: io }).context("reading the manifest");
+        assert_eq!(super::render_error(&e), "reading the manifest: x.yaml: no such file");
+        assert_eq!(super::exit_status(&e), super::EXIT_FAILED);
+        let bad = zk_chaos::operator::load::parse_cluster(std::path::Path::new("c.yaml"), "apiVersion: v1\nkind: Pod\n")
+            .unwrap_err();
+        assert_eq!(super::exit_status(&anyhow::Error::new(bad).context("up -f")), super::EXIT_BAD_INPUT);
     }
 
     #[test]
