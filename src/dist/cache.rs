@@ -41,6 +41,54 @@ pub struct Manifest {
     /// When the provision finished (seconds since the epoch).
     #[serde(default)]
     pub created_unix: u64,
+    /// Size and SHA-1 of every file the entry serves (classpath and
+    /// logging config), relative to the entry, recorded when it was
+    /// written: a truncated or altered file is found before a server
+    /// fails to start. Empty in entries of older versions.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub files: std::collections::BTreeMap<PathBuf, FileDigest>,
+}
+
+/// What is recorded of one file of a cache entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileDigest {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-1, hex.
+    pub sha1: String,
+}
+
+impl FileDigest {
+    /// The size and digest of the file at `path`.
+    pub fn of(path: &Path) -> std::io::Result<Self> {
+        use sha1::Digest as _;
+        let mut f = File::open(path)?;
+        let mut h = sha1::Sha1::new();
+        let size = std::io::copy(&mut f, &mut h)?;
+        let sha1 = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Self { size, sha1 })
+    }
+}
+
+/// The files of entry `dir` that manifest `m` serves, relative to `dir`.
+fn served_files(m: &Manifest) -> Vec<PathBuf> {
+    m.classpath.iter().cloned().chain([PathBuf::from(m.logging.config_file_name())]).collect()
+}
+
+/// Check every recorded file of entry `dir` against manifest `m`: `Err`
+/// names the first that differs.
+pub(crate) fn verify_files(dir: &Path, m: &Manifest) -> Result<(), String> {
+    for (rel, want) in &m.files {
+        let path = dir.join(rel);
+        let got = FileDigest::of(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if got.size != want.size {
+            return Err(format!("{} is {} bytes, {} when it was provisioned", path.display(), got.size, want.size));
+        }
+        if got.sha1 != want.sha1 {
+            return Err(format!("{} changed since it was provisioned (SHA-1 {} ≠ {})", path.display(), got.sha1, want.sha1));
+        }
+    }
+    Ok(())
 }
 
 impl Manifest {
@@ -55,6 +103,7 @@ impl Manifest {
             logging,
             packages: Vec::new(),
             created_unix,
+            files: Default::default(),
         }
     }
 
@@ -118,7 +167,16 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DistError> {
 }
 
 /// Write the manifest of the entry in `dir` (the last step of a provision).
+/// The size and digest of every file it serves are recorded in it.
 pub(crate) fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), DistError> {
+    let mut m = m.clone();
+    for rel in served_files(&m) {
+        let path = dir.join(&rel);
+        if path.is_file() {
+            let d = FileDigest::of(&path).map_err(|e| DistError::io(format!("reading {}", path.display()), e))?;
+            m.files.insert(rel, d);
+        }
+    }
     write_atomic(&dir.join(MANIFEST_FILE), m.to_json().as_bytes())
 }
 
@@ -148,6 +206,16 @@ pub(crate) fn load_ready(dir: &Path, version: &str, java: &Path) -> Option<Distr
     let log_config = dir.join(m.logging.config_file_name());
     if let Some(missing) = classpath.iter().chain([&log_config]).find(|p| !p.is_file()) {
         tracing::warn!(missing = %missing.display(), "cache entry is incomplete; re-provisioning");
+        return None;
+    }
+    if let Err(reason) = verify_files(dir, &m) {
+        // Said at every level: a corrupt cache is otherwise a quorum that
+        // never forms. Re-provisioning replaces the entry.
+        tracing::warn!(
+            entry = %dir.display(),
+            "cache entry is corrupt ({reason}); re-provisioning it (or remove {} and run `zk-chaos provision --version {version}`)",
+            dir.display()
+        );
         return None;
     }
     Some(Distribution {
@@ -307,6 +375,28 @@ mod tests {
         assert_eq!(d.source, DistSource::Cache);
         // Another version is not ready for this one.
         assert!(load_ready(&e, "3.9.3", Path::new("/usr/bin/java")).is_none());
+    }
+
+    #[test]
+    fn a_truncated_or_altered_file_makes_the_entry_not_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = dir.path().join("3.9.6");
+        std::fs::create_dir_all(e.join("root")).unwrap();
+        let jar = e.join("root/zookeeper.jar");
+        std::fs::write(&jar, b"PK\x03\x04 a whole jar").unwrap();
+        LoggingBackend::Log4j1.write_config(&e).unwrap();
+        let m = Manifest::new("3.9.6", "t", vec!["root/zookeeper.jar".into()], LoggingBackend::Log4j1);
+        write_manifest(&e, &m).unwrap();
+        let written = Manifest::from_json(&std::fs::read_to_string(e.join(MANIFEST_FILE)).unwrap()).unwrap();
+        assert_eq!(written.files.len(), 2, "the jar and the logging config");
+        assert!(load_ready(&e, "3.9.6", Path::new("/usr/bin/java")).is_some());
+        std::fs::write(&jar, b"PK\x03\x04 a whole").unwrap();
+        let err = verify_files(&e, &written).unwrap_err();
+        assert!(err.contains("zookeeper.jar is 12 bytes, 16 when it was provisioned"), "{err}");
+        assert!(load_ready(&e, "3.9.6", Path::new("/usr/bin/java")).is_none(), "truncated");
+        std::fs::write(&jar, b"PK\x03\x04 a whole JAR").unwrap();
+        assert!(verify_files(&e, &written).unwrap_err().contains("changed since it was provisioned"));
+        assert!(load_ready(&e, "3.9.6", Path::new("/usr/bin/java")).is_none(), "altered");
     }
 
     #[test]
