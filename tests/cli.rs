@@ -30,7 +30,7 @@ fn registered(name: &str) -> Option<RunState> {
 fn bad_flags_name_what_was_expected() {
     let o = run(bin().args(["up", "--replicas", "0", "--name", "cli-zero"]));
     assert!(!o.status.success());
-    assert!(text(&o).contains("--replicas must be at least 1"), "{}", text(&o));
+    assert!(text(&o).contains("must be between 1 and 99"), "{}", text(&o));
     let o = run(bin().args(["up", "--subnet", "10.1.2.3/24"]));
     assert!(!o.status.success());
     assert!(text(&o).contains("host bits are set"), "{}", text(&o));
