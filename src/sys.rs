@@ -99,6 +99,27 @@ pub fn pids_where(matches: impl Fn(&[String]) -> bool) -> Vec<u32> {
         .collect()
 }
 
+/// How long process `pid` has been running (from `/proc`), `None` when it
+/// is gone or unreadable.
+pub fn process_age(pid: u32) -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    let uptime: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten()?;
+    age_from(&stat, uptime, u64::try_from(ticks).ok()?)
+}
+
+/// A process's age from its `/proc/PID/stat` line, the system's uptime in
+/// seconds and the clock ticks per second (`starttime`, field 22, is in
+/// ticks since boot).
+fn age_from(stat: &str, uptime_secs: f64, ticks_per_sec: u64) -> Option<std::time::Duration> {
+    // Fields after the parenthesised command name start at field 3.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let start_ticks: u64 = rest.split_whitespace().nth(22 - 3)?.parse().ok()?;
+    let started = start_ticks as f64 / ticks_per_sec.max(1) as f64;
+    std::time::Duration::try_from_secs_f64((uptime_secs - started).max(0.0)).ok()
+}
+
 /// Send `signal` to `pid`; a process that is already gone is not an error.
 pub fn signal(pid: u32, signal: nix::sys::signal::Signal) -> std::io::Result<()> {
     let Ok(raw) = i32::try_from(pid) else { return Ok(()) };
@@ -136,6 +157,16 @@ pub fn has_net_admin() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_age_comes_from_its_start_time_since_boot() {
+        // pid 42 `(java (x))` started 1500 ticks (15 s at 100 Hz) after boot.
+        let stat = "42 (java (x)) S 1 42 42 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 30 0 1500 1000 100";
+        assert_eq!(age_from(stat, 75.0, 100), Some(std::time::Duration::from_secs(60)));
+        let me = process_age(std::process::id()).expect("this process has an age");
+        let boot: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert!(me.as_secs_f64() <= boot + 1.0, "{me:?}");
+    }
 
     #[test]
     fn failed_command_carries_stderr() {

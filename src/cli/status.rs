@@ -36,9 +36,22 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         let status = ensemble::probe_run(&st).await;
         healthy &= status.quorum;
         if args.json {
-            all.push(
-                serde_json::json!({ "run": run, "name": entry.name, "connect": st.connect_string(), "status": status }),
-            );
+            let processes: Vec<serde_json::Value> = status
+                .members
+                .iter()
+                .map(|m| {
+                    let (pid, age) = process_of(&st, m.ordinal);
+                    serde_json::json!({
+                        "ordinal": m.ordinal,
+                        "pid": pid,
+                        "process_uptime_ms": age.map(|d| d.as_millis() as u64),
+                        "zk_uptime_ms": m.uptime_ms,
+                    })
+                })
+                .collect();
+            all.push(serde_json::json!({
+                "run": run, "name": entry.name, "connect": st.connect_string(), "status": status, "processes": processes,
+            }));
         } else {
             print_table(&st, &status);
         }
@@ -71,9 +84,11 @@ fn print_members(st: &state::RunState, status: &EnsembleStatus) {
         st.subnet,
         if status.quorum { "quorum".to_string() } else { format!("NO QUORUM: {}", status.problems.join("; ")) }
     );
+    // PROCESS UP: since the server's JVM started; ZK UP: ZooKeeper's
+    // `zk_uptime`, which restarts at every election of the member.
     println!(
-        "  {:<8} {:<8} {:<14} {:<12} {:<14} {:<11} {:<8} {:>8}",
-        "ORDINAL", "POD", "ADDRESS", "MODE", "ZXID", "CONFIG", "VERSION", "UPTIME"
+        "  {:<8} {:<8} {:<14} {:<12} {:<14} {:<11} {:<8} {:>8} {:>10} {:>8}",
+        "ORDINAL", "POD", "ADDRESS", "MODE", "ZXID", "CONFIG", "VERSION", "PID", "PROCESS UP", "ZK UP"
     );
     for m in &status.members {
         let rec = st.pods.get(&m.ordinal);
@@ -86,8 +101,11 @@ fn print_members(st: &state::RunState, status: &EnsembleStatus) {
             .or_else(|| rec.map(|r| r.template.version.clone()))
             .unwrap_or_else(|| "-".into());
         let up = m.uptime_ms.map(|ms| format!("{:.0}s", ms as f64 / 1000.0)).unwrap_or_else(|| "-".into());
+        let (pid, age) = process_of(st, m.ordinal);
+        let pid = pid.map_or_else(|| "-".to_string(), |p| p.to_string());
+        let age = age.map_or_else(|| "-".to_string(), |d| format!("{}s", d.as_secs()));
         println!(
-            "  {:<8} {:<8} {:<14} {:<12} {:<14} {:<11} {:<8} {:>8}",
+            "  {:<8} {:<8} {:<14} {:<12} {:<14} {:<11} {:<8} {:>8} {:>10} {:>8}",
             m.ordinal,
             st.names.pod(m.ordinal),
             m.addr.to_string(),
@@ -95,7 +113,20 @@ fn print_members(st: &state::RunState, status: &EnsembleStatus) {
             zxid,
             cfg,
             version,
+            pid,
+            age,
             up
         );
     }
+}
+
+/// The pid of member `ordinal`'s server (when it runs and is ours) and how
+/// long that process has been running.
+fn process_of(st: &state::RunState, ordinal: u32) -> (Option<u32>, Option<std::time::Duration>) {
+    let pid = st
+        .pods
+        .get(&ordinal)
+        .and_then(|p| p.pid)
+        .filter(|pid| zk_chaos::local::cleanup::is_server_of(*pid, &st.run));
+    (pid, pid.and_then(zk_chaos::sys::process_age))
 }
