@@ -89,6 +89,12 @@ fn cases() -> Vec<Case> {
             expect: "no scenario starts at line 999",
             status: 2,
         },
+        Case {
+            args: &["check", "{dir}/history.jsonl"],
+            files: &[("history.jsonl", "{\"type\": \"invoke\"}\n{\"type\":\n")],
+            expect: "cannot read",
+            status: 4,
+        },
     ]
 }
 

@@ -104,10 +104,13 @@ impl Bundle {
 
     /// Load a bundle directory, or a bare `history.jsonl` file.
     pub fn load(path: &Path) -> Result<Self, BundleError> {
+        // A torn last line (a killed run) is read up to the last complete
+        // event; `history::read_events_tolerant` says where it was cut.
         if path.is_file() {
-            return Ok(Self { events: history::read_events(path)?, ..Self::default() });
+            return Ok(Self { events: history::read_events_tolerant(path)?.0, ..Self::default() });
         }
-        let mut b = Self { events: history::read_events(&path.join("history.jsonl"))?, ..Self::default() };
+        let mut b =
+            Self { events: history::read_events_tolerant(&path.join("history.jsonl"))?.0, ..Self::default() };
         let p = path.join("final.json");
         if p.exists() {
             let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;

@@ -35,13 +35,31 @@ pub struct CheckArgs {
     json: bool,
 }
 
+/// Exit status of `check` for input it cannot read (apart from 1: invalid).
+pub const EXIT_UNREADABLE: u8 = 4;
+
 /// Exit 0 when every checker says valid, 1 when one says invalid, 3 when
-/// none is invalid but some could not decide.
+/// none is invalid but some could not decide, 4 when the input cannot be
+/// read.
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     // A scenario directory holds `bundle/` and `logs/<pod>/zookeeper.log`.
     let scenario = args.path.join("bundle").is_dir();
     let bundle_path = if scenario { args.path.join("bundle") } else { args.path.clone() };
-    let bundle = Bundle::load(&bundle_path)?;
+    let bundle = match Bundle::load(&bundle_path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", bundle_path.display());
+            return Ok(ExitCode::from(EXIT_UNREADABLE));
+        }
+    };
+    let history = if bundle_path.is_file() { bundle_path.clone() } else { bundle_path.join("history.jsonl") };
+    if let Ok((events, Some(line))) = zk_chaos::history::read_events_tolerant(&history) {
+        eprintln!(
+            "note: {}: line {line} is torn (the run was killed while writing it); checked the {} complete event(s) before it",
+            history.display(),
+            events.len()
+        );
+    }
     let budget = Budget { time_limit: Some(Duration::from_secs(args.budget_secs)), ..Budget::default() };
     let report = suite::check_all(&bundle, budget)?;
     let finding = scenario.then(|| {

@@ -354,6 +354,30 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, HistoryError> {
     Ok(out)
 }
 
+/// Read a JSON Lines history file that a killed writer may have cut
+/// short: a last line that does not parse and has no newline after it is
+/// torn, not corrupt. Returns the events up to the last complete one and
+/// the torn line's number; a bad line anywhere else is still an error.
+pub fn read_events_tolerant(path: &Path) -> Result<(Vec<Event>, Option<usize>), HistoryError> {
+    let p = path.display().to_string();
+    let text = std::fs::read(path).map_err(|source| HistoryError::Io { path: p.clone(), source })?;
+    let text = String::from_utf8_lossy(&text);
+    let complete = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(e) => out.push(e),
+            Err(_) if i + 1 == lines.len() && !complete => return Ok((out, Some(i + 1))),
+            Err(source) => return Err(HistoryError::Parse { path: p.clone(), line: i + 1, source }),
+        }
+    }
+    Ok((out, None))
+}
+
 /// Read and pair a history file.
 pub fn read_history(path: &Path) -> Result<Vec<Operation>, HistoryError> {
     pair(&read_events(path)?, &path.display().to_string())
@@ -365,6 +389,27 @@ mod tests {
 
     fn v(writer: u32, seq: u64) -> Value {
         Value::new(writer, seq)
+    }
+
+    #[test]
+    fn a_torn_last_line_is_read_up_to_the_last_complete_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("history.jsonl");
+        let e = Event::Invoke { id: 2, client: 1, session: 8, time_ns: 11, call: Call::SyncGet { path: "/k".into() } };
+        let mut good = Vec::new();
+        write_events(&mut good, std::slice::from_ref(&e)).unwrap();
+        let mut torn = good.clone();
+        torn.extend_from_slice(b"{\"type\":\"ok\",\"id\":1,\"ti");
+        std::fs::write(&p, &torn).unwrap();
+        let (events, cut) = read_events_tolerant(&p).unwrap();
+        assert_eq!((events.len(), cut), (1, Some(2)));
+        assert!(read_events(&p).is_err(), "the strict reader refuses it");
+        // A bad line followed by a newline is corruption, not a torn tail.
+        torn.push(b'\n');
+        std::fs::write(&p, &torn).unwrap();
+        assert!(read_events_tolerant(&p).is_err());
+        std::fs::write(&p, &good).unwrap();
+        assert_eq!(read_events_tolerant(&p).unwrap().1, None);
     }
 
     #[test]
