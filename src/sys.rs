@@ -164,7 +164,8 @@ mod tests {
         let stat = "42 (java (x)) S 1 42 42 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 30 0 1500 1000 100";
         assert_eq!(age_from(stat, 75.0, 100), Some(std::time::Duration::from_secs(60)));
         let me = process_age(std::process::id()).expect("this process has an age");
-        let boot: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        let boot: f64 =
+            std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
         assert!(me.as_secs_f64() <= boot + 1.0, "{me:?}");
     }
 

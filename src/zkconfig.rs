@@ -315,9 +315,9 @@ impl ServerSettings {
 /// `group.N`, `weight.N`): the operator writes those.
 fn is_member_key(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
-    ["server.", "group.", "weight."].iter().any(|p| {
-        lower.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    })
+    ["server.", "group.", "weight."]
+        .iter()
+        .any(|p| lower.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
 }
 
 /// Render `zoo.cfg` for a server whose data lives in `data_dir` and whose

@@ -20,7 +20,8 @@ struct Case {
     status: i32,
 }
 
-const HEAD: &str = "apiVersion: zk-chaos.io/v1alpha1\nkind: ZookeeperCluster\nmetadata:\n  name: zk\nspec:\n  version: 3.9.6\n";
+const HEAD: &str =
+    "apiVersion: zk-chaos.io/v1alpha1\nkind: ZookeeperCluster\nmetadata:\n  name: zk\nspec:\n  version: 3.9.6\n";
 
 fn cases() -> Vec<Case> {
     vec![
@@ -79,7 +80,10 @@ fn cases() -> Vec<Case> {
         },
         Case {
             args: &["run", "--out", "{dir}/reports", "{dir}/huge.yaml"],
-            files: &[("huge.yaml", "name: huge\ntimeline:\n  - do: I kill the leader\n    at: 99999999999999999999999s\n")],
+            files: &[(
+                "huge.yaml",
+                "name: huge\ntimeline:\n  - do: I kill the leader\n    at: 99999999999999999999999s\n",
+            )],
             expect: "is longer than 30 days",
             status: 2,
         },
@@ -109,7 +113,11 @@ fn every_mistake_is_refused_with_where_and_why_and_the_readme_says_so() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
         for (name, text) in case.files {
-            let text = if name.ends_with(".yaml") && !name.starts_with("huge") { format!("{HEAD}{}", indent(text)) } else { text.to_string() };
+            let text = if name.ends_with(".yaml") && !name.starts_with("huge") {
+                format!("{HEAD}{}", indent(text))
+            } else {
+                text.to_string()
+            };
             std::fs::write(dir.path().join(name), text).unwrap();
         }
         let args: Vec<String> = case.args.iter().map(|a| a.replace("{dir}", &d)).collect();
@@ -126,14 +134,16 @@ fn every_mistake_is_refused_with_where_and_why_and_the_readme_says_so() {
             .find(|l| l.contains(case.expect))
             .unwrap_or_else(|| panic!("zk-chaos {shown}: no `{}` in:\n{text}", case.expect));
         let line = line.replace(&format!("{d}/"), "").trim().to_string();
-        let files: Vec<String> = case.files.iter().map(|(n, t)| format!("`{n}`: {}", code(t.lines().last().unwrap_or("").trim()))).collect();
-        let input = if files.is_empty() { format!("`zk-chaos {shown}`") } else { format!("`zk-chaos {shown}` with {}", files.join(", ")) };
+        let files: Vec<String> =
+            case.files.iter().map(|(n, t)| format!("`{n}`: {}", code(t.lines().last().unwrap_or("").trim()))).collect();
+        let input = if files.is_empty() {
+            format!("`zk-chaos {shown}`")
+        } else {
+            format!("`zk-chaos {shown}` with {}", files.join(", "))
+        };
         rows.push(format!("| {} | {} | {} |", cell(&input), cell(&code(&line)), case.status));
     }
-    let table = format!(
-        "{BEGIN}\n| input | message | exit |\n|---|---|---|\n{}\n{END}",
-        rows.join("\n")
-    );
+    let table = format!("{BEGIN}\n| input | message | exit |\n|---|---|---|\n{}\n{END}", rows.join("\n"));
     let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();
     let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {

@@ -82,7 +82,8 @@ async fn features_on_kind(runner: Arc<dyn Runner>) -> Result<Outcome, String> {
         tags: std::env::var("ZK_CHAOS_TAGS").ok(),
         seed,
         concurrency: env_num("ZK_CHAOS_CONCURRENCY", 2),
-        out_dir: runner::claim_run_dir(&root.join("reports"), seed).map_err(|e| format!("a run directory under reports/: {e}"))?,
+        out_dir: runner::claim_run_dir(&root.join("reports"), seed)
+            .map_err(|e| format!("a run directory under reports/: {e}"))?,
         base: EnsembleSpec::new("zk", 3, "3.8.0"),
         backend: BackendConfig::Kube(Box::new(kube)),
         live: false,

@@ -109,8 +109,7 @@ impl Bundle {
         if path.is_file() {
             return Ok(Self { events: history::read_events_tolerant(path)?.0, ..Self::default() });
         }
-        let mut b =
-            Self { events: history::read_events_tolerant(&path.join("history.jsonl"))?.0, ..Self::default() };
+        let mut b = Self { events: history::read_events_tolerant(&path.join("history.jsonl"))?.0, ..Self::default() };
         let p = path.join("final.json");
         if p.exists() {
             let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;

@@ -204,7 +204,8 @@ pub struct EnsembleArgs {
 fn bounded(text: &str, min: u64, max: u64, why: &str) -> Result<u64, String> {
     let n: u64 = text.trim().parse().map_err(|_| format!("`{text}` is not a whole number"))?;
     if n < min || n > max {
-        let range = if max >= u64::from(u32::MAX) { format!("at least {min}") } else { format!("between {min} and {max}") };
+        let range =
+            if max >= u64::from(u32::MAX) { format!("at least {min}") } else { format!("between {min} and {max}") };
         return Err(format!("must be {range} ({why}), got {n}"));
     }
     Ok(n)
@@ -406,8 +407,9 @@ mod tests {
         let e = anyhow::Error::new(Wrapped { path: "x.yaml".into(), source: io }).context("reading the manifest");
         assert_eq!(super::render_error(&e), "reading the manifest: x.yaml: no such file");
         assert_eq!(super::exit_status(&e), super::EXIT_FAILED);
-        let bad = zk_chaos::operator::load::parse_cluster(std::path::Path::new("c.yaml"), "apiVersion: v1\nkind: Pod\n")
-            .unwrap_err();
+        let bad =
+            zk_chaos::operator::load::parse_cluster(std::path::Path::new("c.yaml"), "apiVersion: v1\nkind: Pod\n")
+                .unwrap_err();
         assert_eq!(super::exit_status(&anyhow::Error::new(bad).context("up -f")), super::EXIT_BAD_INPUT);
     }
 

@@ -123,10 +123,7 @@ fn print_members(st: &state::RunState, status: &EnsembleStatus) {
 /// The pid of member `ordinal`'s server (when it runs and is ours) and how
 /// long that process has been running.
 fn process_of(st: &state::RunState, ordinal: u32) -> (Option<u32>, Option<std::time::Duration>) {
-    let pid = st
-        .pods
-        .get(&ordinal)
-        .and_then(|p| p.pid)
-        .filter(|pid| zk_chaos::local::cleanup::is_server_of(*pid, &st.run));
+    let pid =
+        st.pods.get(&ordinal).and_then(|p| p.pid).filter(|pid| zk_chaos::local::cleanup::is_server_of(*pid, &st.run));
     (pid, pid.and_then(zk_chaos::sys::process_age))
 }

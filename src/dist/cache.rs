@@ -85,7 +85,12 @@ pub(crate) fn verify_files(dir: &Path, m: &Manifest) -> Result<(), String> {
             return Err(format!("{} is {} bytes, {} when it was provisioned", path.display(), got.size, want.size));
         }
         if got.sha1 != want.sha1 {
-            return Err(format!("{} changed since it was provisioned (SHA-1 {} ≠ {})", path.display(), got.sha1, want.sha1));
+            return Err(format!(
+                "{} changed since it was provisioned (SHA-1 {} ≠ {})",
+                path.display(),
+                got.sha1,
+                want.sha1
+            ));
         }
     }
     Ok(())

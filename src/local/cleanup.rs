@@ -270,11 +270,7 @@ mod tests {
         // Removed by the runs' teardown or the sweep: both count.
         let after = Inventory { namespaces: set(&["zkc-a-br"]), ..Inventory::default() };
         let r = before.removed(&after);
-        assert_eq!(
-            (r.processes, r.namespaces, r.links, r.routes, r.hosts_dirs, r.disks),
-            (3, 2, 1, 1, 1, 1),
-            "{r:?}"
-        );
+        assert_eq!((r.processes, r.namespaces, r.links, r.routes, r.hosts_dirs, r.disks), (3, 2, 1, 1, 1, 1), "{r:?}");
         assert_eq!(before.removed(&before), SweepReport::default());
     }
 
@@ -283,12 +279,10 @@ mod tests {
         let run = RunId::generate();
         let main = crate::dist::MAIN_CLASS;
         // Someone else's process whose command line contains our marker.
-        let impostor =
-            spawn(Command::new("sh").args(["-c", &format!("sleep 120 # {} {main}", run.process_marker())]));
+        let impostor = spawn(Command::new("sh").args(["-c", &format!("sleep 120 # {} {main}", run.process_marker())]));
         // A stand-in for our server: argv[0] `java`, the marker and the main class as arguments of their own.
-        let server = spawn(
-            Command::new("sh").arg0("java").args(["-c", "sleep 120", "sh", &run.process_marker(), main]),
-        );
+        let server =
+            spawn(Command::new("sh").arg0("java").args(["-c", "sleep 120", "sh", &run.process_marker(), main]));
         let (impostor_pid, server_pid) = (impostor.0.id(), server.0.id());
         // `spawn` returns after the exec, so both command lines are in place.
         let left = leftovers();

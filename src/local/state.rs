@@ -166,7 +166,8 @@ impl RunState {
         let mut st: Self = serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path, source })?;
         let secret = secret_in(registry, &st.run);
         if let Ok(bytes) = std::fs::read(&secret) {
-            st.credential = serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path: secret, source })?;
+            st.credential =
+                serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path: secret, source })?;
         }
         Ok(st)
     }

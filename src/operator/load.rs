@@ -231,9 +231,7 @@ fn locate(text: &str, parents: &[String], name: &str) -> (usize, usize) {
         return (i + 1, lines[i].find(name).unwrap_or(indent(lines[i])) + 1);
     }
     // Flow style (`{a: 1}`): the first mention after the parent.
-    (from..lines.len())
-        .find_map(|i| lines[i].find(&format!("{name}:")).map(|c| (i + 1, c + 1)))
-        .unwrap_or((0, 0))
+    (from..lines.len()).find_map(|i| lines[i].find(&format!("{name}:")).map(|c| (i + 1, c + 1))).unwrap_or((0, 0))
 }
 
 /// Parse and validate a manifest's text; `path` is only used in messages.

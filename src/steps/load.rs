@@ -212,12 +212,8 @@ pub fn load(paths: &[PathBuf], filter: &TagOperation) -> Result<Vec<gherkin::Fea
     // `file.feature:LINE` must name a scenario (before any tag filter).
     for (file, line) in &lines {
         let Some(f) = features.iter().find(|f| f.path.as_ref() == Some(file)) else { continue };
-        let starts: Vec<usize> = f
-            .scenarios
-            .iter()
-            .chain(f.rules.iter().flat_map(|r| &r.scenarios))
-            .map(|s| s.position.line)
-            .collect();
+        let starts: Vec<usize> =
+            f.scenarios.iter().chain(f.rules.iter().flat_map(|r| &r.scenarios)).map(|s| s.position.line).collect();
         if !starts.contains(line) {
             let list = starts.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ");
             problems.push(format!(
