@@ -67,6 +67,10 @@ pub struct Bundle {
     pub probes: Option<Vec<(u64, EnsembleStatus)>>,
     /// Settle time and faults.
     pub facts: RunFacts,
+    /// The line where `history.jsonl` was torn (its writer was killed):
+    /// the events after it are missing, and the final state may hold what
+    /// they wrote.
+    pub history_torn: Option<usize>,
 }
 
 fn file_err(path: &Path, reason: impl ToString) -> BundleError {
@@ -107,9 +111,11 @@ impl Bundle {
         // A torn last line (a killed run) is read up to the last complete
         // event; `history::read_events_tolerant` says where it was cut.
         if path.is_file() {
-            return Ok(Self { events: history::read_events_tolerant(path)?.0, ..Self::default() });
+            let (events, history_torn) = history::read_events_tolerant(path)?;
+            return Ok(Self { events, history_torn, ..Self::default() });
         }
-        let mut b = Self { events: history::read_events_tolerant(&path.join("history.jsonl"))?.0, ..Self::default() };
+        let (events, history_torn) = history::read_events_tolerant(&path.join("history.jsonl"))?;
+        let mut b = Self { events, history_torn, ..Self::default() };
         let p = path.join("final.json");
         if p.exists() {
             let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;
@@ -200,6 +206,24 @@ fn per_member(
     (verdict, lost)
 }
 
+/// A durability verdict over a history torn at line `torn_at`: what the
+/// final state shows may have been written by the missing tail, so only
+/// evidence from reads inside the history stays invalid; evidence from the
+/// final state alone makes the verdict unknown, never invalid.
+fn torn(verdict: Verdict, torn_at: Option<usize>) -> Verdict {
+    let (Some(line), Verdict::Invalid { evidence }) = (torn_at, &verdict) else { return verdict };
+    let from_reads: Vec<String> = evidence.iter().filter(|e| e.contains("(read by op ")).cloned().collect();
+    if !from_reads.is_empty() {
+        return Verdict::Invalid { evidence: from_reads };
+    }
+    Verdict::Unknown {
+        reason: format!(
+            "history.jsonl is torn at line {line} (the run was killed while writing it), so the final state may hold writes of its missing tail; the final state alone showed: {}",
+            evidence.first().map_or("", String::as_str)
+        ),
+    }
+}
+
 /// Run every checker over `bundle`.
 pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport, BundleError> {
     let ops: Vec<Operation> = history::pair(&bundle.events, "history.jsonl")?;
@@ -212,6 +236,7 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
         Some(fs) => per_member(durability::report(&ops, fs), &ops, bundle.final_by_member.as_ref()),
         None => (Verdict::Unknown { reason: "no final state was recorded (final.json)".into() }, BTreeSet::new()),
     };
+    let durable = torn(durable, bundle.history_torn);
     results.push(CheckResult { checker: "durability-and-integrity".into(), verdict: durable });
     let bound = bundle.facts.settle_bound_ns.unwrap_or(super::converge::SETTLE_BOUND.as_nanos() as u64);
     let quorum = bundle.probes.as_ref().map(|p| quorum::check_within(p, bundle.facts.settle_after_ns, bound));
@@ -256,4 +281,31 @@ pub fn render(report: &SuiteReport) -> String {
         out.push_str(&format!("  leader changes: {}\n", q.leader_changes));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_history_turns_final_state_findings_unknown_and_keeps_read_findings() {
+        let final_only =
+            Verdict::Invalid { evidence: vec!["phantom value at /k (final state): w0#9 was never written".into()] };
+        assert!(
+            matches!(torn(final_only.clone(), None), Verdict::Invalid { .. }),
+            "a whole history is judged as it is"
+        );
+        let Verdict::Unknown { reason } = torn(final_only, Some(42)) else { panic!("unknown expected") };
+        assert!(reason.contains("torn at line 42") && reason.contains("w0#9"), "{reason}");
+        let with_read = Verdict::Invalid {
+            evidence: vec![
+                "phantom value at /k (read by op 3): w0#9 was never written".into(),
+                "phantom value at /k (final state): w0#9 was never written".into(),
+            ],
+        };
+        let Verdict::Invalid { evidence } = torn(with_read, Some(42)) else { panic!("invalid expected") };
+        assert_eq!(evidence.len(), 1, "{evidence:?}");
+        assert!(evidence[0].contains("read by op 3"));
+        assert_eq!(torn(Verdict::Valid, Some(42)), Verdict::Valid);
+    }
 }

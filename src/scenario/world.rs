@@ -784,6 +784,7 @@ impl ScenarioWorld {
                 final_by_member: Some(final_by_member),
                 probes: Some(probes),
                 facts: RunFacts { settle_after_ns, faults, settle_bound_ns: Some(SETTLE_BOUND.as_nanos() as u64) },
+                history_torn: None,
             };
             if let Err(e) = bundle.save(&self.dir) {
                 self.notes.push(format!("could not save the history: {e}"));
