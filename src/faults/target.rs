@@ -78,16 +78,15 @@ pub mod local {
         Ok(())
     }
 
-    /// The pid of pod `ordinal`'s server, checked to be ours (its command
-    /// line carries the run's marker).
+    /// The pid of pod `ordinal`'s server, checked to be ours (a server of
+    /// the run, see [`crate::local::naming::server_run`]).
     pub fn our_pid(state: &crate::local::state::RunState, ordinal: u32) -> Result<u32, FaultError> {
         let pid = state
             .pods
             .get(&ordinal)
             .and_then(|p| p.pid)
             .ok_or_else(|| FaultError::Invalid(format!("pod {ordinal} has no running server")))?;
-        let marker = state.run.process_marker();
-        if sys::pid_cmdline(pid).is_some_and(|c| c.contains(&marker)) {
+        if crate::local::cleanup::is_server_of(pid, &state.run) {
             Ok(pid)
         } else {
             Err(FaultError::Invalid(format!("pod {ordinal}'s recorded pid {pid} is not its server any more")))

@@ -107,6 +107,8 @@ pub struct Inventory {
     pub hosts_dirs: BTreeSet<std::path::PathBuf>,
     /// Data disks, by source name.
     pub disks: BTreeSet<String>,
+    /// CPU-limit cgroups.
+    pub cgroups: BTreeSet<std::path::PathBuf>,
 }
 
 impl Inventory {
@@ -121,6 +123,7 @@ impl Inventory {
                 .unwrap_or_default(),
             hosts_dirs: net::our_hosts_dirs().into_iter().collect(),
             disks: super::disk::our_mounts().into_iter().map(|(s, _)| s).collect(),
+            cgroups: super::cpu::our_cgroups().into_iter().collect(),
         }
     }
 
@@ -138,6 +141,7 @@ impl Inventory {
             routes: gone(&self.routes, &after.routes),
             hosts_dirs: gone(&self.hosts_dirs, &after.hosts_dirs),
             disks: gone(&self.disks, &after.disks),
+            cgroups: gone(&self.cgroups, &after.cgroups),
         }
     }
 }
@@ -160,7 +164,7 @@ pub fn sweep_all(keep_data: bool) -> SweepReport {
     }
     let pids: BTreeSet<u32> = all_servers().into_iter().collect();
     kill_and_reap(&pids);
-    report.cgroups = super::cpu::remove_where(|_| true);
+    super::cpu::remove_where(|_| true);
     for ns in net::our_namespaces() {
         net::remove_netns_by_name(&ns);
     }
@@ -266,6 +270,7 @@ mod tests {
             routes: set(&["10.213.0.0/24"]),
             hosts_dirs: ["/etc/netns/zkc-a-0".into()].into(),
             disks: set(&["zkc-a-0"]),
+            cgroups: ["/sys/fs/cgroup/zkc-a-0".into()].into(),
         };
         // Removed by the runs' teardown or the sweep: both count.
         let after = Inventory { namespaces: set(&["zkc-a-br"]), ..Inventory::default() };
