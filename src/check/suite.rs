@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::{CheckResult, Verdict, availability, durability, linear, quorum, session};
 use crate::history::{self, Event, HistoryError, Operation};
 use crate::probe::EnsembleStatus;
+use crate::workload::pace::{self, Pace, Target};
 use crate::workload::stats::{self, Stats};
 
 /// Bundle I/O failures.
@@ -50,6 +51,10 @@ pub struct RunFacts {
     /// [`super::converge`]); [`super::converge::SETTLE_BOUND`] when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settle_bound_ns: Option<u64>,
+    /// A rated workload's schedule (target rate, clients, start and stop),
+    /// for target versus achieved rate; absent for a closed loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<Target>,
 }
 
 /// Everything a bundle holds.
@@ -164,6 +169,8 @@ pub struct SuiteReport {
     /// Writes the durability checker's evidence shows lost, through the
     /// final read or any member's own (see [`durability::DurabilityReport::lost`]).
     pub lost_writes: usize,
+    /// Target versus achieved rate, for a rated workload.
+    pub pace: Option<Pace>,
 }
 
 impl SuiteReport {
@@ -255,6 +262,7 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
         linear_elapsed: lin.elapsed,
         linear_violation: lin.violation,
         lost_writes: lost.len(),
+        pace: bundle.facts.workload.as_ref().and_then(|t| pace::pace(&bundle.events, t)),
     })
 }
 
@@ -277,6 +285,12 @@ pub fn render(report: &SuiteReport) -> String {
         report.availability.longest_window.as_ref().map_or(0.0, |w| w.duration_ns as f64 / 1e9),
         report.linear_elapsed.as_secs_f64()
     ));
+    if let Some(p) = &report.pace {
+        out.push_str(&format!("  pace: {}\n", p.summary()));
+        if let Some(w) = p.warning() {
+            out.push_str(&format!("  WARNING: {w}\n"));
+        }
+    }
     if let Some(q) = &report.quorum {
         out.push_str(&format!("  leader changes: {}\n", q.leader_changes));
     }

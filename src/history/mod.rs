@@ -195,6 +195,10 @@ pub enum Event {
         time_ns: u64,
         /// The call.
         call: Call,
+        /// When the open-loop schedule wanted it started (ns, same clock),
+        /// for a rated workload; `time_ns` minus this is how late it started.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        intended_ns: Option<u64>,
     },
     /// The call ended.
     Complete {
@@ -294,7 +298,7 @@ pub fn pair(events: &[Event], path: &str) -> Result<Vec<Operation>, HistoryError
     for (i, e) in events.iter().enumerate() {
         let bad = |reason: String| HistoryError::Inconsistent { path: path.to_string(), line: i + 1, reason };
         match e {
-            Event::Invoke { id, client, session, time_ns, call } => {
+            Event::Invoke { id, client, session, time_ns, call, .. } => {
                 if !seen.insert(*id) {
                     return Err(bad(format!("operation id {id} invoked twice")));
                 }
@@ -421,8 +425,15 @@ mod tests {
                 session: 7,
                 time_ns: 10,
                 call: Call::Create { path: "/k".into(), value: v(0, 1) },
+                intended_ns: Some(9),
             },
-            Event::Invoke { id: 2, client: 1, session: 8, time_ns: 11, call: Call::SyncGet { path: "/k".into() } },
+            Event::Invoke {
+                id: 2,
+                client: 1,
+                session: 8, time_ns: 11,
+                call: Call::SyncGet { path: "/k".into() },
+                intended_ns: None,
+            },
             Event::Complete {
                 id: 1,
                 time_ns: 20,
@@ -435,6 +446,7 @@ mod tests {
                 session: 7,
                 time_ns: 21,
                 call: Call::Set { path: "/k".into(), value: v(0, 2) },
+                intended_ns: None,
             },
             Event::Complete {
                 id: 3,
@@ -464,7 +476,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("h:1:"), "{e}");
-        let inv = Event::Invoke { id: 1, client: 0, session: 0, time_ns: 5, call: Call::Get { path: "/a".into() } };
+        let inv = Event::Invoke {
+            id: 1,
+            client: 0,
+            session: 0, time_ns: 5,
+            call: Call::Get { path: "/a".into() },
+            intended_ns: None,
+        };
         let e = pair(&[inv.clone(), inv], "h").unwrap_err();
         assert!(e.to_string().contains("invoked twice"));
     }

@@ -173,6 +173,7 @@ mod tests {
                 session: 0,
                 time_ns: 1,
                 call: Call::Get { path: "/a".into() },
+                intended_ns: None,
             }],
             ..Bundle::default()
         };

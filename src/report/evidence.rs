@@ -92,6 +92,9 @@ pub struct Evidence {
     pub latency: Vec<KindLatency>,
     /// Mean acknowledged operations per second.
     pub mean_ok_per_second: f64,
+    /// Target versus achieved rate, for a rated (open-loop) workload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace: Option<crate::workload::pace::Pace>,
     /// Faults as injected (from the bundle; the runner may add targets).
     pub faults: Vec<FaultEntry>,
     /// What the operator did (filled by the runner).
@@ -133,6 +136,7 @@ impl Default for Evidence {
             series: Series { bucket_ns: BUCKET_NS, buckets: Vec::new() },
             latency: Vec::new(),
             mean_ok_per_second: 0.0,
+            pace: None,
             faults: Vec::new(),
             operator_actions: Vec::new(),
             server_marks: Vec::new(),
@@ -191,6 +195,7 @@ impl Evidence {
                 })
                 .collect(),
             mean_ok_per_second: report.stats.mean_ok_per_second,
+            pace: report.pace.clone(),
             faults,
             operator_actions: Vec::new(),
             server_marks: Vec::new(),

@@ -45,6 +45,8 @@ pub struct ScenarioEvidence {
     pub report: Option<SuiteReport>,
     /// Workload statistics, when a workload ran.
     pub stats: Option<Stats>,
+    /// Target versus achieved rate, when a rated workload ran.
+    pub pace: Option<crate::workload::pace::Pace>,
     /// Where the history, final state and probes were saved.
     pub history_dir: PathBuf,
     /// When the workload started, on the scenario's clock (the history's

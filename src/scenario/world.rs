@@ -739,9 +739,9 @@ impl ScenarioWorld {
             let settle_after_ns = wl.rec.now_ns();
             self.live("waiting for the members to agree (convergence)");
             self.sample_until_converged(wl.offset_ns, settle_after_ns).await;
-            let events = match out {
-                Ok(o) => o.events,
-                Err(_) => wl.rec.finish().await,
+            let (events, workload) = match out {
+                Ok(o) => (o.events, o.target),
+                Err(_) => (wl.rec.finish().await, None),
             };
             let final_state =
                 run::read_final_state(&c.connect_string().await, &wl.spec).await.map_err(|e| io(e.to_string()))?;
@@ -783,7 +783,12 @@ impl ScenarioWorld {
                 final_state: Some(final_state),
                 final_by_member: Some(final_by_member),
                 probes: Some(probes),
-                facts: RunFacts { settle_after_ns, faults, settle_bound_ns: Some(SETTLE_BOUND.as_nanos() as u64) },
+                facts: RunFacts {
+                    settle_after_ns,
+                    faults,
+                    settle_bound_ns: Some(SETTLE_BOUND.as_nanos() as u64),
+                    workload,
+                },
                 history_torn: None,
             };
             if let Err(e) = bundle.save(&self.dir) {
@@ -792,6 +797,9 @@ impl ScenarioWorld {
             let budget = Budget { time_limit: Some(Duration::from_secs(60)), ..Budget::default() };
             let report = check_all(&bundle, budget).map_err(|e| io(e.to_string()))?;
             self.diagnose_judged(&bundle.events, report.any_invalid()).await;
+            if let Some(w) = report.pace.as_ref().and_then(|p| p.warning()) {
+                self.notes.push(w);
+            }
             self.live("");
             self.judged = Some(report);
         }
@@ -927,11 +935,16 @@ impl ScenarioWorld {
             }
         }
         let mut stats = None;
+        let mut pace = self.judged.as_ref().and_then(|r| r.pace.clone());
         if let Some(wl) = self.workload.take() {
             let _ = wl.stop.send(true);
             if let Ok(out) = wl.task.await {
                 let ops = crate::history::pair(&out.events, "history").unwrap_or_default();
                 stats = Some(stats::stats(&ops));
+                pace = out.target.as_ref().and_then(|t| crate::workload::pace::pace(&out.events, t));
+                if let Some(w) = pace.as_ref().and_then(|p| p.warning()) {
+                    self.notes.push(w);
+                }
             }
         }
         if let Some((tx, task)) = self.sampler.take() {
@@ -968,6 +981,7 @@ impl ScenarioWorld {
             probes: std::mem::take(&mut *self.samples.lock().expect("not poisoned")),
             report: self.judged.take(),
             stats,
+            pace,
             history_dir: self.dir.clone(),
             workload_offset_ns: self.workload_offset_ns,
             logs,

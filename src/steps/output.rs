@@ -274,6 +274,7 @@ mod tests {
             probes: vec![(0, st.clone()), (250_000_000, st)],
             report: None,
             stats: None,
+            pace: None,
             history_dir: dir.join("work").join("x"),
             workload_offset_ns: None,
             logs: Vec::new(),

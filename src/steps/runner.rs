@@ -127,6 +127,9 @@ impl RunOutcome {
                 );
             }
             if let Some(ev) = &s.evidence {
+                if let Some(p) = &ev.pace {
+                    let _ = writeln!(out, "        rate: {}", p.summary());
+                }
                 for n in &ev.notes {
                     let _ = writeln!(out, "        note: {n}");
                 }

@@ -3,6 +3,7 @@
 //! (`crate::history`); judging is the checkers' job.
 
 pub mod generate;
+pub mod pace;
 pub mod record;
 pub mod run;
 pub mod stats;

@@ -82,16 +82,16 @@ where
     probes.sort_by_key(|(t, _)| *t);
     let faults = done?;
     settled?;
-    let events = match out {
-        Ok(o) => o.events,
-        Err(_) => rec.finish().await,
+    let (events, workload) = match out {
+        Ok(o) => (o.events, o.target),
+        Err(_) => (rec.finish().await, None),
     };
     let final_state = run::read_final_state(&servers, wl).await?;
     Ok(Bundle {
         events,
         final_state: Some(final_state),
         probes: Some(probes),
-        facts: RunFacts { settle_after_ns, faults, settle_bound_ns: None },
+        facts: RunFacts { settle_after_ns, faults, settle_bound_ns: None, workload },
         ..Bundle::default()
     })
 }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 use super::generate::{Generator, WorkloadSpec};
+use super::pace::{Schedule, Target};
 use crate::client::{self, SessionOptions, zk};
 use crate::history::{Call, Event, Outcome, Ret, StatLite};
 
@@ -98,9 +99,15 @@ impl Recorder {
 
     /// Record an invoke and return its operation id.
     pub async fn invoke(&self, client: u32, session: i64, call: &Call) -> u64 {
+        self.invoke_scheduled(client, session, call, None).await
+    }
+
+    /// Record an invoke that the open-loop schedule wanted started at
+    /// `intended_ns` (on this recorder's clock), and return its id.
+    pub async fn invoke_scheduled(&self, client: u32, session: i64, call: &Call, intended_ns: Option<u64>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let time_ns = self.now_ns();
-        self.push(Event::Invoke { id, client, session, time_ns, call: call.clone() }).await;
+        self.push(Event::Invoke { id, client, session, time_ns, call: call.clone(), intended_ns }).await;
         id
     }
 
@@ -205,6 +212,9 @@ pub struct RunOutput {
     pub events: Vec<Event>,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// For a rated workload: its schedule, from slot 0 to the stop, on the
+    /// recorder's clock (see [`super::pace`]).
+    pub target: Option<Target>,
 }
 
 /// Create the workload's root and log znodes (not recorded).
@@ -232,29 +242,50 @@ pub async fn run(servers: &str, spec: &WorkloadSpec, recorder: Arc<Recorder>) ->
 
 /// Run `spec` against `servers` until its duration is over or `stop` turns
 /// true (operations in flight then complete or time out), recording into
-/// `recorder`.
+/// `recorder`. A rated workload is open loop: its clients share one
+/// schedule on absolute times ([`super::pace`]).
 pub async fn run_until(
     servers: &str,
     spec: &WorkloadSpec,
     recorder: Arc<Recorder>,
-    stop: tokio::sync::watch::Receiver<bool>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> RunOutput {
     let start = Instant::now();
     let deadline = start + spec.duration;
-    let interval = spec.rate.map(|r| Duration::from_secs_f64(f64::from(spec.clients) / r.max(0.001)));
+    let schedule = spec.rate.map(|r| Arc::new(Schedule::new(recorder.now_ns(), r.max(0.001))));
     let tasks: Vec<_> = (0..spec.clients)
         .map(|client| {
             let servers = servers.to_string();
             let spec = spec.clone();
             let rec = recorder.clone();
             let stop = stop.clone();
-            tokio::spawn(async move { client_loop(&servers, &spec, client, &rec, deadline, interval, stop).await })
+            let schedule = schedule.clone();
+            tokio::spawn(async move { client_loop(&servers, &spec, client, &rec, deadline, schedule, stop).await })
         })
         .collect();
+    // The stop time, for the rate achieved: when told, or the deadline.
+    let stop_ns = tokio::select! {
+        _ = tokio::time::sleep_until(deadline.into()) => recorder.now_ns(),
+        _ = stop.wait_for(|s| *s) => recorder.now_ns(),
+    };
     for t in tasks {
         let _ = t.await;
     }
-    RunOutput { events: recorder.finish().await, elapsed: start.elapsed() }
+    let target = schedule.map(|s| Target { rate: s.rate(), clients: spec.clients, start_ns: s.start_ns(), stop_ns });
+    RunOutput { events: recorder.finish().await, elapsed: start.elapsed(), target }
+}
+
+/// Wait until `due_ns` on the recorder's clock; false when told to stop first.
+async fn wait_until_due(rec: &Recorder, due_ns: u64, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    let at = rec.start() + Duration::from_nanos(due_ns);
+    if Instant::now() >= at {
+        return !*stop.borrow();
+    }
+    let woke = tokio::select! {
+        _ = tokio::time::sleep_until(at.into()) => true,
+        _ = stop.wait_for(|s| *s) => false,
+    };
+    woke && !*stop.borrow()
 }
 
 async fn client_loop(
@@ -263,14 +294,13 @@ async fn client_loop(
     client: u32,
     rec: &Recorder,
     deadline: Instant,
-    interval: Option<Duration>,
-    stop: tokio::sync::watch::Receiver<bool>,
+    schedule: Option<Arc<Schedule>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut generator = Generator::new(spec, client);
     let mut versions: HashMap<String, i32> = HashMap::new();
     let mut session: Option<zk::Client> = None;
     while Instant::now() < deadline && !*stop.borrow() {
-        let tick = Instant::now();
         if session.is_none() {
             session = client::connect(servers, session_options()).await.ok();
             if session.is_none() {
@@ -278,9 +308,21 @@ async fn client_loop(
                 continue;
             }
         }
+        // Open loop: take the next slot of the shared schedule and start
+        // it when due, or at once when it is already late (the backlog).
+        let intended_ns = match &schedule {
+            Some(s) => {
+                let (_, due) = s.take();
+                if !wait_until_due(rec, due, &mut stop).await || Instant::now() >= deadline {
+                    break;
+                }
+                Some(due)
+            }
+            None => None,
+        };
         let c = session.as_ref().expect("connected");
         let call = generator.next_call(&versions);
-        let id = rec.invoke(client, c.session_id().0, &call).await;
+        let id = rec.invoke_scheduled(client, c.session_id().0, &call, intended_ns).await;
         let (outcome, zxid) = match tokio::time::timeout(OP_TIMEOUT, execute(c, &call)).await {
             Ok(Ok(ret)) => {
                 remember_versions(&call, &ret, &mut versions);
@@ -296,9 +338,6 @@ async fn client_loop(
             Err(_) => (Outcome::Unknown { error: "timeout".into() }, None),
         };
         rec.complete(id, outcome, zxid).await;
-        if let Some(iv) = interval {
-            tokio::time::sleep(iv.saturating_sub(tick.elapsed())).await;
-        }
     }
 }
 

@@ -65,6 +65,7 @@ pub fn summarise_only(b: &Bundle) -> SuiteReport {
         linear_elapsed: Duration::ZERO,
         linear_violation: None,
         lost_writes: 0,
+        pace: None,
     }
 }
 

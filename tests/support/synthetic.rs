@@ -140,7 +140,7 @@ pub fn bundle(spec: &Spec) -> Bundle {
             }
         };
         let done = t + latency;
-        events.push((t, 0, Event::Invoke { id, client: c, session: session[ci], time_ns: t, call }));
+        events.push((t, 0, Event::Invoke { id, client: c, session: session[ci], time_ns: t, call, intended_ns: None }));
         let never = matches!(outcome, Outcome::Unknown { .. }) && rng.random_bool(0.2);
         if !never {
             events.push((done, 1, Event::Complete { id, time_ns: done, outcome, zxid: complete_zxid }));
@@ -165,6 +165,7 @@ pub fn bundle(spec: &Spec) -> Bundle {
             settle_after_ns: end,
             faults: vec![("SIGKILL leader zk-0".to_string(), spec.kill_at, Some(spec.heal_at))],
             settle_bound_ns: None,
+            workload: None,
         },
         ..Bundle::default()
     }
