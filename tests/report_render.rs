@@ -249,3 +249,35 @@ fn the_lost_writes_card_is_bad_whenever_durability_is_invalid() {
     assert!(card.trim_start().starts_with("bad"), "{card}");
     assert!(html.contains("durability INVALID in 1 scenario(s)"));
 }
+
+#[test]
+fn the_report_shows_target_versus_achieved_rate_and_flags_a_run_below_target() {
+    use zk_chaos::history::{Call, Event};
+    use zk_chaos::workload::pace::{Target, pace};
+    // 10 ops/s for 2 s: every slot started on time, or only the first 5.
+    let events = |kept: u64| -> Vec<Event> {
+        (0..kept)
+            .map(|k| Event::Invoke {
+                id: k,
+                client: 0,
+                session: 1,
+                time_ns: k * 100_000_000,
+                call: Call::Get { path: "/k".into() },
+                intended_ns: Some(k * 100_000_000),
+            })
+            .collect()
+    };
+    let target = Target { rate: 10.0, clients: 4, start_ns: 0, stop_ns: 2_000_000_000 };
+    let mut record = sample::record(2_000, 5);
+    let scenarios = &mut record.features[0].scenarios;
+    scenarios[0].evidence.as_mut().unwrap().pace = pace(&events(20), &target);
+    scenarios[1].evidence.as_mut().unwrap().pace = pace(&events(6), &target);
+    let dir = tempfile::tempdir().unwrap();
+    let w = report::write(&record, &report::run_dir(dir.path(), &record)).unwrap();
+    let html = std::fs::read_to_string(&w.html).unwrap();
+    assert!(html.contains("target 10 ops/s, achieved 10 ops/s (20 of 20 due operations started)"), "kept");
+    assert!(html.contains("target 10 ops/s, achieved 3 ops/s (6 of 20 due operations started, 14 still due"), "below");
+    assert_eq!(html.matches("Below target").count(), 1, "only the run below its target is flagged");
+    assert_eq!(html.matches(r#"class="pace below""#).count(), 1);
+    assert_eq!(RunRecord::load(&w.dir).unwrap(), record, "the pace round-trips");
+}
