@@ -2,7 +2,8 @@
 //! run with a deliberately broken planner (`ZK_CHAOS_SABOTAGE`), and the
 //! guarding scenario must fail at the step that guards against that bug.
 //! (The same scenarios pass unsabotaged in `tests/features.rs`.) Needs root
-//! and Java; the three runs go in parallel, about two minutes in all.
+//! and Java; the runs go one after another (`output()` waits for each),
+//! about three minutes in all.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,7 +16,7 @@ struct Case {
     caught_by: &'static [&'static str],
 }
 
-const CASES: [Case; 3] = [
+const CASES: [Case; 4] = [
     Case { sabotage: "leader-first", tags: "@guards-rollout", caught_by: &["the leader changed at most"] },
     Case {
         sabotage: "no-wait-for-ready",
@@ -26,6 +27,11 @@ const CASES: [Case; 3] = [
         sabotage: "scale-down-without-reconfig",
         tags: "@guards-reconfig",
         caught_by: &["within 90s the ensemble has 3 voting members"],
+    },
+    Case {
+        sabotage: "scratch-data",
+        tags: "@guards-durability",
+        caught_by: &["every restarted member came back with its own data"],
     },
 ];
 

@@ -8,6 +8,7 @@ pub mod converge;
 pub mod durability;
 pub mod linear;
 pub mod quorum;
+pub mod restart;
 pub mod session;
 pub mod suite;
 

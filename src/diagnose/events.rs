@@ -71,7 +71,7 @@ pub fn parse_log(ordinal: u32, text: &str) -> Vec<MemberEvent> {
 
 /// The files of one log, oldest first: rotated `<file>.N` ... `<file>.1`,
 /// then `<file>`.
-fn rotated(path: &Path) -> Vec<PathBuf> {
+pub fn rotated(path: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> =
         (1..=9).rev().map(|i| PathBuf::from(format!("{}.{i}", path.display()))).filter(|p| p.exists()).collect();
     out.push(path.to_path_buf());

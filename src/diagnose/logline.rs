@@ -143,11 +143,14 @@ pub struct ParsedLine {
     pub class: String,
     /// The message.
     pub message: String,
+    /// The server id in the line's `[myid:N]` (none before the server
+    /// read its `myid` file).
+    pub myid: Option<u64>,
 }
 
 static LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(\d{4}-\d\d-\d\d)[ T](\d\d):(\d\d):(\d\d)[,.](\d{3})\S* \[myid:[^\]]*\] - (\w+)\s+\[(?:.*?):(\w+)@\d+\] - (.*)$",
+        r"^(\d{4}-\d\d-\d\d)[ T](\d\d):(\d\d):(\d\d)[,.](\d{3})\S* \[myid:([^\]]*)\] - (\w+)\s+\[(?:.*?):(\w+)@\d+\] - (.*)$",
     )
     .expect("log line regex")
 });
@@ -157,7 +160,13 @@ static LINE: LazyLock<Regex> = LazyLock::new(|| {
 pub fn parse_line(line: &str) -> Option<ParsedLine> {
     let c = LINE.captures(line.trim_end())?;
     let at_ms = unix_ms(&c[1], &c[2], &c[3], &c[4], &c[5])?;
-    Some(ParsedLine { at_ms, level: c[6].to_string(), class: c[7].to_string(), message: c[8].to_string() })
+    Some(ParsedLine {
+        at_ms,
+        myid: c[6].trim().parse().ok(),
+        level: c[7].to_string(),
+        class: c[8].to_string(),
+        message: c[9].to_string(),
+    })
 }
 
 fn unix_ms(date: &str, h: &str, m: &str, s: &str, ms: &str) -> Option<i64> {
@@ -297,6 +306,8 @@ mod tests {
         assert_eq!(l.message, "Truncating log to get in sync with the leader 0x200000041");
         // 2026-11-29T16:10:05.123Z
         assert_eq!(l.at_ms, 1_795_968_605_123);
+        assert_eq!(l.myid, Some(1));
+        assert_eq!(parse_line("2026-11-29 16:10:05,123 [myid:] - INFO  [main:QuorumPeerMain@1] - Starting").unwrap().myid, None);
         assert!(
             parse_line("\tat org.apache.zookeeper.server.quorum.Learner.syncWithLeader(Learner.java:557)").is_none()
         );

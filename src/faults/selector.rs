@@ -25,6 +25,9 @@ pub enum Selector {
     Majority,
     /// `a minority`: the complement of a majority (never the leader).
     Minority,
+    /// `every member`: the whole ensemble at once (a power loss, a node
+    /// pool recycled).
+    Every,
     /// `member C`: a member the scenario named earlier (`When I name the
     /// leader A and its followers B and C`), so that later steps hit the
     /// same member whatever role it has by then. Bound to an ordinal with
@@ -35,7 +38,7 @@ pub enum Selector {
 /// Text that is not a selector.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "cannot parse selector `{0}`: expected `pod <ordinal>`, `the leader`, `a random follower`, `a random member`, `a majority`, `a minority` or `member <A-Z>`"
+    "cannot parse selector `{0}`: expected `pod <ordinal>`, `the leader`, `a random follower`, `a random member`, `a majority`, `a minority`, `every member` or `member <A-Z>`"
 )]
 pub struct SelectorParseError(pub String);
 
@@ -51,6 +54,7 @@ impl FromStr for Selector {
             "a random member" | "random member" => Self::RandomMember,
             "a majority" | "majority" => Self::Majority,
             "a minority" | "minority" => Self::Minority,
+            "every member" => Self::Every,
             other if other.starts_with("member ") => {
                 let name = s.split_whitespace().nth(1).ok_or_else(err)?;
                 let mut chars = name.chars();
@@ -76,6 +80,7 @@ impl fmt::Display for Selector {
             Self::RandomMember => f.write_str("a random member"),
             Self::Majority => f.write_str("a majority"),
             Self::Minority => f.write_str("a minority"),
+            Self::Every => f.write_str("every member"),
             Self::Named(c) => write!(f, "member {c}"),
         }
     }
@@ -143,6 +148,7 @@ impl Selector {
                 (vec![pick], format!(" of leader pod {l}"))
             }
             Self::RandomMember => (vec![*members.choose(rng).expect("not empty")], String::new()),
+            Self::Every => (members.clone(), String::new()),
             Self::Named(_) => return Err(self.bind(&Default::default()).expect_err("unbound")),
             Self::Majority | Self::Minority => {
                 let (majority, how) = pick_majority(&members, leader, rng);
@@ -213,6 +219,7 @@ pub(crate) mod tests {
             ("a random member", Selector::RandomMember),
             ("a majority", Selector::Majority),
             ("a minority", Selector::Minority),
+            ("every member", Selector::Every),
             ("member C", Selector::Named('C')),
         ] {
             assert_eq!(text.parse::<Selector>().unwrap(), sel);
@@ -220,6 +227,15 @@ pub(crate) mod tests {
         }
         assert_eq!("  The   Leader ".parse::<Selector>().unwrap(), Selector::Leader);
         assert_eq!("pod  7".parse::<Selector>().unwrap(), Selector::Ordinal(7));
+    }
+
+    #[test]
+    fn every_member_is_the_whole_ensemble_with_or_without_a_leader() {
+        for leader in [Some(1), None] {
+            let r = Selector::Every.resolve(&status(5, leader, &[0, 2]), &mut rng(3)).unwrap();
+            assert_eq!(r.ordinals, [0, 1, 2, 3, 4]);
+            assert_eq!(r.description, "every member = pods 0,1,2,3,4");
+        }
     }
 
     #[test]

@@ -71,21 +71,28 @@ pub enum Sabotage {
     NoWaitForReady,
     /// Scale down by stopping pods without `reconfig -remove`.
     ScaleDownWithoutReconfig,
+    /// Put the pods' snapshots and transaction log on scratch space that
+    /// does not survive a restart of the server (as an `emptyDir` wiped by
+    /// the entrypoint, or `dataLogDir` under `/tmp`): a restarted member
+    /// comes back empty and resyncs, so killing a few members hides it,
+    /// killing the whole ensemble loses every write. Played by the local
+    /// backend's kubelet, which wipes `version-2` before a restart.
+    ScratchData,
 }
 
 impl std::str::FromStr for Sabotage {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
-            format!("unknown sabotage `{s}`: expected leader-first, no-wait-for-ready or scale-down-without-reconfig")
+            format!("unknown sabotage `{s}`: expected leader-first, no-wait-for-ready, scale-down-without-reconfig or scratch-data")
         })
     }
 }
 
 impl Sabotage {
     /// Every kind.
-    pub const ALL: [Sabotage; 3] =
-        [Sabotage::LeaderFirst, Sabotage::NoWaitForReady, Sabotage::ScaleDownWithoutReconfig];
+    pub const ALL: [Sabotage; 4] =
+        [Sabotage::LeaderFirst, Sabotage::NoWaitForReady, Sabotage::ScaleDownWithoutReconfig, Sabotage::ScratchData];
 
     /// The sabotage `ZK_CHAOS_SABOTAGE` asks for, if any.
     pub fn from_env() -> Option<Self> {

@@ -906,6 +906,56 @@ impl ScenarioWorld {
         }
     }
 
+    /// Every member a kill, stop or delete restarted in this scenario came
+    /// back with its own data: the zxid it loaded from its volume is not
+    /// behind what it served before the fault, and its myid is unchanged
+    /// (see [`crate::check::restart`]).
+    pub async fn restarted_with_own_data(&mut self) -> StepResult {
+        use crate::check::restart::{self, FLUSH_MARGIN_NS, Restarted};
+        let c = self.cluster()?;
+        let files = c.log_files();
+        let log_of = |ordinal: u32| -> String {
+            let mut text = String::new();
+            for (pod, path) in &files {
+                if crate::diagnose::events::ordinal_of_pod(pod) == Some(ordinal) {
+                    for f in crate::diagnose::events::rotated(path) {
+                        text.push_str(&String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()));
+                    }
+                }
+            }
+            text
+        };
+        let samples = self.samples.lock().expect("not poisoned").clone();
+        let mut restarts = Vec::new();
+        for f in self.faults.iter().filter(|f| matches!(f.name.as_str(), "kill" | "stop" | "delete")) {
+            for &ordinal in &f.targets {
+                let at_ms = self.started_unix_ms + (f.start_ns / 1_000_000) as i64;
+                let zxid_before = samples
+                    .iter()
+                    .filter(|(t, _)| t + FLUSH_MARGIN_NS <= f.start_ns)
+                    .filter_map(|(_, st)| st.members.iter().find(|m| m.ordinal == ordinal)?.srvr.as_ref())
+                    .map(|s| s.zxid)
+                    .next_back();
+                let log = log_of(ordinal);
+                let myid_before = restart::last_myid_before(&log, at_ms)
+                    .unwrap_or_else(|| crate::zkconfig::server_id(ordinal));
+                let r = Restarted { ordinal, fault: f.description.clone(), at_ms, zxid_before, myid_before };
+                restarts.push(restart::judge(&r, restart::first_load_after(&log, at_ms)));
+            }
+        }
+        if restarts.is_empty() {
+            return Err(ScenarioError::Precondition(
+                "no member was killed, stopped or deleted in this scenario: nothing restarted".into(),
+            ));
+        }
+        let (ok, bad): (Vec<_>, Vec<_>) = restarts.into_iter().partition(Result::is_ok);
+        if bad.is_empty() {
+            Ok(ok.into_iter().map(Result::unwrap).collect::<Vec<_>>().join("; "))
+        } else {
+            Err(ScenarioError::Expectation(bad.into_iter().map(|e| e.unwrap_err()).collect::<Vec<_>>().join("; ")))
+        }
+    }
+
     /// The leader (by ordinal) changed at most `max` times so far.
     pub async fn leader_changed_at_most(&mut self, max: usize) -> StepResult {
         let samples = self.samples.lock().expect("not poisoned").clone();

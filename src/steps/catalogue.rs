@@ -183,7 +183,7 @@ pub fn all() -> Vec<StepDef> {
             When,
             "I kill {selector}",
             "When I kill the leader",
-            "SIGKILL the selected members (`the leader`, `pod 2`, `a random follower`, `a random member`, `a majority`, `a minority`); kubelet restarts them.",
+            "SIGKILL the selected members (`the leader`, `pod 2`, `a random follower`, `a random member`, `a majority`, `a minority`, `every member`); kubelet restarts them.",
             step!(|w, a| fault(w, Fault::Kill(a.selector(0)?), None).await),
         ),
         def(
@@ -647,6 +647,13 @@ pub fn all() -> Vec<StepDef> {
             "Then no acknowledged write was lost",
             "Every acknowledged create/set/append is in the final state read after the faults (durability and integrity).",
             step!(|w, a| w.checker_valid("durability-and-integrity").await),
+        ),
+        def(
+            Then,
+            "every restarted member came back with its own data",
+            "Then every restarted member came back with its own data",
+            "Every member a kill, stop or delete restarted loaded, from its own volume, a log not behind the zxid it served 1s before the fault, under the same myid (its server log's `Snapshot loaded ... highest zxid`).",
+            step!(|w, a| w.restarted_with_own_data().await),
         ),
         def(
             Then,

@@ -17,8 +17,8 @@ pub const PARAMETERS: &[(&str, &str, &str)] = &[
     ("version", r"\d+\.\d+\.\d+", "a ZooKeeper version: `3.9.6`, `3.9.3`, `3.8.0`"),
     (
         "selector",
-        r"the leader|a random follower|a random member|a majority|a minority|pod \d+|member [A-Z]",
-        "`the leader`, `pod 2`, `a random follower`, `a random member`, `a majority`, `a minority`, `member C` (named earlier)",
+        r"the leader|a random follower|a random member|a majority|a minority|every member|pod \d+|member [A-Z]",
+        "`the leader`, `pod 2`, `a random follower`, `a random member`, `a majority`, `a minority`, `every member`, `member C` (named earlier)",
     ),
     (
         "event",

@@ -265,6 +265,12 @@ impl<E: PodRuntime> Supervisor<E> {
             }
             tracing::info!(pod = self.ens.names().pod(o), "restarting a server that exited");
             self.last_restart.insert(o, Instant::now());
+            if self.sabotage == Some(crate::operator::planner::Sabotage::ScratchData) {
+                // SABOTAGE: the data was on scratch space; it is gone.
+                if let Some(rec) = self.ens.state().pods.get(&o) {
+                    let _ = std::fs::remove_dir_all(rec.dirs.data().join("version-2"));
+                }
+            }
             self.ens.start_pod(o).await?;
         }
         Ok(())

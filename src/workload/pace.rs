@@ -152,8 +152,9 @@ impl Pace {
         self.below_target.then(|| {
             format!(
                 "the workload ran below its target: {:.0} of {:.0} ops/s ({:.0}%), {} operations still due at \
-                 the stop, start lag up to {:.1}s; the {} clients could not keep up (more clients, or a lower \
-                 rate, put the intended pressure on the ensemble)",
+                 the stop, start lag up to {:.1}s: the ensemble saw less load than the scenario claims (every \
+                 one of the {} clients was blocked: an outage stalls them all; a shortfall without one needs \
+                 more clients or a lower rate)",
                 self.achieved_per_second,
                 self.target_per_second,
                 100.0 * self.achieved_per_second / self.target_per_second.max(1e-9),
