@@ -34,6 +34,7 @@ Feature: Pod kills
     Then within 60s the ensemble has quorum
     And within 60s every member serves in quorum
     And every restarted member came back with its own data
+    And the status told the truth throughout
     And the history is linearizable
     And no acknowledged write was lost
     And the ensemble converged after the faults
@@ -48,18 +49,20 @@ Feature: Pod kills
     And I kill every member
     Then within 60s every member serves in quorum
     And every restarted member came back with its own data
+    And the status told the truth throughout
     And no acknowledged write was lost
     And the history is linearizable
     And all 200 znodes under "/integrity" read back intact
 
   # On `--backend kube` pausing needs a node shell (kind) or pods with
   # shareProcessNamespace; elsewhere it fails as unsupported.
-  @pause
+  @pause @guards-status
   Scenario: The leader freezes (a long GC pause) and thaws
     When I wait 1s
     And I pause the leader for 8s
     Then within 30s a new leader is elected
     And within 60s every member serves in quorum
+    And the status told the truth throughout
     And the history is linearizable
     And the session guarantees held
     And no acknowledged write was lost

@@ -16,7 +16,7 @@ struct Case {
     caught_by: &'static [&'static str],
 }
 
-const CASES: [Case; 4] = [
+const CASES: [Case; 5] = [
     Case { sabotage: "leader-first", tags: "@guards-rollout", caught_by: &["the leader changed at most"] },
     Case {
         sabotage: "no-wait-for-ready",
@@ -27,6 +27,11 @@ const CASES: [Case; 4] = [
         sabotage: "scale-down-without-reconfig",
         tags: "@guards-reconfig",
         caught_by: &["within 90s the ensemble has 3 voting members"],
+    },
+    Case {
+        sabotage: "ready-when-pods-exist",
+        tags: "@guards-status",
+        caught_by: &["the status told the truth throughout"],
     },
     Case {
         sabotage: "scratch-data",

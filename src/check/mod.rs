@@ -10,6 +10,7 @@ pub mod linear;
 pub mod quorum;
 pub mod restart;
 pub mod session;
+pub mod status_truth;
 pub mod suite;
 
 use serde::{Deserialize, Serialize};

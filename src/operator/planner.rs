@@ -71,6 +71,9 @@ pub enum Sabotage {
     NoWaitForReady,
     /// Scale down by stopping pods without `reconfig -remove`.
     ScaleDownWithoutReconfig,
+    /// Publish phase Ready, every replica ready, as soon as the pods exist,
+    /// whatever the probes say (a status derived from pod phases alone).
+    ReadyWhenPodsExist,
     /// Put the pods' snapshots and transaction log on scratch space that
     /// does not survive a restart of the server (as an `emptyDir` wiped by
     /// the entrypoint, or `dataLogDir` under `/tmp`): a restarted member
@@ -84,15 +87,20 @@ impl std::str::FromStr for Sabotage {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
-            format!("unknown sabotage `{s}`: expected leader-first, no-wait-for-ready, scale-down-without-reconfig or scratch-data")
+            format!("unknown sabotage `{s}`: expected leader-first, no-wait-for-ready, scale-down-without-reconfig, ready-when-pods-exist or scratch-data")
         })
     }
 }
 
 impl Sabotage {
     /// Every kind.
-    pub const ALL: [Sabotage; 4] =
-        [Sabotage::LeaderFirst, Sabotage::NoWaitForReady, Sabotage::ScaleDownWithoutReconfig, Sabotage::ScratchData];
+    pub const ALL: [Sabotage; 5] = [
+        Sabotage::LeaderFirst,
+        Sabotage::NoWaitForReady,
+        Sabotage::ScaleDownWithoutReconfig,
+        Sabotage::ReadyWhenPodsExist,
+        Sabotage::ScratchData,
+    ];
 
     /// The sabotage `ZK_CHAOS_SABOTAGE` asks for, if any.
     pub fn from_env() -> Option<Self> {
@@ -134,7 +142,15 @@ pub fn plan_with(spec: &ZookeeperClusterSpec, observed: &Observed, sabotage: Opt
     } else {
         Progress::Waiting
     };
-    let status = derive_status(spec, observed, &facts, &validation, progress, &reason);
+    let mut status = derive_status(spec, observed, &facts, &validation, progress, &reason);
+    if sabotage == Some(Sabotage::ReadyWhenPodsExist) && !observed.pods.is_empty() {
+        // SABOTAGE: Ready because the pods exist.
+        status.phase = Some(crate::operator::status::Phase::Ready);
+        status.ready_replicas = observed.pods.len() as u32;
+        for m in &mut status.members {
+            m.ready = true;
+        }
+    }
     if observed.status.as_ref() != Some(&status) {
         actions.push(Action::UpdateStatus(Box::new(status.clone())));
     }

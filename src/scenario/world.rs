@@ -21,6 +21,7 @@ use super::evidence::{FaultEntry, ScenarioEvidence};
 use super::expect::{Expect, poll, poll_observed};
 use crate::check::converge::{self, Convergence, SETTLE_BOUND};
 use crate::check::linear::Budget;
+use crate::check::status_truth::StatusSample;
 use crate::check::suite::{Bundle, RunFacts, SuiteReport, check_all};
 use crate::check::{Verdict, quorum};
 use crate::client::{self, SessionOptions};
@@ -102,6 +103,7 @@ pub struct ScenarioWorld {
     cluster: Option<Arc<dyn Cluster>>,
     sampler: Option<(tokio::sync::watch::Sender<bool>, JoinHandle<()>)>,
     samples: Arc<std::sync::Mutex<Vec<(u64, EnsembleStatus)>>>,
+    statuses: Arc<std::sync::Mutex<Vec<StatusSample>>>,
     workload: Option<RunningWorkload>,
     judged: Option<SuiteReport>,
     workload_offset_ns: Option<u64>,
@@ -138,6 +140,7 @@ impl ScenarioWorld {
             cluster: None,
             sampler: None,
             samples: Arc::default(),
+            statuses: Arc::default(),
             workload: None,
             judged: None,
             workload_offset_ns: None,
@@ -251,6 +254,24 @@ impl ScenarioWorld {
     fn start_sampler(&mut self, c: Arc<dyn Cluster>) {
         let (tx, mut rx) = tokio::sync::watch::channel(false);
         let (samples, started) = (self.samples.clone(), self.started);
+        // The resource's status, read beside the probes (on its own loop:
+        // reading it may wait for an operator round).
+        let (statuses, c2, mut rx2) = (self.statuses.clone(), c.clone(), rx.clone());
+        let status_task = tokio::spawn(async move {
+            loop {
+                let status = c2.resource_status().await;
+                let spec = c2.spec().await;
+                let at_ns = started.elapsed().as_nanos() as u64;
+                statuses.lock().expect("not poisoned").push(StatusSample { at_ns, status, spec });
+                if *rx2.borrow() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(SAMPLE_EVERY) => {}
+                    _ = rx2.changed() => {}
+                }
+            }
+        });
         let task = tokio::spawn(async move {
             loop {
                 let st = c.status().await;
@@ -263,6 +284,7 @@ impl ScenarioWorld {
                     _ = rx.changed() => {}
                 }
             }
+            let _ = status_task.await;
         });
         self.sampler = Some((tx, task));
     }
@@ -904,6 +926,30 @@ impl ScenarioWorld {
             Some((n, _, _)) => Ok(format!("at most {n} member(s) down at once over {} probes", samples.len())),
             None => Err(ScenarioError::Precondition("no probe rounds were recorded".into())),
         }
+    }
+
+    /// The status the operator published told the truth over the whole
+    /// scenario so far, against the probes (see
+    /// [`crate::check::status_truth`]): never Ready without quorum or with
+    /// a member not serving, `readyReplicas` never above the members that
+    /// serve, the rollout never complete while a member runs another
+    /// version. Claims read while the operator was down are not judged.
+    pub async fn status_told_the_truth(&mut self) -> StepResult {
+        use crate::check::status_truth::{GRACE_NS, check};
+        let probes = self.samples.lock().expect("not poisoned").clone();
+        let statuses = self.statuses.lock().expect("not poisoned").clone();
+        let since = self.ready_ns.unwrap_or(u64::MAX);
+        let statuses: Vec<StatusSample> = statuses.into_iter().filter(|s| s.at_ns >= since).collect();
+        if statuses.is_empty() {
+            return Err(ScenarioError::Precondition("no status was read since the ensemble was Ready".into()));
+        }
+        let down: Vec<(u64, u64)> = self
+            .faults
+            .iter()
+            .filter(|f| f.name == "operator")
+            .map(|f| (f.start_ns, f.heal_ns.unwrap_or(u64::MAX)))
+            .collect();
+        check(&probes, &statuses, &down, GRACE_NS).map_err(|lies| ScenarioError::Expectation(lies.join("; ")))
     }
 
     /// Every member a kill, stop or delete restarted in this scenario came

@@ -650,6 +650,13 @@ pub fn all() -> Vec<StepDef> {
         ),
         def(
             Then,
+            "the status told the truth throughout",
+            "Then the status told the truth throughout",
+            "The resource's status, read every 250 ms since the ensemble was Ready, against the probes: never phase Ready without quorum or with a member not serving, readyReplicas never above the members serving, the rollout never complete while a member runs another version; a claim is a lie when every probe round of the 5 s before it contradicted it. Not judged while the operator is down.",
+            step!(|w, a| w.status_told_the_truth().await),
+        ),
+        def(
+            Then,
             "every restarted member came back with its own data",
             "Then every restarted member came back with its own data",
             "Every member a kill, stop or delete restarted loaded, from its own volume, a log not behind the zxid it served 1s before the fault, under the same myid (its server log's `Snapshot loaded ... highest zxid`).",
