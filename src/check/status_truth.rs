@@ -176,7 +176,7 @@ mod tests {
     }
 
     fn spec(version: &str) -> ZookeeperClusterSpec {
-        ZookeeperClusterSpec::new(3, version.into())
+        ZookeeperClusterSpec::new(3, version)
     }
 
     fn ready(spec: &ZookeeperClusterSpec, ready_replicas: u32) -> ZookeeperClusterStatus {
