@@ -4,6 +4,7 @@ Feature: Config rollouts and operator crashes
   killed in the middle of a change resumes from what it persisted and
   finishes the job.
 
+  @guards-config
   Scenario: A config change rolls out to every member
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And 200 znodes under "/integrity"
@@ -11,6 +12,8 @@ Feature: Config rollouts and operator crashes
     When I set "maxClientCnxns" to "100" in the config
     Then within 90s the rollout is complete
     And within 30s every member serves in quorum
+    And every member runs with "maxClientCnxns" = "100", restarted once, the leader last
+    And the status told the truth throughout
     And the leader changed at most 1 time
     And the history is linearizable
     And no acknowledged write was lost

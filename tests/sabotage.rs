@@ -16,7 +16,7 @@ struct Case {
     caught_by: &'static [&'static str],
 }
 
-const CASES: [Case; 5] = [
+const CASES: [Case; 6] = [
     Case { sabotage: "leader-first", tags: "@guards-rollout", caught_by: &["the leader changed at most"] },
     Case {
         sabotage: "no-wait-for-ready",
@@ -32,6 +32,11 @@ const CASES: [Case; 5] = [
         sabotage: "ready-when-pods-exist",
         tags: "@guards-status",
         caught_by: &["the status told the truth throughout"],
+    },
+    Case {
+        sabotage: "config-without-restart",
+        tags: "@guards-config",
+        caught_by: &["every member runs with \"maxClientCnxns\" = \"100\""],
     },
     Case {
         sabotage: "scratch-data",

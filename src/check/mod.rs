@@ -9,6 +9,7 @@ pub mod durability;
 pub mod linear;
 pub mod quorum;
 pub mod restart;
+pub mod rollout;
 pub mod session;
 pub mod status_truth;
 pub mod suite;

@@ -74,6 +74,12 @@ pub enum Sabotage {
     /// Publish phase Ready, every replica ready, as soon as the pods exist,
     /// whatever the probes say (a status derived from pod phases alone).
     ReadyWhenPodsExist,
+    /// Take a config-only change by rewriting each pod's `zoo.cfg` and
+    /// marking it at the new revision, without restarting its server
+    /// (which reads its config only at start): the rollout is "complete"
+    /// at once and no server runs the new setting. Played by the local
+    /// backend's StatefulSet.
+    ConfigWithoutRestart,
     /// Put the pods' snapshots and transaction log on scratch space that
     /// does not survive a restart of the server (as an `emptyDir` wiped by
     /// the entrypoint, or `dataLogDir` under `/tmp`): a restarted member
@@ -87,18 +93,19 @@ impl std::str::FromStr for Sabotage {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
-            format!("unknown sabotage `{s}`: expected leader-first, no-wait-for-ready, scale-down-without-reconfig, ready-when-pods-exist or scratch-data")
+            format!("unknown sabotage `{s}`: expected leader-first, no-wait-for-ready, scale-down-without-reconfig, ready-when-pods-exist, config-without-restart or scratch-data")
         })
     }
 }
 
 impl Sabotage {
     /// Every kind.
-    pub const ALL: [Sabotage; 5] = [
+    pub const ALL: [Sabotage; 6] = [
         Sabotage::LeaderFirst,
         Sabotage::NoWaitForReady,
         Sabotage::ScaleDownWithoutReconfig,
         Sabotage::ReadyWhenPodsExist,
+        Sabotage::ConfigWithoutRestart,
         Sabotage::ScratchData,
     ];
 

@@ -928,6 +928,68 @@ impl ScenarioWorld {
         }
     }
 
+    /// The last config change reached every member, the leader included:
+    /// each member's own `conf` shows `key = value`, each restarted exactly
+    /// once after the change, the leader last, and the status did not
+    /// report the rollout complete while a member still ran its old
+    /// instance (see [`crate::check::rollout`]).
+    pub async fn config_reached_every_member(&mut self, key: &str, value: &str) -> StepResult {
+        use crate::check::rollout;
+        let c = self.cluster()?;
+        let since = self.faults.iter().rev().find(|f| f.name == "change").map(|f| f.start_ns).ok_or_else(|| {
+            ScenarioError::Precondition("no config change in this scenario: `When I set \"k\" to \"v\" in the config`".into())
+        })?;
+        let spec = c.spec().await;
+        let members: Vec<u32> = (0..spec.replicas).collect();
+        let mut problems = Vec::new();
+        for &o in &members {
+            let conf = c.four_letter(o, "conf").await.map_err(|e| e.to_string()).and_then(|body| {
+                crate::probe::parse::parse_conf(&body).map_err(|e| e.to_string())?.ok_or("not serving".to_string())
+            });
+            match conf {
+                Ok(conf) => match conf.settings.get(key) {
+                    Some(v) if v == value => {}
+                    Some(v) => problems.push(format!("pod {o} runs with {key}={v} per its own conf, not {value}")),
+                    None => problems.push(format!("pod {o}'s conf does not show {key}")),
+                },
+                Err(e) => problems.push(format!("pod {o}'s conf could not be read: {e}")),
+            }
+        }
+        let probes = self.samples.lock().expect("not poisoned").clone();
+        let since_ms = self.started_unix_ms + (since / 1_000_000) as i64;
+        let starts: Vec<(u32, u64)> = crate::diagnose::events::read_logs(&c.log_files())
+            .into_iter()
+            .filter(|e| e.kind == crate::diagnose::logline::EventKind::Started && e.at_ms >= since_ms)
+            .map(|e| (e.ordinal, ((e.at_ms - self.started_unix_ms).max(0) as u64) * 1_000_000))
+            .collect();
+        let restarts = rollout::restarts(&starts, &probes);
+        let order = rollout::judge_restarts(&members, &restarts).unwrap_or_else(|e| {
+            problems.push(e.clone());
+            e
+        });
+        // Complete is a lie before the last member's new server started.
+        if let Some(last_old) = restarts.iter().map(|r| r.started_ns).max() {
+            let statuses = self.statuses.lock().expect("not poisoned").clone();
+            if let Some(s) = statuses.iter().find(|s| {
+                s.at_ns >= since
+                    && s.at_ns <= last_old
+                    && s.spec.config.get(key).is_some_and(|v| v == value)
+                    && crate::supervisor::Supervisor::converged_on(s.status.as_ref(), &s.spec)
+            }) {
+                problems.push(format!(
+                    "the status reported the rollout complete at {:.1}s, before the last member's new server started (at {:.1}s)",
+                    s.at_ns as f64 / 1e9,
+                    last_old as f64 / 1e9
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(format!("every member's conf shows {key}={value}; {order}"))
+        } else {
+            Err(ScenarioError::Expectation(problems.join("; ")))
+        }
+    }
+
     /// The status the operator published told the truth over the whole
     /// scenario so far, against the probes (see
     /// [`crate::check::status_truth`]): never Ready without quorum or with

@@ -359,7 +359,21 @@ impl<E: PodRuntime> Supervisor<E> {
                     partition: *partition,
                     templates: Default::default(),
                 });
-                sts.ensure(*replicas, update_revision, *partition, template);
+                sts.ensure(*replicas, update_revision, *partition, template.clone());
+                if self.sabotage == Some(crate::operator::planner::Sabotage::ConfigWithoutRestart) {
+                    // SABOTAGE: a config-only change rewrites zoo.cfg in place, no restart.
+                    let same_version: Vec<u32> = self
+                        .ens
+                        .state()
+                        .pods
+                        .iter()
+                        .filter(|(_, p)| p.template.version == template.version && p.template.revision != template.revision)
+                        .map(|(o, _)| *o)
+                        .collect();
+                    for o in same_version {
+                        self.ens.set_pod_template(o, &template)?;
+                    }
+                }
                 self.save()?;
                 let committed = observed.committed.clone();
                 self.sync_statefulset(committed.as_ref()).await?;
