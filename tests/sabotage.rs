@@ -10,6 +10,12 @@ use std::process::Command;
 
 struct Case {
     sabotage: &'static str,
+    /// The guarantee the bug breaks (for the README's table).
+    guarantee: &'static str,
+    /// The bug, in a few words.
+    bug: &'static str,
+    /// The feature file holding the guarding scenario.
+    feature: &'static str,
     tags: &'static str,
     /// The guarding steps, one of which must catch it (their texts start
     /// so); which one fires first depends on timing.
@@ -17,33 +23,114 @@ struct Case {
 }
 
 const CASES: [Case; 6] = [
-    Case { sabotage: "leader-first", tags: "@guards-rollout", caught_by: &["the leader changed at most"] },
+    Case {
+        sabotage: "leader-first",
+        guarantee: "a rolling upgrade rolls the leader last",
+        bug: "rolls the leader first, not last",
+        feature: "rolling_upgrade.feature",
+        tags: "@guards-rollout",
+        caught_by: &["the leader changed at most"],
+    },
     Case {
         sabotage: "no-wait-for-ready",
+        guarantee: "one member down at a time during a rollout",
+        bug: "rolls the next pod before the last is back",
+        feature: "rolling_upgrade.feature",
         tags: "@guards-rollout",
         caught_by: &["at most 1 member was down", "the leader changed at most"],
     },
     Case {
         sabotage: "scale-down-without-reconfig",
+        guarantee: "scale-down goes through `reconfig -remove`",
+        bug: "stops pods instead of `reconfig -remove`",
+        feature: "scaling.feature",
         tags: "@guards-reconfig",
         caught_by: &["within 90s the ensemble has 3 voting members"],
     },
     Case {
         sabotage: "ready-when-pods-exist",
+        guarantee: "the published status tells the truth (Ready, readyReplicas, rollout complete)",
+        bug: "reports Ready, every replica ready, as soon as the pods exist",
+        feature: "pod_kills.feature",
         tags: "@guards-status",
         caught_by: &["the status told the truth throughout"],
     },
     Case {
         sabotage: "config-without-restart",
+        guarantee: "a config change reaches every member, the leader last, before the rollout is complete",
+        bug: "rewrites zoo.cfg and marks pods updated without restarting their servers",
+        feature: "config_and_operator.feature",
         tags: "@guards-config",
         caught_by: &["every member runs with \"maxClientCnxns\" = \"100\""],
     },
     Case {
         sabotage: "scratch-data",
+        guarantee: "a restarted member comes back with its own data; the whole ensemble restarted keeps every acknowledged write",
+        bug: "snapshots and transaction log on scratch space, lost at every server restart",
+        feature: "pod_kills.feature",
         tags: "@guards-durability",
         caught_by: &["every restarted member came back with its own data"],
     },
 ];
+
+const TABLE_BEGIN: &str = "<!-- guarantees table: generated from tests/sabotage.rs -->\n";
+const TABLE_END: &str = "<!-- end of the guarantees table -->\n";
+
+/// The README's table of guarantees, from [`CASES`].
+fn table() -> String {
+    let mut out = String::from(
+        "| guarantee | guarded by (feature, tag) | step | sabotage | the planted bug |\n|---|---|---|---|---|\n",
+    );
+    for c in &CASES {
+        let steps: Vec<String> = c.caught_by.iter().map(|s| format!("`{s}…`")).collect();
+        out.push_str(&format!(
+            "| {} | `{}` `{}` | {} | `{}` | {} |\n",
+            c.guarantee,
+            c.feature,
+            c.tags,
+            steps.join(" or "),
+            c.sabotage,
+            c.bug
+        ));
+    }
+    out
+}
+
+/// The README's table is the one [`CASES`] gives (`ZK_CHAOS_BLESS=1`
+/// rewrites it); every sabotage the planner knows has a case; every case's
+/// feature carries its tag and its guarding steps. Needs nothing but the
+/// files.
+#[test]
+fn the_readme_table_lists_every_guarantee_its_step_and_its_planted_bug() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme_path = root.join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let (head, rest) = readme.split_once(TABLE_BEGIN).expect("the README has the table's begin marker");
+    let (current, tail) = rest.split_once(TABLE_END).expect("the README has the table's end marker");
+    let want = table();
+    if current != want {
+        if std::env::var_os("ZK_CHAOS_BLESS").is_some() {
+            std::fs::write(&readme_path, format!("{head}{TABLE_BEGIN}{want}{TABLE_END}{tail}")).unwrap();
+        } else {
+            panic!("the README's guarantees table is stale: run `ZK_CHAOS_BLESS=1 cargo test --test sabotage the_readme`\nwant:\n{want}");
+        }
+    }
+    for s in zk_chaos::operator::planner::Sabotage::ALL {
+        let name = serde_json::to_value(s).unwrap();
+        assert!(CASES.iter().any(|c| c.sabotage == name.as_str().unwrap()), "sabotage {name} has no proof case");
+    }
+    for c in &CASES {
+        let text = std::fs::read_to_string(root.join("features").join(c.feature)).unwrap();
+        assert!(text.contains(c.tags), "{}: no scenario tagged {}", c.feature, c.tags);
+        assert!(
+            c.caught_by.iter().all(|step| text.contains(step)),
+            "{}: a guarding step of {} is not in it: {:?}",
+            c.feature,
+            c.sabotage,
+            c.caught_by
+        );
+    }
+}
 
 #[test]
 fn every_planner_bug_is_caught_by_its_guarding_scenario() {
