@@ -112,7 +112,9 @@ fn the_readme_table_lists_every_guarantee_its_step_and_its_planted_bug() {
         if std::env::var_os("ZK_CHAOS_BLESS").is_some() {
             std::fs::write(&readme_path, format!("{head}{TABLE_BEGIN}{want}{TABLE_END}{tail}")).unwrap();
         } else {
-            panic!("the README's guarantees table is stale: run `ZK_CHAOS_BLESS=1 cargo test --test sabotage the_readme`\nwant:\n{want}");
+            panic!(
+                "the README's guarantees table is stale: run `ZK_CHAOS_BLESS=1 cargo test --test sabotage the_readme`\nwant:\n{want}"
+            );
         }
     }
     for s in zk_chaos::operator::planner::Sabotage::ALL {

@@ -57,7 +57,7 @@ pub fn first_load_after(log: &str, after_ms: i64) -> Option<Loaded> {
 
 /// The server id of the last line logged before `before_ms` that names one.
 pub fn last_myid_before(log: &str, before_ms: i64) -> Option<u64> {
-    log.lines().filter_map(logline::parse_line).filter(|l| l.at_ms < before_ms).filter_map(|l| l.myid).last()
+    log.lines().filter_map(logline::parse_line).filter(|l| l.at_ms < before_ms).filter_map(|l| l.myid).next_back()
 }
 
 /// Judge one restart: `Ok(what it loaded)` or `Err(why it did not come

@@ -49,18 +49,22 @@ pub fn judge_restarts(members: &[u32], restarts: &[Restart]) -> Result<String, S
             problems.push(format!("pod {o} restarted {n} times"));
         }
     }
-    let order: Vec<String> = restarts
-        .iter()
-        .map(|r| format!("pod {}{}", r.ordinal, if r.was_leader { " (leader)" } else { "" }))
-        .collect();
+    let order: Vec<String> =
+        restarts.iter().map(|r| format!("pod {}{}", r.ordinal, if r.was_leader { " (leader)" } else { "" })).collect();
     match restarts.last() {
-        Some(r) if !r.was_leader => problems.push(format!("the last to restart, pod {}, was not the leader", r.ordinal)),
+        Some(r) if !r.was_leader => {
+            problems.push(format!("the last to restart, pod {}, was not the leader", r.ordinal))
+        }
         _ => {}
     }
     if problems.is_empty() {
         Ok(format!("restarted once each: {}", order.join(", ")))
     } else {
-        Err(format!("{} (restarts in order: {})", problems.join("; "), if order.is_empty() { "none".into() } else { order.join(", ") }))
+        Err(format!(
+            "{} (restarts in order: {})",
+            problems.join("; "),
+            if order.is_empty() { "none".into() } else { order.join(", ") }
+        ))
     }
 }
 

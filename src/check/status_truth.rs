@@ -237,7 +237,12 @@ mod tests {
             ),
             "{lies:?}"
         );
-        assert!(lies[1].starts_with("at 10.0s the status said readyReplicas 3 while the probes had shown only 1 member(s) serving"), "{lies:?}");
+        assert!(
+            lies[1].starts_with(
+                "at 10.0s the status said readyReplicas 3 while the probes had shown only 1 member(s) serving"
+            ),
+            "{lies:?}"
+        );
         // The same while the operator was down is not judged.
         assert!(check(&probes, &statuses, &[(4 * S, 15 * S)], GRACE_NS).is_ok());
     }
@@ -250,7 +255,12 @@ mod tests {
         let statuses = vec![sample(9, ready(&sp, 3), &sp)];
         let lies = check(&probes, &statuses, &[], GRACE_NS).unwrap_err();
         assert_eq!(lies.len(), 1);
-        assert!(lies[0].contains("the rollout to 3.9.6 complete while the probes had shown pod 1 running 3.8.0 (the spec asks for 3.9.6)"), "{lies:?}");
+        assert!(
+            lies[0].contains(
+                "the rollout to 3.9.6 complete while the probes had shown pod 1 running 3.8.0 (the spec asks for 3.9.6)"
+            ),
+            "{lies:?}"
+        );
         // Below the partition an old version is what was asked for.
         let mut partitioned = sp.clone();
         partitioned.update_strategy.partition = 2;

@@ -307,7 +307,10 @@ mod tests {
         // 2026-11-29T16:10:05.123Z
         assert_eq!(l.at_ms, 1_795_968_605_123);
         assert_eq!(l.myid, Some(1));
-        assert_eq!(parse_line("2026-11-29 16:10:05,123 [myid:] - INFO  [main:QuorumPeerMain@1] - Starting").unwrap().myid, None);
+        assert_eq!(
+            parse_line("2026-11-29 16:10:05,123 [myid:] - INFO  [main:QuorumPeerMain@1] - Starting").unwrap().myid,
+            None
+        );
         assert!(
             parse_line("\tat org.apache.zookeeper.server.quorum.Learner.syncWithLeader(Learner.java:557)").is_none()
         );

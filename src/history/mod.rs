@@ -430,7 +430,8 @@ mod tests {
             Event::Invoke {
                 id: 2,
                 client: 1,
-                session: 8, time_ns: 11,
+                session: 8,
+                time_ns: 11,
                 call: Call::SyncGet { path: "/k".into() },
                 intended_ns: None,
             },
@@ -479,7 +480,8 @@ mod tests {
         let inv = Event::Invoke {
             id: 1,
             client: 0,
-            session: 0, time_ns: 5,
+            session: 0,
+            time_ns: 5,
             call: Call::Get { path: "/a".into() },
             intended_ns: None,
         };

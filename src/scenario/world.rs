@@ -937,7 +937,9 @@ impl ScenarioWorld {
         use crate::check::rollout;
         let c = self.cluster()?;
         let since = self.faults.iter().rev().find(|f| f.name == "change").map(|f| f.start_ns).ok_or_else(|| {
-            ScenarioError::Precondition("no config change in this scenario: `When I set \"k\" to \"v\" in the config`".into())
+            ScenarioError::Precondition(
+                "no config change in this scenario: `When I set \"k\" to \"v\" in the config`".into(),
+            )
         })?;
         let spec = c.spec().await;
         let members: Vec<u32> = (0..spec.replicas).collect();
@@ -1045,8 +1047,8 @@ impl ScenarioWorld {
                     .map(|s| s.zxid)
                     .next_back();
                 let log = log_of(ordinal);
-                let myid_before = restart::last_myid_before(&log, at_ms)
-                    .unwrap_or_else(|| crate::zkconfig::server_id(ordinal));
+                let myid_before =
+                    restart::last_myid_before(&log, at_ms).unwrap_or_else(|| crate::zkconfig::server_id(ordinal));
                 let r = Restarted { ordinal, fault: f.description.clone(), at_ms, zxid_before, myid_before };
                 restarts.push(restart::judge(&r, restart::first_load_after(&log, at_ms)));
             }

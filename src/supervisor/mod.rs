@@ -367,7 +367,9 @@ impl<E: PodRuntime> Supervisor<E> {
                         .state()
                         .pods
                         .iter()
-                        .filter(|(_, p)| p.template.version == template.version && p.template.revision != template.revision)
+                        .filter(|(_, p)| {
+                            p.template.version == template.version && p.template.revision != template.revision
+                        })
                         .map(|(o, _)| *o)
                         .collect();
                     for o in same_version {
