@@ -267,9 +267,7 @@ impl<E: PodRuntime> Supervisor<E> {
             self.last_restart.insert(o, Instant::now());
             if self.sabotage == Some(crate::operator::planner::Sabotage::ScratchData) {
                 // SABOTAGE: the data was on scratch space; it is gone.
-                if let Some(rec) = self.ens.state().pods.get(&o) {
-                    let _ = std::fs::remove_dir_all(rec.dirs.data().join("version-2"));
-                }
+                self.ens.wipe_data(o).await;
             }
             self.ens.start_pod(o).await?;
         }
@@ -364,16 +362,13 @@ impl<E: PodRuntime> Supervisor<E> {
                     // SABOTAGE: a config-only change rewrites zoo.cfg in place, no restart.
                     let same_version: Vec<u32> = self
                         .ens
-                        .state()
-                        .pods
-                        .iter()
-                        .filter(|(_, p)| {
-                            p.template.version == template.version && p.template.revision != template.revision
-                        })
-                        .map(|(o, _)| *o)
+                        .templates()
+                        .into_iter()
+                        .filter(|(_, t)| t.version == template.version && t.revision != template.revision)
+                        .map(|(o, _)| o)
                         .collect();
                     for o in same_version {
-                        self.ens.set_pod_template(o, &template)?;
+                        self.ens.set_pod_template(o, &template).await?;
                     }
                 }
                 self.save()?;
