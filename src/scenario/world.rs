@@ -1000,9 +1000,12 @@ impl ScenarioWorld {
     /// version. Claims read while the operator was down are not judged.
     pub async fn status_told_the_truth(&mut self) -> StepResult {
         use crate::check::status_truth::{GRACE_NS, check};
-        let probes = self.samples.lock().expect("not poisoned").clone();
-        let statuses = self.statuses.lock().expect("not poisoned").clone();
         let since = self.ready_ns.unwrap_or(u64::MAX);
+        // Only rounds after Ready: a forming ensemble's rounds are slow and
+        // sparse, and would stretch a contradiction back over them.
+        let probes: Vec<(u64, EnsembleStatus)> =
+            self.samples.lock().expect("not poisoned").iter().filter(|(t, _)| *t >= since).cloned().collect();
+        let statuses = self.statuses.lock().expect("not poisoned").clone();
         let statuses: Vec<StatusSample> = statuses.into_iter().filter(|s| s.at_ns >= since).collect();
         if statuses.is_empty() {
             return Err(ScenarioError::Precondition("no status was read since the ensemble was Ready".into()));
