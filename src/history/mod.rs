@@ -399,7 +399,14 @@ mod tests {
     fn a_torn_last_line_is_read_up_to_the_last_complete_event() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("history.jsonl");
-        let e = Event::Invoke { id: 2, client: 1, session: 8, time_ns: 11, call: Call::SyncGet { path: "/k".into() } };
+        let e = Event::Invoke {
+            id: 2,
+            client: 1,
+            session: 8,
+            time_ns: 11,
+            call: Call::SyncGet { path: "/k".into() },
+            intended_ns: None,
+        };
         let mut good = Vec::new();
         write_events(&mut good, std::slice::from_ref(&e)).unwrap();
         let mut torn = good.clone();
