@@ -13,8 +13,9 @@
 //! A status is computed from the operator's own probe, a moment before it
 //! is read; the world may have changed since. So a claim is a lie only
 //! when every probe round over the last [`GRACE_NS`] before it was read
-//! contradicted it: the operator had a full grace period of rounds (one
-//! every few hundred ms) to see what the probes saw. Claims read while
+//! contradicted it (the operator had a full grace period of rounds, one
+//! every few hundred ms, to see what the probes saw), and a round that
+//! started after the reading still does (the world did not just change). Claims read while
 //! the operator was down (and one grace period after it came back) are
 //! not judged: nobody refreshes a status then. Pure: no I/O.
 
@@ -121,7 +122,16 @@ pub fn check(
                     None => break,
                 }
             }
+            // And still after it was read: the second round recorded after
+            // the reading started after it, so a world that changed between
+            // the last round and the reading does not count against it.
+            let still = probes
+                .iter()
+                .filter(|(t, _)| *t > s.at_ns)
+                .nth(1)
+                .is_some_and(|(_, p)| contradicts(status, &s.spec, p).is_some());
             if let (Some(first), Some(why)) = (first, why)
+                && still
                 && s.at_ns.saturating_sub(first) >= grace_ns
             {
                 lies.push((
@@ -245,6 +255,15 @@ mod tests {
         );
         // The same while the operator was down is not judged.
         assert!(check(&probes, &statuses, &[(4 * S, 15 * S)], GRACE_NS).is_ok());
+    }
+
+    #[test]
+    fn a_status_read_just_after_a_recovery_is_not_judged_on_the_rounds_before_it() {
+        let sp = spec("3.9.6");
+        let mut probes = rounds(0, 10, &probe(&[None, None, None], false));
+        probes.extend(rounds(10, 12, &probe(&[Some("3.9.6"); 3], true)));
+        let statuses = vec![StatusSample { at_ns: 9_900_000_000, status: Some(ready(&sp, 3)), spec: sp.clone() }];
+        assert!(check(&probes, &statuses, &[], GRACE_NS).is_ok());
     }
 
     #[test]
