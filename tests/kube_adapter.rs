@@ -575,7 +575,24 @@ async fn a_scenario_on_the_kube_backend_makes_exactly_these_requests() {
     answer_probes(&exec, &name);
     let pods = pod_list((0..3).map(|o| pod_of(&name, o, true, "n")).collect());
     let torn_down = format!("DELETE {zkc_path}");
+    // The killed leader comes back as a new server: its uptime starts over
+    // (the fault waits until its probes show that).
+    let restarted = {
+        let mut o = leader_output();
+        o.stdout = o
+            .stdout
+            .lines()
+            .map(|l| if l.starts_with("zk_uptime") { "zk_uptime\t1".to_string() } else { l.to_string() })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n";
+        o
+    };
+    let (killed, leader_pod, exec2) = (format!("DELETE {PODS}/{name}-2"), format!("{name}-2"), exec.clone());
     api.respond_with(move |seen, before| {
+        if seen.line() == killed && !before.iter().any(|c| c.line() == killed) {
+            exec2.answers.lock().unwrap().insert(leader_pod.clone(), vec![Ok(restarted.clone())]);
+        }
         let gone = before.iter().any(|c| c.line() == torn_down);
         (seen.method == "GET" && seen.path == PODS && gone).then(|| (200, pod_list(vec![])))
     });
