@@ -177,7 +177,10 @@ impl Fault {
         let members: Vec<u32> = target.members().await;
         // Pods named by ordinal need no probe round: a fault triggered by a
         // server event must land within milliseconds.
-        let by_ordinal = self.selectors().iter().all(|s| matches!(s, Selector::Ordinal(_)));
+        // A kill or stop still probes first: its effect (a new server
+        // instance) is judged against each target's uptime before it.
+        let by_ordinal = self.selectors().iter().all(|s| matches!(s, Selector::Ordinal(_)))
+            && !matches!(self, Self::Kill(_) | Self::Stop(_));
         let status = if by_ordinal { None } else { Some(target.status().await) };
         let resolve = |sel: &Selector, rng: &mut StdRng| match (sel, &status) {
             (Selector::Ordinal(o), None) => {
