@@ -29,10 +29,11 @@ impl ScenarioWorld {
         // A pod named by ordinal needs no probe round (a probe of a cut-off
         // member takes its timeout, and a trigger must not wait for it).
         if let Selector::Ordinal(o) = sel {
-            return if c.members().await.contains(&o) {
+            let members = c.members().await;
+            return if members.contains(&o) {
                 Ok(o)
             } else {
-                Err(ScenarioError::Input(format!("there is no pod {o} (members: {:?})", c.members().await)))
+                Err(ScenarioError::Input(format!("there is no pod {o} (members: {members:?})")))
             };
         }
         let status = c.status().await;
