@@ -284,9 +284,10 @@ impl LocalEnsemble {
         me.state.save()?;
         hostnet::check_bridge(&me.state.run, subnet)?;
         // Claim the name once our bridge exists, so a concurrent claimer
-        // sees this run as live.
-        let links = net::our_links();
-        if !state::claim_name(&spec.name, &me.state.run, |r| links.contains(&r.bridge()))? {
+        // sees this run as live. Liveness is read inside the claim's lock:
+        // a snapshot taken before it could miss a racer's new bridge.
+        if !state::claim_name(&spec.name, &me.state.run, |r| net::our_links().contains(&r.bridge()))? {
+            let links = net::our_links();
             let mine = me.state.run.clone();
             let holder = state::registered_runs()
                 .into_iter()

@@ -209,43 +209,55 @@ pub fn registered_runs() -> Vec<(RunId, RegistryEntry)> {
     out
 }
 
-fn name_claim(name: &str) -> PathBuf {
-    registry_dir().join("names").join(name)
+fn name_claim_in(registry: &Path, name: &str) -> PathBuf {
+    registry.join("names").join(name)
 }
 
-/// Claim cluster name `name` for `run` (atomically: `O_EXCL`). A claim whose
+/// Claim cluster name `name` for `run`. Claims are made under an exclusive
+/// lock on the names directory, so two racing runs (threads or processes)
+/// can never both win, and a claim is never seen half written. A claim whose
 /// run `is_live` says is gone (a crash) is taken over. `false` when a live
 /// run holds it.
 pub fn claim_name(name: &str, run: &RunId, is_live: impl Fn(&RunId) -> bool) -> Result<bool, StateError> {
-    let path = name_claim(name);
+    claim_name_in(&registry_dir(), name, run, is_live)
+}
+
+fn claim_name_in(
+    registry: &Path,
+    name: &str,
+    run: &RunId,
+    is_live: impl Fn(&RunId) -> bool,
+) -> Result<bool, StateError> {
+    let path = name_claim_in(registry, name);
+    let dir = path.parent().expect("has a parent").to_path_buf();
     let io = |source| StateError::Io { path: path.clone(), source };
-    std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(io)?;
-    for _ in 0..2 {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                std::io::Write::write_all(&mut f, run.as_str().as_bytes()).map_err(io)?;
-                return Ok(true);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder =
-                    std::fs::read_to_string(&path).ok().and_then(|h| RunId::try_from(h.trim().to_string()).ok());
-                match holder {
-                    Some(h) if h == *run => return Ok(true),
-                    Some(h) if is_live(&h) => return Ok(false),
-                    _ => {
-                        let _ = std::fs::remove_file(&path);
-                    }
-                }
-            }
-            Err(e) => return Err(io(e)),
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let _lock = names_lock(&dir)?;
+    let holder = std::fs::read_to_string(&path).ok().and_then(|h| RunId::try_from(h.trim().to_string()).ok());
+    match holder {
+        Some(h) if h == *run => Ok(true),
+        Some(h) if is_live(&h) => Ok(false),
+        _ => {
+            write_atomic(&path, run.as_str().as_bytes(), 0o644)?;
+            Ok(true)
         }
     }
-    Ok(false)
+}
+
+/// Hold the names directory's exclusive lock until the returned file is
+/// dropped (closed).
+fn names_lock(dir: &Path) -> Result<std::fs::File, StateError> {
+    let path = dir.join(".lock");
+    let io = |source| StateError::Io { path: path.clone(), source };
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+    lock.lock().map_err(io)?;
+    Ok(lock)
 }
 
 /// Give up `run`'s claim on `name` (a claim of another run is left alone).
 pub fn release_name(name: &str, run: &RunId) {
-    let path = name_claim(name);
+    let path = name_claim_in(&registry_dir(), name);
+    let _lock = path.parent().and_then(|dir| names_lock(dir).ok());
     if std::fs::read_to_string(&path).is_ok_and(|h| h.trim() == run.as_str()) {
         let _ = std::fs::remove_file(&path);
     }
@@ -338,5 +350,26 @@ mod tests {
         std::fs::write(RunState::file(&run_dir), v.to_string()).unwrap();
         let back = RunState::load_in(&run_dir, &tmp.path().join("registry")).unwrap();
         assert_eq!(back.run, st.run);
+    }
+
+    #[test]
+    fn racing_claims_of_one_name_have_exactly_one_winner_and_a_dead_holder_is_taken_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let runs: Vec<RunId> = (0..8).map(|i| RunId::try_from(format!("aaaa0{i}")).unwrap()).collect();
+        for round in 0..20 {
+            let name = format!("n{round}");
+            // Every racer is live (its bridge exists before it claims).
+            let won: usize = std::thread::scope(|s| {
+                let handles: Vec<_> =
+                    runs.iter().map(|r| s.spawn(|| claim_name_in(tmp.path(), &name, r, |_| true).unwrap())).collect();
+                handles.into_iter().map(|h| usize::from(h.join().unwrap())).sum()
+            });
+            assert_eq!(won, 1, "round {round}: exactly one racer holds the name");
+        }
+        // A claim held by a run that is gone is taken over, and kept.
+        let (dead, next) = (&runs[0], &runs[1]);
+        assert!(claim_name_in(tmp.path(), "crashed", dead, |_| true).unwrap());
+        assert!(claim_name_in(tmp.path(), "crashed", next, |r| r != dead).unwrap());
+        assert!(!claim_name_in(tmp.path(), "crashed", dead, |_| true).unwrap());
     }
 }
