@@ -758,6 +758,11 @@ impl ScenarioWorld {
             let _ = wl.stop.send(true);
             let out = wl.task.await;
             poll(c.as_ref(), Duration::from_secs(60), &Expect::Quorum).await.map_err(ScenarioError::Expectation)?;
+            if let Err(e) = run::settle_barrier(&c.connect_string().await, &wl.spec).await {
+                self.notes.push(format!(
+                    "the settle barrier write failed ({e}): zxids after an election may not be comparable"
+                ));
+            }
             let settle_after_ns = wl.rec.now_ns();
             self.live("waiting for the members to agree (convergence)");
             self.sample_until_converged(wl.offset_ns, settle_after_ns).await;

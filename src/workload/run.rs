@@ -364,6 +364,28 @@ fn remember_versions(call: &Call, ret: &Ret, versions: &mut HashMap<String, i32>
     }
 }
 
+/// The settle barrier: one write through the ensemble once the faults are
+/// over, outside the workload's keys (`<root>/settle`). A new leader
+/// reports `(epoch, 0)` as its last zxid while its followers still report
+/// the last transaction they applied, until the first write of the epoch;
+/// without a write after the last election, members that hold the same
+/// data would never show the same zxid. After the barrier every member
+/// that applied it reports a zxid of the current epoch, so the convergence
+/// rule can compare zxids exactly. Returns the barrier's zxid.
+pub async fn settle_barrier(servers: &str, spec: &WorkloadSpec) -> Result<i64, client::ClientError> {
+    let c = client::connect(servers, session_options()).await?;
+    let path = format!("{}/settle", spec.root);
+    let stat = match client::create(&c, &path, b"settle").await {
+        Ok(stat) => stat,
+        Err(client::ClientError::Op { source: zk::Error::NodeExists, .. }) => c
+            .set_data(&path, b"settle", None)
+            .await
+            .map_err(|source| client::ClientError::Op { op: "set", path: path.clone(), source })?,
+        Err(e) => return Err(e),
+    };
+    Ok(stat.mzxid)
+}
+
 /// The state at the end: each key's data (after `sync`), and the log's
 /// entries with their data, for the durability checker.
 pub async fn read_final_state(
