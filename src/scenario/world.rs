@@ -227,10 +227,10 @@ impl ScenarioWorld {
         resource.metadata.namespace = Some(self.ctx.base.namespace.clone());
         let mut base = self.ctx.base.clone();
         base.data_disk_mb = disk_mb;
-        if disk_mb.is_some() && self.ctx.backend.label() != "local" {
+        if disk_mb.is_some() && !matches!(self.ctx.backend.label(), "local" | "docker") {
             return Err(ScenarioError::Cluster(ClusterError::Unsupported {
                 backend: self.ctx.backend.label(),
-                what: "size-limited data disks (a tmpfs per pod) exist on the local backend only".into(),
+                what: "size-limited data disks (a tmpfs per pod) exist on the local and docker backends only".into(),
             }));
         }
         self.live(format!("provisioning {unique}"));
@@ -394,13 +394,18 @@ impl ScenarioWorld {
             Some(l) => Some(l),
             None => c.status().await.leader().or(self.leader_before_fault),
         };
+        // The fault starts when its action begins: a member killed by it may
+        // be back (restarted, its data loaded) before the action returns,
+        // as on docker, and what it did after the fault must not be taken
+        // for what it did before.
+        let start_ns = self.now_ns();
         let active = fault.start(c.as_ref(), &mut self.rng).await?;
         let description = active.description().to_string();
         self.faults.push(FaultEntry {
             name: active.name().to_string(),
             description: description.clone(),
             targets: active.targets().to_vec(),
-            start_ns: self.now_ns(),
+            start_ns,
             heal_ns: None,
         });
         let idx = self.faults.len() - 1;
