@@ -137,3 +137,56 @@ fn run_rejects_bad_features_plans_and_tags_before_standing_anything_up() {
     let o = run(bin().arg("steps"));
     assert!(o.status.success() && text(&o).contains("When I kill {selector}"), "{}", text(&o));
 }
+
+/// A run interrupted by SIGTERM (a CI timeout) exits 143 and keeps the
+/// scenario that finished; the one running is `interrupted` (its own
+/// outcome, not `failed`) in the record, the page and JUnit (skipped, with
+/// why), and the run itself is the error CI sees.
+#[test]
+fn a_run_interrupted_by_sigterm_keeps_finished_scenarios_and_marks_the_rest_interrupted() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use zk_chaos::report::{Outcome, RunRecord};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("intr.feature"),
+        "Feature: interrupt\n\n  Scenario: quick\n    When I wait 1s\n\n  Scenario: slow\n    When I wait 300s\n",
+    )
+    .unwrap();
+    let log = dir.path().join("out.log");
+    let out = dir.path().join("reports");
+    let mut child = bin()
+        .args(["run", "--concurrency", "1", "--out"])
+        .arg(&out)
+        .arg("intr.feature")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let said = || {
+        std::fs::read_to_string(&log).unwrap_or_default()
+            + &std::fs::read_to_string(dir.path().join("err.log")).unwrap_or_default()
+    };
+    while !said().contains("interrupt: slow") {
+        assert!(Instant::now() < deadline, "the second scenario never started: {}", said());
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early: {}", said());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "SIGTERM's conventional status: {}", said());
+    let run_dir =
+        std::fs::read_dir(&out).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+    let record = RunRecord::load(&run_dir).unwrap();
+    let outcomes: Vec<Outcome> = record.scenarios().map(|(_, s)| s.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Passed, Outcome::Interrupted], "{}", said());
+    let c = record.counts();
+    assert_eq!((c.passed, c.failed, c.interrupted), (1, 0, 1));
+    assert!(record.error.as_deref().unwrap_or("").contains("interrupted (SIGTERM)"), "{:?}", record.error);
+    let junit = std::fs::read_to_string(run_dir.join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"<skipped message="interrupted: SIGTERM"/>"#), "{junit}");
+    assert!(said().contains("INTR  interrupt: slow"), "{}", said());
+}
