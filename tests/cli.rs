@@ -190,3 +190,57 @@ fn a_run_interrupted_by_sigterm_keeps_finished_scenarios_and_marks_the_rest_inte
     assert!(junit.contains(r#"<skipped message="interrupted: SIGTERM"/>"#), "{junit}");
     assert!(said().contains("INTR  interrupt: slow"), "{}", said());
 }
+
+/// `down` scrubs the clear-text password that an older version wrote into
+/// `state.json` (mode 0644, kept after the ensemble): the file is rewritten
+/// without it, 0600, and `down` says so. A run of its own, in a registry and
+/// a work dir of its own: nothing of anyone else's is touched.
+#[test]
+fn down_scrubs_an_old_state_file_of_its_clear_text_password() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use zk_chaos::local::naming::{RunId, Subnet};
+    use zk_chaos::zkconfig::{EnsembleNames, SuperCredential};
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = tmp.path().join("registry");
+    let run = RunId::try_from(format!("{:06x}", std::process::id() & 0xff_ffff)).unwrap();
+    let name = format!("scrub-{run}");
+    let run_dir = tmp.path().join("work").join("runs").join(run.as_str());
+    let st = RunState {
+        run: run.clone(),
+        names: EnsembleNames::new(name.as_str(), "default"),
+        subnet: Subnet::try_from("10.254.253.0/24".to_string()).unwrap(),
+        fenced: false,
+        bridged: false,
+        run_dir: run_dir.clone(),
+        admin_port: 8080,
+        credential: SuperCredential::default(),
+        pods: Default::default(),
+        detached: true,
+        created_unix: 0,
+        operator: None,
+        data_disk_mb: None,
+    };
+    // As an older version wrote it: the credential inside, readable by all.
+    let mut v = serde_json::to_value(&st).unwrap();
+    v["credential"] = serde_json::json!({"user": "super", "password": "clear-text-secret"});
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let file = RunState::file(&run_dir);
+    std::fs::write(&file, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::create_dir_all(&registry).unwrap();
+    let entry = serde_json::json!({"name": name, "run_dir": run_dir});
+    std::fs::write(registry.join(format!("{run}.json")), entry.to_string()).unwrap();
+
+    let o = run_cmd_in_registry(&registry, &["down", "--name", &name]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("scrubbed the clear-text password an older version left in"), "{}", text(&o));
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(!after.contains("clear-text-secret") && !after.contains("credential"), "{after}");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!registry.join(format!("{run}.json")).exists(), "unregistered");
+    assert!(!registry.join(format!("{run}.secret")).exists(), "a removed run keeps no secret");
+}
+
+fn run_cmd_in_registry(registry: &std::path::Path, args: &[&str]) -> Output {
+    run(bin().args(args).env("ZK_CHAOS_REGISTRY", registry))
+}
