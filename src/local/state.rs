@@ -218,13 +218,13 @@ fn scrub_in(run_dir: &Path, registry: &Path) -> Result<bool, StateError> {
     let st: RunState = serde_json::from_value(v.clone()).map_err(parse)?;
     let secret = secret_in(registry, &st.run);
     let registered = registry.join(format!("{}.json", st.run)).is_file();
-    if registered && !secret.exists() {
-        if let Ok(cred) = serde_json::from_value::<SuperCredential>(old) {
-            if !cred.password.is_empty() {
-                let json = serde_json::to_vec(&cred).expect("credential serialises");
-                write_atomic(&secret, &json, 0o600)?;
-            }
-        }
+    if registered
+        && !secret.exists()
+        && let Ok(cred) = serde_json::from_value::<SuperCredential>(old)
+        && !cred.password.is_empty()
+    {
+        let json = serde_json::to_vec(&cred).expect("credential serialises");
+        write_atomic(&secret, &json, 0o600)?;
     }
     write_atomic(&path, &serde_json::to_vec_pretty(&v).expect("state serialises"), 0o600)?;
     Ok(true)
@@ -243,11 +243,10 @@ fn scrub_all_in(work_dir: &Path, registry: &Path) -> usize {
         .unwrap_or_default();
     if let Ok(entries) = std::fs::read_dir(registry) {
         for e in entries.filter_map(Result::ok) {
-            if e.file_name().to_str().is_some_and(|n| n.ends_with(".json")) {
-                if let Ok(entry) = serde_json::from_slice::<RegistryEntry>(&std::fs::read(e.path()).unwrap_or_default())
-                {
-                    dirs.insert(entry.run_dir);
-                }
+            if e.file_name().to_str().is_some_and(|n| n.ends_with(".json"))
+                && let Ok(entry) = serde_json::from_slice::<RegistryEntry>(&std::fs::read(e.path()).unwrap_or_default())
+            {
+                dirs.insert(entry.run_dir);
             }
         }
     }
