@@ -821,7 +821,7 @@ impl ScenarioWorld {
                     settle_bound_ns: Some(SETTLE_BOUND.as_nanos() as u64),
                     workload,
                 },
-                history_torn: None,
+                history_cut: None,
             };
             if let Err(e) = bundle.save(&self.dir) {
                 self.notes.push(format!("could not save the history: {e}"));
