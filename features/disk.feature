@@ -13,3 +13,4 @@ Feature: A full data disk
     And the history is linearizable
     And no acknowledged write was lost
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout

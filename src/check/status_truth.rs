@@ -18,7 +18,16 @@
 //! started after the reading still does (the world did not just change). Claims read while
 //! the operator was down (and one grace period after it came back) are
 //! not judged: nobody refreshes a status then. Pure: no I/O.
+//!
+//! Every scenario that runs an operator samples its status beside the
+//! probes; the samples go into the scenario's bundle (`status.jsonl`) and
+//! [`verdict`] judges them there as the checker [`CHECKER`], beside the
+//! history checkers (see [`crate::check::suite`]), so `zk-chaos check`
+//! re-judges them offline.
 
+use serde::{Deserialize, Serialize};
+
+use super::Verdict;
 use crate::operator::crd::ZookeeperClusterSpec;
 use crate::operator::status::{Phase, ZookeeperClusterStatus};
 use crate::probe::EnsembleStatus;
@@ -27,8 +36,11 @@ use crate::supervisor::Supervisor;
 /// How long the probes must contradict a claim before it counts as a lie.
 pub const GRACE_NS: u64 = 5_000_000_000;
 
+/// The checker's name in a suite report.
+pub const CHECKER: &str = "status-truth";
+
 /// The resource's status and spec as read at one moment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusSample {
     /// When it was read, ns on the scenario clock.
     pub at_ns: u64,
@@ -153,6 +165,27 @@ pub fn check(
         Ok(format!("{judged} status readings agreed with {} probe rounds", probes.len()))
     } else {
         Err(lies.into_iter().map(|(_, l)| l).collect())
+    }
+}
+
+/// [`check`] with the grace [`GRACE_NS`], as a verdict and the summary of
+/// a truthful status (`None` when it lied). With no status reading to
+/// judge the verdict is unknown: a scenario that never read its status
+/// proves nothing about it.
+pub fn verdict(
+    probes: &[(u64, EnsembleStatus)],
+    statuses: &[StatusSample],
+    excluded: &[(u64, u64)],
+) -> (Verdict, Option<String>) {
+    if !statuses.iter().any(|s| s.status.is_some()) {
+        return (
+            Verdict::Unknown { reason: "no status was read while the ensemble was up (status.jsonl)".into() },
+            None,
+        );
+    }
+    match check(probes, statuses, excluded, GRACE_NS) {
+        Ok(summary) => (Verdict::Valid, Some(summary)),
+        Err(lies) => (Verdict::Invalid { evidence: lies }, None),
     }
 }
 
@@ -296,5 +329,46 @@ mod tests {
         critical.phase = Some(Phase::Critical);
         critical.members[1].ready = false;
         assert!(check(&probes, &[sample(9, critical, &sp)], &[], GRACE_NS).is_ok());
+    }
+
+    #[test]
+    fn the_suite_judges_a_bundles_status_samples_and_a_saved_bundle_is_judged_the_same() {
+        use crate::check::linear::Budget;
+        use crate::check::suite::{Bundle, RunFacts, check_all};
+        let sp = spec("3.9.6");
+        let mut probes = rounds(0, 5, &probe(&[Some("3.9.6"); 3], true));
+        probes.extend(rounds(5, 15, &probe(&[None, None, Some("3.9.6")], false)));
+        let lying: Vec<StatusSample> = (0..15).map(|t| sample(t, ready(&sp, 3), &sp)).collect();
+        let bundle = Bundle {
+            probes: Some(probes),
+            statuses: Some(lying),
+            facts: RunFacts { operator_down: Some(Vec::new()), ..RunFacts::default() },
+            ..Bundle::default()
+        };
+        let judged = |b: &Bundle| {
+            let r = check_all(b, Budget::default()).unwrap();
+            r.results.into_iter().find(|r| r.checker == CHECKER).map(|r| r.verdict)
+        };
+        let Some(Verdict::Invalid { evidence }) = judged(&bundle) else { panic!("a lying status is invalid") };
+        assert!(
+            evidence[0].contains("the status said phase Ready while the probes had shown the ensemble had no quorum")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        bundle.save(dir.path()).unwrap();
+        assert!(dir.path().join("status.jsonl").is_file());
+        let loaded = Bundle::load(dir.path()).unwrap();
+        assert_eq!(loaded.statuses, bundle.statuses);
+        assert_eq!(judged(&loaded), judged(&bundle), "re-judged offline, the same verdict");
+        // The operator down throughout: nothing judged, no lie.
+        let mut excused = loaded.clone();
+        excused.facts.operator_down = Some(vec![(0, 20 * S)]);
+        assert_eq!(judged(&excused), Some(Verdict::Valid));
+        // An operated run whose samples are missing cannot pass.
+        let mut missing = loaded.clone();
+        missing.statuses = None;
+        assert!(matches!(judged(&missing), Some(Verdict::Unknown { .. })));
+        // No operator: no status to judge, no checker.
+        let bare = Bundle { probes: loaded.probes.clone(), ..Bundle::default() };
+        assert_eq!(judged(&bare), None);
     }
 }
