@@ -318,7 +318,10 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
         linear_elapsed: lin.elapsed,
         linear_violation: lin.violation,
         lost_writes: lost.len(),
-        pace: bundle.facts.workload.as_ref().and_then(|t| pace::pace(&bundle.events, t)),
+        pace: bundle.facts.workload.as_ref().and_then(|t| {
+            let rounds = bundle.probes.iter().flatten().map(|(at, st)| (*at, st.quorum));
+            pace::pace(&bundle.events, t, &pace::no_quorum_windows(rounds))
+        }),
     })
 }
 

@@ -1134,7 +1134,16 @@ impl ScenarioWorld {
             if let Ok(out) = wl.task.await {
                 let ops = crate::history::pair(&out.events, "history").unwrap_or_default();
                 stats = Some(stats::stats(&ops));
-                pace = out.target.as_ref().and_then(|t| crate::workload::pace::pace(&out.events, t));
+                let rounds: Vec<(u64, bool)> = self
+                    .samples
+                    .lock()
+                    .expect("not poisoned")
+                    .iter()
+                    .filter(|(at, _)| *at >= wl.offset_ns)
+                    .map(|(at, st)| (at - wl.offset_ns, st.quorum))
+                    .collect();
+                let outages = crate::workload::pace::no_quorum_windows(rounds);
+                pace = out.target.as_ref().and_then(|t| crate::workload::pace::pace(&out.events, t, &outages));
                 if let Some(w) = pace.as_ref().and_then(|p| p.warning()) {
                     self.notes.push(w);
                 }
