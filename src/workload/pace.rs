@@ -397,7 +397,7 @@ pub fn pace(events: &[Event], target: &Target, no_quorum: &[(u64, u64)]) -> Opti
         busy_share: (busy_ns as f64 / client_ns).min(1.0),
         idle_late_share: (idle_late_ns as f64 / client_ns).min(1.0),
         unanswered_share: (unanswered_ns as f64 / client_ns).min(1.0),
-        answer_latency_mean_us: if answered > 0 { answer_ns / answered / 1000 } else { 0 },
+        answer_latency_mean_us: answer_ns.checked_div(answered).map_or(0, |l| l / 1000),
         target_per_second: target.rate,
         clients: target.clients,
         window_ns,
