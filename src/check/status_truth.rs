@@ -14,8 +14,11 @@
 //! is read; the world may have changed since. So a claim is a lie only
 //! when every probe round over the last [`GRACE_NS`] before it was read
 //! contradicted it (the operator had a full grace period of rounds, one
-//! every few hundred ms, to see what the probes saw), and a round that
-//! started after the reading still does (the world did not just change). Claims read while
+//! every few hundred ms, to see what the probes saw), and every round
+//! recorded after the reading up to one that started after it still does
+//! (the world did not just change: a round in between that agrees with
+//! the claim shows the trouble ended around the reading, and a new
+//! trouble after it is judged on its own). Claims read while
 //! the operator was down (and one grace period after it came back) are
 //! not judged: nobody refreshes a status then. Pure: no I/O.
 //!
@@ -135,13 +138,12 @@ pub fn check(
                 }
             }
             // And still after it was read: the second round recorded after
-            // the reading started after it, so a world that changed between
-            // the last round and the reading does not count against it.
-            let still = probes
-                .iter()
-                .filter(|(t, _)| *t > s.at_ns)
-                .nth(1)
-                .is_some_and(|(_, p)| contradicts(status, &s.spec, p).is_some());
+            // the reading started after it (rounds are stamped when they
+            // end), so a world that changed between the last round and
+            // the reading does not count against it; the first one too,
+            // so the contradiction ran through the reading unbroken.
+            let after: Vec<&(u64, EnsembleStatus)> = probes.iter().filter(|(t, _)| *t > s.at_ns).take(2).collect();
+            let still = after.len() == 2 && after.iter().all(|(_, p)| contradicts(status, &s.spec, p).is_some());
             if let (Some(first), Some(why)) = (first, why)
                 && still
                 && s.at_ns.saturating_sub(first) >= grace_ns
@@ -297,6 +299,31 @@ mod tests {
         probes.extend(rounds(10, 12, &probe(&[Some("3.9.6"); 3], true)));
         let statuses = vec![StatusSample { at_ns: 9_900_000_000, status: Some(ready(&sp, 3)), spec: sp.clone() }];
         assert!(check(&probes, &statuses, &[], GRACE_NS).is_ok());
+    }
+
+    #[test]
+    fn a_trouble_that_ended_around_the_reading_is_not_a_lie_though_a_new_one_follows() {
+        // Seen in a rollout: pod 0 restarts for 9 s; the operator, whose
+        // probe saw it back, says 3 ready at 9.0 s; the next round (a slow
+        // one, started before the reading) sees it back too, and the round
+        // after it sees pod 2 down: the operator's next restart, a new trouble.
+        let sp = spec("3.9.6");
+        let mut probes = rounds(0, 9, &probe(&[None, Some("3.9.6"), Some("3.9.6")], true));
+        probes.push((9_300_000_000, probe(&[Some("3.9.6"); 3], true)));
+        probes.push((9_600_000_000, probe(&[Some("3.9.6"), Some("3.9.6"), None], true)));
+        let mut three = ready(&sp, 3);
+        three.phase = Some(Phase::Upgrading);
+        let statuses = vec![StatusSample { at_ns: 9_000_000_000, status: Some(three.clone()), spec: sp.clone() }];
+        assert!(check(&probes, &statuses, &[], GRACE_NS).is_ok());
+        // Had the round in between still seen pod 0 down, it was a lie.
+        probes[36].1 = probe(&[None, Some("3.9.6"), None], true);
+        let lies = check(&probes, &statuses, &[], GRACE_NS).unwrap_err();
+        assert!(
+            lies[0].starts_with(
+                "at 9.0s the status said readyReplicas 3 while the probes had shown only 2 member(s) serving"
+            ),
+            "{lies:?}"
+        );
     }
 
     #[test]
