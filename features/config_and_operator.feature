@@ -31,6 +31,7 @@ Feature: Config rollouts and operator crashes
     And the history is linearizable
     And no acknowledged write was lost
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
   Scenario: The operator is killed in the middle of a scale-down
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
@@ -45,3 +46,4 @@ Feature: Config rollouts and operator crashes
     And the history is linearizable
     And no acknowledged write was lost
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout

@@ -14,6 +14,7 @@ Feature: A full data disk
     And the history is linearizable
     And no acknowledged write was lost
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
   Scenario: Size-limited data disks keep their data when every member is killed at once
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.6 with 64 MiB data disks
@@ -24,3 +25,4 @@ Feature: A full data disk
     And every restarted member came back with its own data
     And no acknowledged write was lost
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout

@@ -19,6 +19,7 @@ Feature: Leader loss
     And the ensemble converged after the faults
     And writes were unavailable for at most 10s
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
   Scenario: The leader ends up alone in the minority
     When I wait 2s
@@ -29,3 +30,4 @@ Feature: Leader loss
     And no acknowledged write was lost
     And the ensemble converged after the faults
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout

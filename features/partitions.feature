@@ -17,6 +17,7 @@ Feature: Network partitions
     And no acknowledged write was lost
     And the ensemble converged after the faults
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
   Scenario: A minority is cut off from the majority
     When I split the ensemble into a majority and a minority for 8s
@@ -26,6 +27,7 @@ Feature: Network partitions
     And the history is linearizable
     And no acknowledged write was lost
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
   # NetworkPolicy cannot cut one direction only: not on kind/kube.
   @local-only
@@ -35,6 +37,7 @@ Feature: Network partitions
     And the history is linearizable
     And no acknowledged write was lost
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
   Scenario: The leader's link flaps
     When I partition the leader from the rest for 3s
@@ -48,6 +51,7 @@ Feature: Network partitions
     And no acknowledged write was lost
     And the ensemble converged after the faults
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
   Scenario: Random halves
     When I split the ensemble into random halves for 6s
@@ -56,6 +60,7 @@ Feature: Network partitions
     And no acknowledged write was lost
     And the ensemble converged after the faults
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
   @local-only
   Scenario: The clients are cut off from the leader
@@ -69,3 +74,4 @@ Feature: Network partitions
     And the session guarantees held
     And no acknowledged write was lost
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout

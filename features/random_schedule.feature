@@ -13,3 +13,4 @@ Feature: A short seeded random schedule
     And no acknowledged write was lost
     And the ensemble converged after the faults
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout

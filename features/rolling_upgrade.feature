@@ -27,6 +27,7 @@ Feature: Rolling upgrades with OnDelete and partitions
     And no acknowledged write was lost
     And writes were unavailable for at most 5s
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
     Examples:
       | from  | to    |
@@ -53,6 +54,7 @@ Feature: Rolling upgrades with OnDelete and partitions
     And the history is linearizable
     And no acknowledged write was lost
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
   Scenario Outline: The whole ensemble at once <from> -> <to>, with the leader restarted last
     Given a 3-member ensemble "zk" running ZooKeeper <from>
@@ -68,6 +70,7 @@ Feature: Rolling upgrades with OnDelete and partitions
     And no acknowledged write was lost
     And writes were unavailable for at most 5s
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
     # tests/sabotage.rs runs the @guards-rollout example against broken planners.
     @guards-rollout

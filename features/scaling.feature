@@ -21,7 +21,9 @@ Feature: Scaling through dynamic reconfig
     And no acknowledged write was lost
     And writes were unavailable for at most 5s
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout
 
+  @guards-status-scaling
   Scenario: Scale up while a follower is partitioned
     When I partition a random follower from the rest
     And I scale to 5 members
@@ -33,3 +35,4 @@ Feature: Scaling through dynamic reconfig
     And the history is linearizable
     And no acknowledged write was lost
     And all 200 znodes under "/integrity" read back intact
+    And the status told the truth throughout

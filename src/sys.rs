@@ -99,6 +99,20 @@ pub fn pids_where(matches: impl Fn(&[String]) -> bool) -> Vec<u32> {
         .collect()
 }
 
+/// When process `pid` started, in clock ticks since boot (`/proc/PID/stat`
+/// field 22): with the pid, an identity of one process that a later
+/// process reusing the pid does not share. `None` when it is gone.
+pub fn process_start_ticks(pid: u32) -> Option<u64> {
+    start_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Field 22 (`starttime`) of a `/proc/PID/stat` line.
+fn start_ticks(stat: &str) -> Option<u64> {
+    // Fields after the parenthesised command name start at field 3.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(22 - 3)?.parse().ok()
+}
+
 /// How long process `pid` has been running (from `/proc`), `None` when it
 /// is gone or unreadable.
 pub fn process_age(pid: u32) -> Option<std::time::Duration> {
@@ -113,10 +127,7 @@ pub fn process_age(pid: u32) -> Option<std::time::Duration> {
 /// seconds and the clock ticks per second (`starttime`, field 22, is in
 /// ticks since boot).
 fn age_from(stat: &str, uptime_secs: f64, ticks_per_sec: u64) -> Option<std::time::Duration> {
-    // Fields after the parenthesised command name start at field 3.
-    let (_, rest) = stat.rsplit_once(')')?;
-    let start_ticks: u64 = rest.split_whitespace().nth(22 - 3)?.parse().ok()?;
-    let started = start_ticks as f64 / ticks_per_sec.max(1) as f64;
+    let started = start_ticks(stat)? as f64 / ticks_per_sec.max(1) as f64;
     std::time::Duration::try_from_secs_f64((uptime_secs - started).max(0.0)).ok()
 }
 
@@ -167,6 +178,22 @@ mod tests {
         let boot: f64 =
             std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
         assert!(me.as_secs_f64() <= boot + 1.0, "{me:?}");
+    }
+
+    #[test]
+    fn a_process_start_is_field_22_and_stays_the_same_for_one_process() {
+        let stat = "42 (java (x)) S 1 42 42 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 30 0 1500 1000 100";
+        assert_eq!(start_ticks(stat), Some(1500));
+        let me = std::process::id();
+        let t = process_start_ticks(me).expect("this process has a start");
+        assert_eq!(process_start_ticks(me), Some(t));
+        let child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let other = process_start_ticks(child.id()).expect("the child has a start");
+        assert!(other >= t);
+        assert_eq!(process_start_ticks(u32::MAX - 1), None);
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     #[test]

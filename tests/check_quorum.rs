@@ -24,6 +24,7 @@ fn member(ordinal: u32, mode: Option<Mode>, leader: u32, config: u64, zxid: u64)
         config_version: mode.map(|_| config),
         membership: mode.map(|_| membership),
         uptime_ms: Some(1000),
+        instance: None,
         synced_followers: None,
         peer_state: mode
             .map(|m| if m == Mode::Leader { "leading - broadcast" } else { "following - broadcast" }.into()),

@@ -93,13 +93,19 @@ async fn sigkilled_follower_leaves_a_serving_ensemble_and_rejoins_with_its_data(
     let follower = st.followers_of_leader[0];
     let other = (0..3).find(|o| *o != follower).unwrap();
     write(&e, follower, "/before", b"1").await;
+    let instance = |st: &zk_chaos::probe::EnsembleStatus, o: u32| {
+        st.members.iter().find(|m| m.ordinal == o).and_then(|m| m.instance.clone())
+    };
+    let before = instance(&st, follower).expect("the local backend knows each server's process");
     e.kill_pod(follower).await.unwrap();
     assert!(!e.pod_running(follower));
     let st = e.status().await;
     assert!(st.quorum, "two of three keep quorum: {:?}", st.problems);
     write(&e, other, "/during", b"2").await;
     e.start_pod(follower).await.unwrap();
-    e.wait_for_quorum(QUORUM).await.unwrap();
+    let st = e.wait_for_quorum(QUORUM).await.unwrap();
+    let after = instance(&st, follower).expect("the restarted server's process");
+    assert_ne!(after, before, "a restart is a new process");
     assert_eq!(read(&e, follower, "/before").await, b"1", "data kept across the kill");
     assert_eq!(read(&e, follower, "/during").await, b"2", "caught up on what it missed");
     e.teardown(false).await.unwrap();
@@ -110,11 +116,20 @@ async fn isolated_leader_is_replaced_and_rejoins_after_heal() {
     let _g = serial().await;
     let work = tempfile::tempdir().unwrap();
     let mut e = LocalEnsemble::up(&spec("iso", 3, "3.8.0", &work), &NoProgress).await.unwrap();
-    let old = e.wait_for_quorum(QUORUM).await.unwrap().leader().unwrap();
+    e.wait_for_quorum(QUORUM).await.unwrap();
+    // Servers up for a while: an election then sets zk_uptime well back.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = e.wait_for_quorum(QUORUM).await.unwrap();
+    let old = before.leader().unwrap();
     e.isolate(old).unwrap();
     let st = e.wait_until(QUORUM, |s| s.quorum && s.leader().is_some_and(|l| l != old)).await.unwrap();
     let new = st.leader().unwrap();
     assert_ne!(new, old);
+    // The election gave the new leader a new ZooKeeper server (its
+    // zk_uptime starts again: the old rule took that for a restart) in the
+    // same process: not a restart.
+    let gone = zk_chaos::faults::Effect::gone(new, Some(&before));
+    assert!(!gone.seen_in(&st), "an election is not a new server process: {:?}", st.members);
     let old_member = st.members.iter().find(|m| m.ordinal == old).unwrap();
     assert!(!old_member.serving(), "the isolated old leader stops serving: {old_member:?}");
     write(&e, new, "/after-isolation", b"x").await;

@@ -300,6 +300,7 @@ fn member(ordinal: u32, mode: Option<Mode>, leader_id: u64, members: u32, versio
         config_version: mode.map(|_| version),
         membership: mode.map(|_| membership),
         uptime_ms: Some(1000),
+        instance: None,
         synced_followers: None,
         peer_state: mode
             .map(|m| if m == Mode::Leader { "leading - broadcast" } else { "following - broadcast" }.into()),

@@ -270,8 +270,8 @@ fn the_report_shows_target_versus_achieved_rate_and_flags_a_run_below_target() {
     let target = Target { rate: 10.0, clients: 4, start_ns: 0, stop_ns: 2_000_000_000 };
     let mut record = sample::record(2_000, 5);
     let scenarios = &mut record.features[0].scenarios;
-    scenarios[0].evidence.as_mut().unwrap().pace = pace(&events(20), &target);
-    scenarios[1].evidence.as_mut().unwrap().pace = pace(&events(6), &target);
+    scenarios[0].evidence.as_mut().unwrap().pace = pace(&events(20), &target, &[]);
+    scenarios[1].evidence.as_mut().unwrap().pace = pace(&events(6), &target, &[]);
     let dir = tempfile::tempdir().unwrap();
     let w = report::write(&record, &report::run_dir(dir.path(), &record)).unwrap();
     let html = std::fs::read_to_string(&w.html).unwrap();

@@ -22,7 +22,7 @@ struct Case {
     caught_by: &'static [&'static str],
 }
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 7] = [
     Case {
         sabotage: "leader-first",
         guarantee: "a rolling upgrade rolls the leader last",
@@ -53,6 +53,14 @@ const CASES: [Case; 6] = [
         bug: "reports Ready, every replica ready, as soon as the pods exist",
         feature: "pod_kills.feature",
         tags: "@guards-status",
+        caught_by: &["the status told the truth throughout"],
+    },
+    Case {
+        sabotage: "ready-when-pods-exist",
+        guarantee: "the published status tells the truth while members join and one is cut off (the status-truth checker of every operator scenario's bundle)",
+        bug: "reports Ready, every replica ready, as soon as the pods exist",
+        feature: "scaling.feature",
+        tags: "@guards-status-scaling",
         caught_by: &["the status told the truth throughout"],
     },
     Case {
@@ -141,21 +149,22 @@ fn every_planner_bug_is_caught_by_its_guarding_scenario() {
     let runs: Vec<_> = CASES
         .iter()
         .map(|c| {
+            let dir = out.path().join(format!("{}-{}", c.sabotage, c.tags.trim_start_matches('@')));
             let child = Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
                 .args(["run", "features", "--tags", c.tags, "--seed", "1", "--concurrency", "1", "--out"])
-                .arg(out.path().join(c.sabotage))
+                .arg(&dir)
                 .env("ZK_CHAOS_SABOTAGE", c.sabotage)
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .output();
-            (c, child)
+            (c, dir, child)
         })
         .collect();
-    for (c, output) in runs {
+    for (c, dir, output) in runs {
         let output = output.expect("zk-chaos runs");
         let stdout = String::from_utf8_lossy(&output.stdout);
         eprintln!("--- {} ---\n{stdout}", c.sabotage);
         assert_eq!(output.status.code(), Some(1), "{}: the run must fail\n{stdout}", c.sabotage);
-        let outcome = outcome_json(&out.path().join(c.sabotage));
+        let outcome = outcome_json(&dir);
         let failed: Vec<(String, String)> = outcome["scenarios"]
             .as_array()
             .unwrap()

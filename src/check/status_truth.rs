@@ -14,11 +14,23 @@
 //! is read; the world may have changed since. So a claim is a lie only
 //! when every probe round over the last [`GRACE_NS`] before it was read
 //! contradicted it (the operator had a full grace period of rounds, one
-//! every few hundred ms, to see what the probes saw), and a round that
-//! started after the reading still does (the world did not just change). Claims read while
+//! every few hundred ms, to see what the probes saw), and every round
+//! recorded after the reading up to one that started after it still does
+//! (the world did not just change: a round in between that agrees with
+//! the claim shows the trouble ended around the reading, and a new
+//! trouble after it is judged on its own). Claims read while
 //! the operator was down (and one grace period after it came back) are
 //! not judged: nobody refreshes a status then. Pure: no I/O.
+//!
+//! Every scenario that runs an operator samples its status beside the
+//! probes; the samples go into the scenario's bundle (`status.jsonl`) and
+//! [`verdict`] judges them there as the checker [`CHECKER`], beside the
+//! history checkers (see [`crate::check::suite`]), so `zk-chaos check`
+//! re-judges them offline.
 
+use serde::{Deserialize, Serialize};
+
+use super::Verdict;
 use crate::operator::crd::ZookeeperClusterSpec;
 use crate::operator::status::{Phase, ZookeeperClusterStatus};
 use crate::probe::EnsembleStatus;
@@ -27,8 +39,11 @@ use crate::supervisor::Supervisor;
 /// How long the probes must contradict a claim before it counts as a lie.
 pub const GRACE_NS: u64 = 5_000_000_000;
 
+/// The checker's name in a suite report.
+pub const CHECKER: &str = "status-truth";
+
 /// The resource's status and spec as read at one moment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusSample {
     /// When it was read, ns on the scenario clock.
     pub at_ns: u64,
@@ -123,13 +138,12 @@ pub fn check(
                 }
             }
             // And still after it was read: the second round recorded after
-            // the reading started after it, so a world that changed between
-            // the last round and the reading does not count against it.
-            let still = probes
-                .iter()
-                .filter(|(t, _)| *t > s.at_ns)
-                .nth(1)
-                .is_some_and(|(_, p)| contradicts(status, &s.spec, p).is_some());
+            // the reading started after it (rounds are stamped when they
+            // end), so a world that changed between the last round and
+            // the reading does not count against it; the first one too,
+            // so the contradiction ran through the reading unbroken.
+            let after: Vec<&(u64, EnsembleStatus)> = probes.iter().filter(|(t, _)| *t > s.at_ns).take(2).collect();
+            let still = after.len() == 2 && after.iter().all(|(_, p)| contradicts(status, &s.spec, p).is_some());
             if let (Some(first), Some(why)) = (first, why)
                 && still
                 && s.at_ns.saturating_sub(first) >= grace_ns
@@ -153,6 +167,27 @@ pub fn check(
         Ok(format!("{judged} status readings agreed with {} probe rounds", probes.len()))
     } else {
         Err(lies.into_iter().map(|(_, l)| l).collect())
+    }
+}
+
+/// [`check`] with the grace [`GRACE_NS`], as a verdict and the summary of
+/// a truthful status (`None` when it lied). With no status reading to
+/// judge the verdict is unknown: a scenario that never read its status
+/// proves nothing about it.
+pub fn verdict(
+    probes: &[(u64, EnsembleStatus)],
+    statuses: &[StatusSample],
+    excluded: &[(u64, u64)],
+) -> (Verdict, Option<String>) {
+    if !statuses.iter().any(|s| s.status.is_some()) {
+        return (
+            Verdict::Unknown { reason: "no status was read while the ensemble was up (status.jsonl)".into() },
+            None,
+        );
+    }
+    match check(probes, statuses, excluded, GRACE_NS) {
+        Ok(summary) => (Verdict::Valid, Some(summary)),
+        Err(lies) => (Verdict::Invalid { evidence: lies }, None),
     }
 }
 
@@ -267,6 +302,31 @@ mod tests {
     }
 
     #[test]
+    fn a_trouble_that_ended_around_the_reading_is_not_a_lie_though_a_new_one_follows() {
+        // Seen in a rollout: pod 0 restarts for 9 s; the operator, whose
+        // probe saw it back, says 3 ready at 9.0 s; the next round (a slow
+        // one, started before the reading) sees it back too, and the round
+        // after it sees pod 2 down: the operator's next restart, a new trouble.
+        let sp = spec("3.9.6");
+        let mut probes = rounds(0, 9, &probe(&[None, Some("3.9.6"), Some("3.9.6")], true));
+        probes.push((9_300_000_000, probe(&[Some("3.9.6"); 3], true)));
+        probes.push((9_600_000_000, probe(&[Some("3.9.6"), Some("3.9.6"), None], true)));
+        let mut three = ready(&sp, 3);
+        three.phase = Some(Phase::Upgrading);
+        let statuses = vec![StatusSample { at_ns: 9_000_000_000, status: Some(three.clone()), spec: sp.clone() }];
+        assert!(check(&probes, &statuses, &[], GRACE_NS).is_ok());
+        // Had the round in between still seen pod 0 down, it was a lie.
+        probes[36].1 = probe(&[None, Some("3.9.6"), None], true);
+        let lies = check(&probes, &statuses, &[], GRACE_NS).unwrap_err();
+        assert!(
+            lies[0].starts_with(
+                "at 9.0s the status said readyReplicas 3 while the probes had shown only 2 member(s) serving"
+            ),
+            "{lies:?}"
+        );
+    }
+
+    #[test]
     fn rollout_complete_while_a_member_runs_the_old_version_is_a_lie() {
         let sp = spec("3.9.6");
         let mixed = probe(&[Some("3.9.6"), Some("3.8.0"), Some("3.9.6")], true);
@@ -296,5 +356,46 @@ mod tests {
         critical.phase = Some(Phase::Critical);
         critical.members[1].ready = false;
         assert!(check(&probes, &[sample(9, critical, &sp)], &[], GRACE_NS).is_ok());
+    }
+
+    #[test]
+    fn the_suite_judges_a_bundles_status_samples_and_a_saved_bundle_is_judged_the_same() {
+        use crate::check::linear::Budget;
+        use crate::check::suite::{Bundle, RunFacts, check_all};
+        let sp = spec("3.9.6");
+        let mut probes = rounds(0, 5, &probe(&[Some("3.9.6"); 3], true));
+        probes.extend(rounds(5, 15, &probe(&[None, None, Some("3.9.6")], false)));
+        let lying: Vec<StatusSample> = (0..15).map(|t| sample(t, ready(&sp, 3), &sp)).collect();
+        let bundle = Bundle {
+            probes: Some(probes),
+            statuses: Some(lying),
+            facts: RunFacts { operator_down: Some(Vec::new()), ..RunFacts::default() },
+            ..Bundle::default()
+        };
+        let judged = |b: &Bundle| {
+            let r = check_all(b, Budget::default()).unwrap();
+            r.results.into_iter().find(|r| r.checker == CHECKER).map(|r| r.verdict)
+        };
+        let Some(Verdict::Invalid { evidence }) = judged(&bundle) else { panic!("a lying status is invalid") };
+        assert!(
+            evidence[0].contains("the status said phase Ready while the probes had shown the ensemble had no quorum")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        bundle.save(dir.path()).unwrap();
+        assert!(dir.path().join("status.jsonl").is_file());
+        let loaded = Bundle::load(dir.path()).unwrap();
+        assert_eq!(loaded.statuses, bundle.statuses);
+        assert_eq!(judged(&loaded), judged(&bundle), "re-judged offline, the same verdict");
+        // The operator down throughout: nothing judged, no lie.
+        let mut excused = loaded.clone();
+        excused.facts.operator_down = Some(vec![(0, 20 * S)]);
+        assert_eq!(judged(&excused), Some(Verdict::Valid));
+        // An operated run whose samples are missing cannot pass.
+        let mut missing = loaded.clone();
+        missing.statuses = None;
+        assert!(matches!(judged(&missing), Some(Verdict::Unknown { .. })));
+        // No operator: no status to judge, no checker.
+        let bare = Bundle { probes: loaded.probes.clone(), ..Bundle::default() };
+        assert_eq!(judged(&bare), None);
     }
 }

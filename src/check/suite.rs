@@ -6,7 +6,10 @@
 //!   durability checker);
 //! - `probes.jsonl`: `[time_ns, EnsembleStatus]` per line (for the quorum
 //!   checker);
-//! - `run.json`: the settle time and the faults with their start and heal.
+//! - `run.json`: the settle time and the faults with their start and heal;
+//! - `status.jsonl`: the operator's published status and the spec, one
+//!   [`StatusSample`] a line, read beside the probes (for the status-truth
+//!   checker, when an operator ran the ensemble).
 //!
 //! A checker whose input is missing reports `Unknown` with that reason:
 //! a missing file never turns into a pass.
@@ -18,6 +21,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::status_truth::{self, StatusSample};
 use super::{CheckResult, Verdict, availability, durability, linear, quorum, session};
 use crate::history::{self, Event, HistoryError, Operation};
 use crate::probe::EnsembleStatus;
@@ -55,6 +59,11 @@ pub struct RunFacts {
     /// for target versus achieved rate; absent for a closed loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<Target>,
+    /// When an operator ran the ensemble (its status is judged): the
+    /// windows `(from, to)` when it was down, whose status readings are
+    /// not judged (nobody refreshed the status then). `None`: no operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_down: Option<Vec<(u64, u64)>>,
 }
 
 /// Everything a bundle holds.
@@ -70,6 +79,9 @@ pub struct Bundle {
     pub final_by_member: Option<BTreeMap<u32, BTreeMap<String, Option<String>>>>,
     /// The probe samples, when recorded.
     pub probes: Option<Vec<(u64, EnsembleStatus)>>,
+    /// The operator's status read beside the probes (same clock), when an
+    /// operator ran the ensemble.
+    pub statuses: Option<Vec<StatusSample>>,
     /// Settle time and faults.
     pub facts: RunFacts,
     /// Where `history.jsonl` was cut short (its writer was killed: a torn
@@ -80,6 +92,26 @@ pub struct Bundle {
 
 fn file_err(path: &Path, reason: impl ToString) -> BundleError {
     BundleError::File { path: path.to_path_buf(), reason: reason.to_string() }
+}
+
+/// Write `items` to `path`, one JSON value a line.
+fn write_lines<T: Serialize>(path: &Path, items: &[T]) -> Result<(), BundleError> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| file_err(path, e))?);
+    for s in items {
+        serde_json::to_writer(&mut f, s).map_err(|e| file_err(path, e))?;
+        f.write_all(b"\n").map_err(|e| file_err(path, e))?;
+    }
+    f.flush().map_err(|e| file_err(path, e))
+}
+
+/// Read a file of one JSON value a line (blank lines skipped).
+fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, BundleError> {
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| file_err(path, format!("line {}: {e}", i + 1))))
+        .collect()
 }
 
 impl Bundle {
@@ -105,6 +137,9 @@ impl Bundle {
                 f.write_all(b"\n").map_err(|e| file_err(&p, e))?;
             }
             f.flush().map_err(|e| file_err(&p, e))?;
+        }
+        if let Some(statuses) = &self.statuses {
+            write_lines(&dir.join("status.jsonl"), statuses)?;
         }
         let p = dir.join("run.json");
         std::fs::write(&p, serde_json::to_vec_pretty(&self.facts).expect("serialises")).map_err(|e| file_err(&p, e))?;
@@ -142,6 +177,10 @@ impl Bundle {
                 .collect::<Result<Vec<_>, _>>()?;
             b.probes = Some(probes);
         }
+        let p = path.join("status.jsonl");
+        if p.exists() {
+            b.statuses = Some(read_lines(&p)?);
+        }
         let p = path.join("run.json");
         if p.exists() {
             let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;
@@ -171,6 +210,8 @@ pub struct SuiteReport {
     pub lost_writes: usize,
     /// Target versus achieved rate, for a rated workload.
     pub pace: Option<Pace>,
+    /// What the status-truth checker judged, when it found no lie.
+    pub status_truth: Option<String>,
     /// Where the history was cut short, when it was: what its missing tail
     /// could explain is `unknown`, and nothing after the cut was judged.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -261,7 +302,22 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
             None => Verdict::Unknown { reason: "no probe samples were recorded (probes.jsonl)".into() },
         },
     });
+    let mut status_summary = None;
+    if bundle.statuses.is_some() || bundle.facts.operator_down.is_some() {
+        let down = bundle.facts.operator_down.as_deref().unwrap_or(&[]);
+        let verdict = match (&bundle.statuses, &bundle.probes) {
+            (Some(statuses), Some(probes)) => {
+                let (verdict, summary) = status_truth::verdict(probes, statuses, down);
+                status_summary = summary;
+                verdict
+            }
+            (None, _) => Verdict::Unknown { reason: "no status samples were recorded (status.jsonl)".into() },
+            (_, None) => Verdict::Unknown { reason: "no probe samples were recorded (probes.jsonl)".into() },
+        };
+        results.push(CheckResult { checker: status_truth::CHECKER.into(), verdict });
+    }
     Ok(SuiteReport {
+        status_truth: status_summary,
         results,
         availability: availability::figures(&ops, &bundle.facts.faults),
         quorum,
@@ -269,7 +325,10 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
         linear_elapsed: lin.elapsed,
         linear_violation: lin.violation,
         lost_writes: lost.len(),
-        pace: bundle.facts.workload.as_ref().and_then(|t| pace::pace(&bundle.events, t)),
+        pace: bundle.facts.workload.as_ref().and_then(|t| {
+            let rounds = bundle.probes.iter().flatten().map(|(at, st)| (*at, st.quorum));
+            pace::pace(&bundle.events, t, &pace::no_quorum_windows(rounds))
+        }),
         history_cut: bundle.history_cut,
     })
 }

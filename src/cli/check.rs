@@ -24,7 +24,7 @@ fn pod_logs(dir: &std::path::Path) -> Vec<(String, PathBuf)> {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// A scenario directory of a run (`reports/<run>/scenarios/<nn>-<name>`: its bundle and its pods' server
-    /// logs, which are diagnosed too), a bundle directory (history.jsonl, final.json, probes.jsonl, run.json) or a
+    /// logs, which are diagnosed too), a bundle directory (history.jsonl, final.json, probes.jsonl, status.jsonl, run.json) or a
     /// history.jsonl file.
     path: PathBuf,
     /// Time budget of the linearizability search, seconds (past it: unknown, never valid).

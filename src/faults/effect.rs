@@ -11,8 +11,11 @@
 //! awaited and what was last seen):
 //!
 //! * kill, graceful stop, pod delete: each target is seen absent, not
-//!   serving, or as a new server instance (its `zk_uptime` below the one
-//!   probed just before the fault);
+//!   serving, or as a new server process: another pid or start time than
+//!   the one probed just before the fault, where the backend knows the
+//!   process ([`crate::probe::MemberStatus::instance`]); else, as a last
+//!   resort, its `zk_uptime` below the one before (which an election also
+//!   resets, so it can pass early there);
 //! * pause, clients cut off: each target is seen not answering;
 //! * network cuts (isolate, split, bridge, halves, one-way), netem, a full
 //!   disk: the effect is the cut itself, in place when the action returns
@@ -42,7 +45,11 @@ pub enum Effect {
     Gone {
         /// The member.
         ordinal: u32,
-        /// Its `zk_uptime` probed just before the fault, when known.
+        /// Its server process probed just before the fault, when the
+        /// backend knows it.
+        instance_before: Option<String>,
+        /// Its `zk_uptime` probed just before the fault, when known (used
+        /// only where the process is not known: an election resets it).
         uptime_before_ms: Option<u64>,
     },
     /// The member does not answer clients (pause, clients cut off).
@@ -55,20 +62,27 @@ pub enum Effect {
 impl Effect {
     /// The effect `Gone` of `ordinal`, its baseline taken from `before`.
     pub fn gone(ordinal: u32, before: Option<&EnsembleStatus>) -> Self {
-        let uptime_before_ms =
-            before.and_then(|b| b.members.iter().find(|m| m.ordinal == ordinal).and_then(|m| m.uptime_ms));
-        Self::Gone { ordinal, uptime_before_ms }
+        let m = before.and_then(|b| b.members.iter().find(|m| m.ordinal == ordinal));
+        Self::Gone {
+            ordinal,
+            instance_before: m.and_then(|m| m.instance.clone()),
+            uptime_before_ms: m.and_then(|m| m.uptime_ms),
+        }
     }
 
     /// Whether the round `st` shows the effect.
     pub fn seen_in(&self, st: &EnsembleStatus) -> bool {
-        match *self {
-            Self::Gone { ordinal, uptime_before_ms } => match st.members.iter().find(|m| m.ordinal == ordinal) {
-                None => true,
-                Some(m) if !m.serving() => true,
-                Some(m) => matches!((m.uptime_ms, uptime_before_ms), (Some(now), Some(before)) if now < before),
-            },
-            Self::Silent { ordinal } => st.members.iter().find(|m| m.ordinal == ordinal).is_none_or(|m| !m.serving()),
+        match self {
+            Self::Gone { ordinal, instance_before, uptime_before_ms } => {
+                match st.members.iter().find(|m| m.ordinal == *ordinal) {
+                    None => true,
+                    Some(m) if !m.serving() => true,
+                    // The process is known: another one (or none any more) is the effect.
+                    Some(m) if instance_before.is_some() => m.instance != *instance_before,
+                    Some(m) => matches!((m.uptime_ms, uptime_before_ms), (Some(now), Some(before)) if now < *before),
+                }
+            }
+            Self::Silent { ordinal } => st.members.iter().find(|m| m.ordinal == *ordinal).is_none_or(|m| !m.serving()),
         }
     }
 }
@@ -179,7 +193,7 @@ mod tests {
     fn a_deleted_pod_still_serving_is_not_the_effect_but_gone_or_restarted_is() {
         let before = with_pod0(Some(member(0, true, 60_000)));
         let effect = Effect::gone(0, Some(&before));
-        assert_eq!(effect, Effect::Gone { ordinal: 0, uptime_before_ms: Some(60_000) });
+        assert_eq!(effect, Effect::Gone { ordinal: 0, instance_before: None, uptime_before_ms: Some(60_000) });
         // The old instance, still serving (grace period, probe in flight).
         assert!(!effect.seen_in(&with_pod0(Some(member(0, true, 60_400)))));
         // Absent from the round, down, or a new instance: in effect.
@@ -211,7 +225,28 @@ mod tests {
         assert!(e.seen_in(&with_pod0(Some(member(0, false, 0)))));
         assert_eq!(e.to_string(), "pod 0 not answering clients");
         // Without a baseline only a round without the old instance counts.
-        let blind = Effect::Gone { ordinal: 0, uptime_before_ms: None };
+        let blind = Effect::Gone { ordinal: 0, instance_before: None, uptime_before_ms: None };
         assert!(!blind.seen_in(&with_pod0(Some(member(0, true, 1)))));
+    }
+
+    /// `member` run by the process `pid`.
+    fn run_by(mut m: MemberStatus, pid: u32) -> MemberStatus {
+        m.instance = Some(format!("pid {pid} started at tick {}", pid * 10));
+        m
+    }
+
+    #[test]
+    fn an_election_that_resets_the_uptime_is_not_a_restart_when_the_process_is_known() {
+        let before = with_pod0(Some(run_by(member(0, true, 60_000), 4242)));
+        let effect = Effect::gone(0, Some(&before));
+        // An election: ZooKeeper's uptime starts again, the process is the same one.
+        assert!(!effect.seen_in(&with_pod0(Some(run_by(member(0, true, 300), 4242)))));
+        // A new process (restarted fast), even with an uptime above the one before.
+        assert!(effect.seen_in(&with_pod0(Some(run_by(member(0, true, 90_000), 5151)))));
+        // The known process is gone while something answers: a new one.
+        assert!(effect.seen_in(&with_pod0(Some(member(0, true, 90_000)))));
+        // Down or absent, as always.
+        assert!(effect.seen_in(&with_pod0(Some(member(0, false, 0)))));
+        assert!(effect.seen_in(&with_pod0(None)));
     }
 }

@@ -178,7 +178,8 @@ impl Fault {
         // Pods named by ordinal need no probe round: a fault triggered by a
         // server event must land within milliseconds.
         // A kill or stop still probes first: its effect (a new server
-        // instance) is judged against each target's uptime before it.
+        // process) is judged against each target's process (or, where the
+        // backend does not know it, its uptime) before it.
         let by_ordinal = self.selectors().iter().all(|s| matches!(s, Selector::Ordinal(_)))
             && !matches!(self, Self::Kill(_) | Self::Stop(_));
         let status = if by_ordinal { None } else { Some(target.status().await) };

@@ -782,8 +782,18 @@ fn current_dynamic_file(zoo_cfg: &std::path::Path) -> Option<PathBuf> {
     text.lines().find_map(|l| l.strip_prefix("dynamicConfigFile=")).map(|v| PathBuf::from(v.trim()))
 }
 
-/// Probe every pod of a recorded run.
+/// Probe every pod of a recorded run; each member's
+/// [`probe::MemberStatus::instance`] is its recorded server process (pid
+/// and start time) while that process lives.
 pub async fn probe_run(state: &RunState) -> EnsembleStatus {
     let members: Vec<(u32, Ipv4Addr)> = state.pods.iter().map(|(o, p)| (*o, p.addr)).collect();
-    EnsembleStatus::judge(probe::probe_all(&members, state.admin_port, PROBE_TIMEOUT).await)
+    let mut probed = probe::probe_all(&members, state.admin_port, PROBE_TIMEOUT).await;
+    for m in &mut probed {
+        m.instance = state
+            .pods
+            .get(&m.ordinal)
+            .and_then(|p| p.pid)
+            .and_then(|pid| crate::sys::process_start_ticks(pid).map(|t| format!("pid {pid} started at tick {t}")));
+    }
+    EnsembleStatus::judge(probed)
 }

@@ -26,8 +26,16 @@ pub struct MemberStatus {
     pub config_version: Option<u64>,
     /// The membership the member has (from `conf`).
     pub membership: Option<zkconfig::DynamicConfig>,
-    /// Server uptime in ms (from `mntr`).
+    /// Server uptime in ms (from `mntr`): ZooKeeper's `zk_uptime`, which
+    /// restarts at every leader election (a new server object each
+    /// time), so it does not tell a new process from an election; see
+    /// [`MemberStatus::instance`] for that.
     pub uptime_ms: Option<u64>,
+    /// Which server process answered: its pid and start time (`pid P
+    /// started at tick T`), filled by backends that know the process (the
+    /// local backend); `None` when the backend does not or it is not running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
     /// Synced followers, when it leads (from `mntr`).
     pub synced_followers: Option<u64>,
     /// `zk_peer_state` (from `mntr`), e.g. `following - broadcast`.
@@ -49,6 +57,7 @@ impl MemberStatus {
             config_version: None,
             membership: None,
             uptime_ms: None,
+            instance: None,
             synced_followers: None,
             peer_state: None,
             leader_id: None,
@@ -265,6 +274,7 @@ mod tests {
             config_version: mode.map(|_| config),
             membership: mode.map(|_| membership),
             uptime_ms: Some(1000),
+            instance: None,
             synced_followers: None,
             peer_state: mode
                 .map(|m| if m == Mode::Leader { "leading - broadcast" } else { "following - broadcast" }.into()),

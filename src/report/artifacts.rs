@@ -114,7 +114,7 @@ pub fn save_scenario_artifacts(
                 href: rel(&rel_dir.join("bundle").join("diagnosis.json")),
             });
         }
-        for file in ["history.jsonl", "final.json", "probes.jsonl", "run.json"] {
+        for file in ["history.jsonl", "final.json", "probes.jsonl", "status.jsonl", "run.json"] {
             if bdir.join(file).is_file() {
                 out.links.push(Link { label: file.into(), href: rel(&rel_dir.join("bundle").join(file)) });
             }

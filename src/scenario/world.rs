@@ -810,16 +810,33 @@ impl ScenarioWorld {
                     )
                 })
                 .collect();
+            // The operator's status from the workload's start (the
+            // ensemble was Ready before it), on the history clock.
+            let statuses: Vec<StatusSample> = self
+                .statuses
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .filter(|s| s.at_ns >= wl.offset_ns.max(self.ready_ns.unwrap_or(u64::MAX)))
+                .map(|s| StatusSample { at_ns: s.at_ns - wl.offset_ns, ..s.clone() })
+                .collect();
+            let operator_down = self
+                .operator_down()
+                .into_iter()
+                .map(|(a, b)| (a.saturating_sub(wl.offset_ns), b.saturating_sub(wl.offset_ns)))
+                .collect();
             let bundle = Bundle {
                 events,
                 final_state: Some(final_state),
                 final_by_member: Some(final_by_member),
                 probes: Some(probes),
+                statuses: Some(statuses),
                 facts: RunFacts {
                     settle_after_ns,
                     faults,
                     settle_bound_ns: Some(SETTLE_BOUND.as_nanos() as u64),
                     workload,
+                    operator_down: Some(operator_down),
                 },
                 history_cut: None,
             };
@@ -1002,14 +1019,32 @@ impl ScenarioWorld {
         }
     }
 
+    /// The windows when the operator was down (killed until its restart),
+    /// on the scenario clock.
+    fn operator_down(&self) -> Vec<(u64, u64)> {
+        self.faults
+            .iter()
+            .filter(|f| f.name == "operator")
+            .map(|f| (f.start_ns, f.heal_ns.unwrap_or(u64::MAX)))
+            .collect()
+    }
+
     /// The status the operator published told the truth over the whole
     /// scenario so far, against the probes (see
     /// [`crate::check::status_truth`]): never Ready without quorum or with
     /// a member not serving, `readyReplicas` never above the members that
     /// serve, the rollout never complete while a member runs another
     /// version. Claims read while the operator was down are not judged.
+    /// With a workload this is the verdict of the bundle's `status-truth`
+    /// checker (judged with the history, as `zk-chaos check` re-judges
+    /// it); without one, the same check over the samples so far.
     pub async fn status_told_the_truth(&mut self) -> StepResult {
-        use crate::check::status_truth::{GRACE_NS, check};
+        use crate::check::status_truth::{CHECKER, GRACE_NS, check};
+        if self.workload.is_some() || self.judged.is_some() {
+            let detail = self.checker_valid(CHECKER).await?;
+            let summary = self.judged.as_ref().and_then(|r| r.status_truth.clone());
+            return Ok(summary.map_or(detail, |s| format!("{CHECKER}: {s}")));
+        }
         let since = self.ready_ns.unwrap_or(u64::MAX);
         // Only rounds after Ready: a forming ensemble's rounds are slow and
         // sparse, and would stretch a contradiction back over them.
@@ -1020,12 +1055,7 @@ impl ScenarioWorld {
         if statuses.is_empty() {
             return Err(ScenarioError::Precondition("no status was read since the ensemble was Ready".into()));
         }
-        let down: Vec<(u64, u64)> = self
-            .faults
-            .iter()
-            .filter(|f| f.name == "operator")
-            .map(|f| (f.start_ns, f.heal_ns.unwrap_or(u64::MAX)))
-            .collect();
+        let down = self.operator_down();
         check(&probes, &statuses, &down, GRACE_NS).map_err(|lies| ScenarioError::Expectation(lies.join("; ")))
     }
 
@@ -1114,7 +1144,16 @@ impl ScenarioWorld {
             if let Ok(out) = wl.task.await {
                 let ops = crate::history::pair(&out.events, "history").unwrap_or_default();
                 stats = Some(stats::stats(&ops));
-                pace = out.target.as_ref().and_then(|t| crate::workload::pace::pace(&out.events, t));
+                let rounds: Vec<(u64, bool)> = self
+                    .samples
+                    .lock()
+                    .expect("not poisoned")
+                    .iter()
+                    .filter(|(at, _)| *at >= wl.offset_ns)
+                    .map(|(at, st)| (at - wl.offset_ns, st.quorum))
+                    .collect();
+                let outages = crate::workload::pace::no_quorum_windows(rounds);
+                pace = out.target.as_ref().and_then(|t| crate::workload::pace::pace(&out.events, t, &outages));
                 if let Some(w) = pace.as_ref().and_then(|p| p.warning()) {
                     self.notes.push(w);
                 }

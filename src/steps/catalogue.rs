@@ -652,14 +652,14 @@ pub fn all() -> Vec<StepDef> {
             Then,
             "every member runs with {string} = {string}, restarted once, the leader last",
             r#"Then every member runs with "maxClientCnxns" = "100", restarted once, the leader last"#,
-            "After the last config change: each member's own `conf` shows the setting; each restarted exactly once since the change (its uptime went back), the leader last; and the status never said the rollout was complete while a member still ran its old instance.",
+            "After the last config change: each member's own `conf` shows the setting; each restarted exactly once since the change (a new server process per its log, not an election), the leader last; and the status never said the rollout was complete while a member still ran its old instance.",
             step!(|w, a| w.config_reached_every_member(&a.string(0)?, &a.string(1)?).await),
         ),
         def(
             Then,
             "the status told the truth throughout",
             "Then the status told the truth throughout",
-            "The resource's status, read every 250 ms since the ensemble was Ready, against the probes: never phase Ready without quorum or with a member not serving, readyReplicas never above the members serving, the rollout never complete while a member runs another version; a claim is a lie when every probe round of the 5 s before it contradicted it. Not judged while the operator is down.",
+            "The resource's status, read every 250 ms since the ensemble was Ready, against the probes: never phase Ready without quorum or with a member not serving, readyReplicas never above the members serving, the rollout never complete while a member runs another version; a claim is a lie when every probe round of the 5 s before it contradicted it and a round started after the reading still does. Not judged while the operator is down. With a workload, the verdict of the bundle's `status-truth` checker (judged with the history; `zk-chaos check` re-judges it).",
             step!(|w, a| w.status_told_the_truth().await),
         ),
         def(

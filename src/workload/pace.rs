@@ -12,6 +12,15 @@
 //! are. Each invoke records the slot's due time (`intended_ns`) beside
 //! its actual start, so latency can be counted from the intended start
 //! (no coordinated omission) and a run below its target says so.
+//!
+//! A shortfall has one of three causes, and [`Pace`] tells them apart:
+//! the ensemble had no quorum (the probes say when: nothing can be served
+//! then, and the backlog waits for it), the clients were the limit (each
+//! has one operation in flight, so `clients` at a mean latency `L` start at
+//! most `clients / L` ops/s: Little's law), or the clients sat idle while
+//! late (connecting, the harness's own overhead). The rate is judged over
+//! the time the ensemble had quorum: a run warns only when the clients
+//! fell short while it could serve.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -124,17 +133,112 @@ pub struct Pace {
     /// Response time from the intended start to the completion (what a
     /// caller on this schedule waited, queueing included), 99th percentile, µs.
     pub response_p99_us: u64,
-    /// Whether it started fewer than [`BELOW_TARGET`] of the operations
-    /// its target asked for.
+    /// Whether, over the time the ensemble had quorum, it started fewer
+    /// than [`BELOW_TARGET`] of its target rate.
     pub below_target: bool,
+    /// Time in the window when the probes showed no quorum, ns (0 when no
+    /// probes were given).
+    #[serde(default)]
+    pub without_quorum_ns: u64,
+    /// Slots due while there was no quorum.
+    #[serde(default)]
+    pub due_without_quorum: u64,
+    /// Operations started per second of the time with quorum (the backlog
+    /// of an outage drained after it counts here).
+    #[serde(default)]
+    pub with_quorum_per_second: f64,
+    /// Share of the clients' time in the window with an operation in
+    /// flight (each client has one at a time).
+    #[serde(default)]
+    pub busy_share: f64,
+    /// Share of the clients' time spent idle while their next operation was
+    /// already due (connecting, reconnecting: the harness's own time).
+    #[serde(default)]
+    pub idle_late_share: f64,
+    /// Share of the clients' time spent on operations that got no answer
+    /// (connection loss, timeout, never completed: an outage as the
+    /// clients saw it, whether or not the probes saw quorum lost).
+    #[serde(default)]
+    pub unanswered_share: f64,
+    /// Mean latency of the operations the ensemble answered (acknowledged
+    /// or rejected) that neither started nor ended without quorum, µs:
+    /// what one client's operation costs while the ensemble serves.
+    #[serde(default)]
+    pub answer_latency_mean_us: u64,
+    /// What the shortfall was due to ([`Pace::shortfall_cause`]), for the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shortfall: Option<String>,
 }
 
 impl Pace {
+    /// The most the clients could start, ops/s: each has one operation in
+    /// flight, so `clients` at the mean answer latency (Little's law).
+    /// `None` without an answered operation.
+    pub fn client_capacity(&self) -> Option<f64> {
+        (self.answer_latency_mean_us > 0).then(|| self.clients as f64 * 1e6 / self.answer_latency_mean_us as f64)
+    }
+
+    /// What the shortfall (slots due but started late or never) was due
+    /// to, in one sentence; `None` when the run kept its schedule.
+    pub fn shortfall_cause(&self) -> Option<String> {
+        if self.backlog_at_stop == 0 && self.late == 0 {
+            return None;
+        }
+        let mut causes = Vec::new();
+        if self.without_quorum_ns > 0 {
+            causes.push(format!(
+                "{:.1}s without quorum ({} operations due then waited for it)",
+                self.without_quorum_ns as f64 / 1e9,
+                self.due_without_quorum
+            ));
+        }
+        if self.unanswered_share >= 0.05 {
+            causes.push(format!(
+                "the clients spent {:.0}% of their time waiting on operations that got no answer (connection \
+                 loss, timeout: the outage as they saw it)",
+                100.0 * self.unanswered_share
+            ));
+        }
+        if let Some(cap) = self.client_capacity()
+            && cap < self.target_per_second / BELOW_TARGET.max(1e-9)
+            && self.busy_share >= 0.9
+        {
+            let needed = (self.target_per_second * self.answer_latency_mean_us as f64 / 1e6).ceil() as u64;
+            causes.push(format!(
+                "the clients were the limit: busy {:.0}% of the time, {} of them at a mean latency of {:.1} ms \
+                 start at most {cap:.0} ops/s ({} ops/s needs {} or more clients)",
+                100.0 * self.busy_share,
+                self.clients,
+                self.answer_latency_mean_us as f64 / 1e3,
+                self.target_per_second,
+                needed.max(u64::from(self.clients) + 1)
+            ));
+        }
+        if self.idle_late_share >= 0.05 {
+            causes.push(format!(
+                "the clients sat idle {:.0}% of their time with an operation already due (connecting or \
+                 reconnecting: the harness)",
+                100.0 * self.idle_late_share
+            ));
+        }
+        (!causes.is_empty()).then(|| causes.join("; "))
+    }
+
     /// One line: target, achieved, ok rate, lag.
     pub fn summary(&self) -> String {
+        let quorum = if self.without_quorum_ns > 0 {
+            format!(
+                "; {:.0} ops/s over the {:.1}s with quorum",
+                self.with_quorum_per_second,
+                self.window_ns.saturating_sub(self.without_quorum_ns) as f64 / 1e9
+            )
+        } else {
+            String::new()
+        };
+        let cause = self.shortfall_cause().map(|c| format!("; behind schedule because {c}")).unwrap_or_default();
         format!(
-            "target {:.0} ops/s, achieved {:.0} ops/s ({} of {} due operations started, {:.0} ok ops/s); \
-             start lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} late by 100 ms or more",
+            "target {:.0} ops/s, achieved {:.0} ops/s ({} of {} due operations started, {:.0} ok ops/s{quorum}); \
+             start lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} late by 100 ms or more{cause}",
             self.target_per_second,
             self.achieved_per_second,
             self.started,
@@ -147,62 +251,153 @@ impl Pace {
         )
     }
 
-    /// The warning for a run below its target, if it was.
+    /// The warning for a run below its target while the ensemble had
+    /// quorum, if it was, with what the shortfall was due to.
     pub fn warning(&self) -> Option<String> {
         self.below_target.then(|| {
+            let quorum = if self.without_quorum_ns > 0 {
+                format!(
+                    " ({:.0} ops/s over the {:.1}s the ensemble had quorum)",
+                    self.with_quorum_per_second,
+                    self.window_ns.saturating_sub(self.without_quorum_ns) as f64 / 1e9
+                )
+            } else {
+                String::new()
+            };
             format!(
-                "the workload ran below its target: {:.0} of {:.0} ops/s ({:.0}%), {} operations still due at \
-                 the stop, start lag up to {:.1}s: the ensemble saw less load than the scenario claims (every \
-                 one of the {} clients was blocked: an outage stalls them all; a shortfall without one needs \
-                 more clients or a lower rate)",
+                "the workload ran below its target: {:.0} of {:.0} ops/s ({:.0}%){quorum}, {} operations still \
+                 due at the stop, start lag up to {:.1}s: the ensemble saw less load than the scenario claims; \
+                 due to: {}",
                 self.achieved_per_second,
                 self.target_per_second,
                 100.0 * self.achieved_per_second / self.target_per_second.max(1e-9),
                 self.backlog_at_stop,
                 self.lag_max_us as f64 / 1e6,
-                self.clients
+                self.shortfall_cause().unwrap_or_else(|| "no cause the history shows".into())
             )
         })
     }
 }
 
+/// The windows `(from, to)` without quorum, from probe rounds `(time,
+/// quorum)` in time order: from the first round without it to the next
+/// round with it (to the last round when it never came back).
+pub fn no_quorum_windows(rounds: impl IntoIterator<Item = (u64, bool)>) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let (mut from, mut last) = (None, 0);
+    for (t, quorum) in rounds {
+        match (quorum, from) {
+            (false, None) => from = Some(t),
+            (true, Some(f)) => {
+                out.push((f, t));
+                from = None;
+            }
+            _ => {}
+        }
+        last = t;
+    }
+    if let Some(f) = from {
+        out.push((f, last));
+    }
+    out
+}
+
+/// The part of `[from, to)` inside `windows`, ns.
+fn overlap(windows: &[(u64, u64)], from: u64, to: u64) -> u64 {
+    windows.iter().map(|&(a, b)| b.min(to).saturating_sub(a.max(from))).sum()
+}
+
 /// How a rated workload kept its schedule, from its events (invokes with
-/// `intended_ns`, started before `target.stop_ns`). `None` for an empty
-/// window.
-pub fn pace(events: &[Event], target: &Target) -> Option<Pace> {
+/// `intended_ns`, started before `target.stop_ns`) and the windows without
+/// quorum (`no_quorum`, same clock; empty when no probes were recorded).
+/// `None` for an empty window.
+pub fn pace(events: &[Event], target: &Target, no_quorum: &[(u64, u64)]) -> Option<Pace> {
     let window_ns = target.stop_ns.checked_sub(target.start_ns).filter(|w| *w > 0)?;
+    let (start, stop) = (target.start_ns, target.stop_ns);
     let mut lag = Histogram::<u64>::new(3).expect("valid sigfig");
     let mut response = Histogram::<u64>::new(3).expect("valid sigfig");
+    // id -> (intended, invoked)
     let mut intended = std::collections::HashMap::new();
-    let (mut started, mut late, mut ok) = (0u64, 0u64, 0u64);
+    let (mut started, mut started_with_quorum, mut late, mut ok) = (0u64, 0u64, 0u64, 0u64);
+    let (mut busy_ns, mut unanswered_ns, mut answer_ns, mut answered) = (0u64, 0u64, 0u64, 0u64);
+    let in_outage = |t: u64| no_quorum.iter().any(|&(a, b)| t >= a && t < b);
+    // Per client: when its last operation completed.
+    let mut free_since: std::collections::HashMap<u32, u64> = std::collections::HashMap::new();
+    let mut client_of = std::collections::HashMap::new();
+    let mut idle_late_ns = 0u64;
     for e in events {
         match e {
-            Event::Invoke { id, time_ns, intended_ns: Some(due), .. } if *time_ns < target.stop_ns => {
+            Event::Invoke { id, client, time_ns, intended_ns: Some(due), .. } if *time_ns < stop => {
+                // Free since `f` with this slot due at `due`: idle while late from max(f, due).
+                if let Some(f) = free_since.get(client) {
+                    idle_late_ns += time_ns.saturating_sub((*f).max(*due).max(start));
+                }
+                client_of.insert(*id, *client);
                 started += 1;
+                if !in_outage(*time_ns) {
+                    started_with_quorum += 1;
+                }
                 let l = time_ns.saturating_sub(*due);
                 if l >= LATE_NS {
                     late += 1;
                 }
                 let _ = lag.record((l / 1000).max(1));
-                intended.insert(*id, *due);
+                intended.insert(*id, (*due, *time_ns));
             }
             Event::Complete { id, time_ns, outcome, .. } => {
-                if let Some(due) = intended.get(id) {
-                    let _ = response.record((time_ns.saturating_sub(*due) / 1000).max(1));
-                    if matches!(outcome, Outcome::Ok { .. }) && *time_ns <= target.stop_ns {
+                if let Some(c) = client_of.remove(id) {
+                    free_since.insert(c, *time_ns);
+                }
+                if let Some((due, invoked)) = intended.remove(id) {
+                    let _ = response.record((time_ns.saturating_sub(due) / 1000).max(1));
+                    let busy = (*time_ns).min(stop).saturating_sub(invoked.max(start));
+                    busy_ns += busy;
+                    if matches!(outcome, Outcome::Ok { .. }) && *time_ns <= stop {
                         ok += 1;
+                    }
+                    if matches!(outcome, Outcome::Unknown { .. }) {
+                        unanswered_ns += busy;
+                    } else if overlap(no_quorum, invoked, *time_ns) == 0 && !in_outage(invoked) {
+                        answer_ns += time_ns.saturating_sub(invoked);
+                        answered += 1;
                     }
                 }
             }
             _ => {}
         }
     }
+    // Operations that never completed were in flight to the stop.
+    for (_, invoked) in intended.values() {
+        let busy = stop.saturating_sub((*invoked).max(start));
+        busy_ns += busy;
+        unanswered_ns += busy;
+    }
     let secs = window_ns as f64 / 1e9;
-    let due = due_before(target.start_ns, target.rate, target.stop_ns);
+    let due = due_before(start, target.rate, stop);
     let q = |h: &Histogram<u64>, q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
     let achieved_per_second = started as f64 / secs;
-    Some(Pace {
-        below_target: achieved_per_second < BELOW_TARGET * target.rate,
+    let without_quorum_ns = overlap(no_quorum, start, stop);
+    let due_without_quorum: u64 = no_quorum
+        .iter()
+        .map(|&(a, b)| {
+            let (a, b) = (a.clamp(start, stop), b.clamp(start, stop));
+            due_before(start, target.rate, b) - due_before(start, target.rate, a)
+        })
+        .sum();
+    let with_quorum_s = window_ns.saturating_sub(without_quorum_ns) as f64 / 1e9;
+    let with_quorum_per_second = if with_quorum_s > 0.0 { started_with_quorum as f64 / with_quorum_s } else { 0.0 };
+    let client_ns = (window_ns as f64 * f64::from(target.clients.max(1))).max(1.0);
+    let mut p = Pace {
+        // Judged over the time the ensemble could serve; never below
+        // target when it could not serve at all (nothing to judge).
+        below_target: with_quorum_s > 0.0 && with_quorum_per_second < BELOW_TARGET * target.rate,
+        without_quorum_ns,
+        due_without_quorum,
+        with_quorum_per_second,
+        busy_share: (busy_ns as f64 / client_ns).min(1.0),
+        idle_late_share: (idle_late_ns as f64 / client_ns).min(1.0),
+        unanswered_share: (unanswered_ns as f64 / client_ns).min(1.0),
+        answer_latency_mean_us: answer_ns.checked_div(answered).map_or(0, |l| l / 1000),
         target_per_second: target.rate,
         clients: target.clients,
         window_ns,
@@ -216,7 +411,10 @@ pub fn pace(events: &[Event], target: &Target) -> Option<Pace> {
         lag_max_us: if lag.is_empty() { 0 } else { lag.max() },
         late,
         response_p99_us: q(&response, 0.99),
-    })
+        shortfall: None,
+    };
+    p.shortfall = p.shortfall_cause();
+    Some(p)
 }
 
 #[cfg(test)]
@@ -263,7 +461,7 @@ mod tests {
             events.push(ok(k, due + 5_000_000));
         }
         let t = Target { rate: 10.0, clients: 4, start_ns: 0, stop_ns: 1_000_000_000 };
-        let p = pace(&events, &t).unwrap();
+        let p = pace(&events, &t, &[]).unwrap();
         assert_eq!((p.due, p.started, p.backlog_at_stop, p.late), (10, 10, 0, 0));
         assert!((p.achieved_per_second - 10.0).abs() < 1e-9, "{p:?}");
         assert!((p.ok_per_second - 10.0).abs() < 1e-9, "{p:?}");
@@ -285,7 +483,7 @@ mod tests {
             events.push(ok(k, start + 1_000_000));
         }
         let t = Target { rate: 10.0, clients: 4, start_ns: 0, stop_ns: 2_000_000_000 };
-        let p = pace(&events, &t).unwrap();
+        let p = pace(&events, &t, &[]).unwrap();
         assert_eq!((p.due, p.started, p.backlog_at_stop, p.late), (20, 10, 10, 5));
         assert!((p.achieved_per_second - 5.0).abs() < 1e-9);
         assert!(p.lag_max_us >= 1_000_000 && p.lag_max_us <= 1_001_000, "{p:?}");
@@ -307,9 +505,108 @@ mod tests {
             intended_ns: None,
         };
         let t = Target { rate: 10.0, clients: 1, start_ns: 0, stop_ns: 1_000_000_000 };
-        let p = pace(&[closed, invoke(2, 1_000_000_001, 0)], &t).unwrap();
+        let p = pace(&[closed, invoke(2, 1_000_000_001, 0)], &t, &[]).unwrap();
         assert_eq!(p.started, 0);
-        assert_eq!(pace(&[], &Target { stop_ns: 0, ..t }), None, "an empty window");
+        assert_eq!(pace(&[], &Target { stop_ns: 0, ..t }, &[]), None, "an empty window");
+    }
+
+    #[test]
+    fn quorum_windows_run_from_the_first_round_without_it_to_the_next_with_it() {
+        let rounds = [(0, true), (10, false), (20, false), (30, true), (40, false)];
+        assert_eq!(no_quorum_windows(rounds), vec![(10, 30), (40, 40)]);
+        assert_eq!(no_quorum_windows([(0, true), (5, true)]), vec![]);
+    }
+
+    #[test]
+    fn a_shortfall_the_ensemble_caused_without_quorum_is_not_a_warning_and_says_so() {
+        // 10 ops/s for 4 s, no quorum from 1 s to 3 s: slots 0..9 on time,
+        // slots 10..29 (due in the outage) start after it, 30..39 never.
+        let ms = 1_000_000u64;
+        let mut events = Vec::new();
+        for k in 0..30u64 {
+            let due = k * 100 * ms;
+            let start = if k < 10 { due } else { 3_000 * ms + (k - 10) * 50 * ms };
+            events.push(invoke(k, start, due));
+            events.push(ok(k, start + 5 * ms));
+        }
+        let t = Target { rate: 10.0, clients: 4, start_ns: 0, stop_ns: 4_000 * ms };
+        // Without the probes it looks like the clients fell short.
+        assert!(pace(&events, &t, &[]).unwrap().below_target);
+        let p = pace(&events, &t, &[(1_000 * ms, 3_000 * ms)]).unwrap();
+        assert_eq!((p.without_quorum_ns, p.due_without_quorum), (2_000 * ms, 20));
+        assert!((p.with_quorum_per_second - 15.0).abs() < 1e-9, "{p:?}");
+        assert!(!p.below_target, "{p:?}");
+        assert_eq!(p.warning(), None);
+        let cause = p.shortfall_cause().unwrap();
+        assert!(cause.starts_with("2.0s without quorum (20 operations due then waited for it)"), "{cause}");
+        assert!(!cause.contains("the clients were the limit"), "{cause}");
+        assert!(p.summary().contains("15 ops/s over the 2.0s with quorum"), "{}", p.summary());
+    }
+
+    #[test]
+    fn clients_that_cannot_keep_up_are_named_as_the_limit_with_the_clients_needed() {
+        // 100 ops/s asked of 4 clients whose every operation takes 100 ms:
+        // at most 40 ops/s (Little's law), 10 clients needed.
+        let ms = 1_000_000u64;
+        let mut events = Vec::new();
+        let mut id = 0;
+        for c in 0..4u64 {
+            for i in 0..20u64 {
+                let start = i * 100 * ms;
+                let due = (i * 4 + c) * 10 * ms;
+                events.push(Event::Invoke {
+                    id,
+                    client: c as u32,
+                    session: 1,
+                    time_ns: start,
+                    call: Call::Get { path: "/k".into() },
+                    intended_ns: Some(due),
+                });
+                events.push(ok(id, start + 100 * ms));
+                id += 1;
+            }
+        }
+        let t = Target { rate: 100.0, clients: 4, start_ns: 0, stop_ns: 2_000 * ms };
+        let p = pace(&events, &t, &[]).unwrap();
+        assert!(p.below_target);
+        assert_eq!(p.answer_latency_mean_us, 100_000);
+        assert!((p.client_capacity().unwrap() - 40.0).abs() < 1e-9);
+        assert!(p.busy_share > 0.99 && p.idle_late_share < 0.01, "{p:?}");
+        let w = p.warning().unwrap();
+        assert!(
+            w.contains(
+                "due to: the clients were the limit: busy 100% of the time, 4 of them at a mean latency of 100.0 ms start at most 40 ops/s (100 ops/s needs 10 or more clients)"
+            ),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn clients_idle_while_late_are_named_as_the_harness() {
+        // 1 client at 10 ops/s, 1 ms operations, but 150 ms between one
+        // operation's end and the next start although the next was due.
+        let ms = 1_000_000u64;
+        let mut events = Vec::new();
+        let mut at = 0;
+        for k in 0..13u64 {
+            events.push(Event::Invoke {
+                id: k,
+                client: 0,
+                session: 1,
+                time_ns: at,
+                call: Call::Get { path: "/k".into() },
+                intended_ns: Some(k * 100 * ms),
+            });
+            events.push(ok(k, at + ms));
+            at += 151 * ms;
+        }
+        let t = Target { rate: 10.0, clients: 1, start_ns: 0, stop_ns: 2_000 * ms };
+        let p = pace(&events, &t, &[]).unwrap();
+        assert!(p.below_target, "{p:?}");
+        assert!(p.idle_late_share > 0.5, "{p:?}");
+        let cause = p.shortfall_cause().unwrap();
+        assert!(cause.contains("idle") && cause.contains("the harness"), "{cause}");
+        assert!(!cause.contains("the clients were the limit"), "{cause}");
     }
 
     proptest! {
@@ -342,7 +639,7 @@ mod tests {
             // Slot k starts `lags[k]` after it is due; starts at or after the stop do not count.
             let events: Vec<Event> =
                 lags.iter().enumerate().map(|(k, l)| { let d = due_ns(0, rate, k as u64); invoke(k as u64, d + l, d) }).collect();
-            let p = pace(&events, &Target { rate, clients: 4, start_ns: 0, stop_ns: stop }).unwrap();
+            let p = pace(&events, &Target { rate, clients: 4, start_ns: 0, stop_ns: stop }, &[]).unwrap();
             prop_assert!(p.started <= p.due);
             prop_assert_eq!(p.backlog_at_stop, p.due - p.started);
             prop_assert!(p.achieved_per_second <= p.due as f64 / (stop as f64 / 1e9) + 1e-9);

@@ -107,7 +107,7 @@ where
         events,
         final_state: Some(final_state),
         probes: Some(probes),
-        facts: RunFacts { settle_after_ns, faults, settle_bound_ns: None, workload },
+        facts: RunFacts { settle_after_ns, faults, settle_bound_ns: None, workload, operator_down: None },
         ..Bundle::default()
     })
 }

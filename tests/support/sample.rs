@@ -67,6 +67,7 @@ pub fn summarise_only(b: &Bundle) -> SuiteReport {
         lost_writes: 0,
         pace: None,
         history_cut: None,
+        status_truth: None,
     }
 }
 

@@ -166,6 +166,7 @@ pub fn bundle(spec: &Spec) -> Bundle {
             faults: vec![("SIGKILL leader zk-0".to_string(), spec.kill_at, Some(spec.heal_at))],
             settle_bound_ns: None,
             workload: None,
+            operator_down: None,
         },
         ..Bundle::default()
     }
