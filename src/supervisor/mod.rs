@@ -56,6 +56,9 @@ pub enum SupervisorError {
     /// Handing a spec to or from another process failed.
     #[error(transparent)]
     Handoff(#[from] handoff::HandoffError),
+    /// `ZK_CHAOS_SABOTAGE` names no planted bug, or this build has none.
+    #[error("{0}")]
+    Sabotage(String),
     /// The docker backend failed.
     #[cfg(feature = "docker")]
     #[error(transparent)]
@@ -111,7 +114,21 @@ pub struct Supervisor<E: PodRuntime = LocalEnsemble> {
     op: OperatorState,
     dist: DistConfig,
     last_restart: std::collections::BTreeMap<u32, Instant>,
-    sabotage: Option<crate::operator::planner::Sabotage>,
+    #[cfg(feature = "sabotage")]
+    sabotage: Option<crate::operator::sabotage::Sabotage>,
+}
+
+/// `ZK_CHAOS_SABOTAGE` set on a build without planted bugs is an error,
+/// never silently ignored.
+fn refuse_sabotage() -> Result<(), SupervisorError> {
+    crate::operator::sabotage_refused().map_or(Ok(()), |why| Err(SupervisorError::Sabotage(why)))
+}
+
+/// The planted bug `ZK_CHAOS_SABOTAGE` asks for.
+#[cfg(feature = "sabotage")]
+fn sabotage_from_env() -> Result<Option<crate::operator::sabotage::Sabotage>, SupervisorError> {
+    crate::operator::sabotage::Sabotage::from_env()
+        .map_err(|e| SupervisorError::Sabotage(format!("{}: {e}", crate::operator::SABOTAGE_ENV)))
 }
 
 /// The pod template a spec asks for.
@@ -172,12 +189,14 @@ impl<E: PodRuntime> Supervisor<E> {
             last_write_ok_after_config: None,
             status: None,
         };
+        refuse_sabotage()?;
         let mut me = Self {
             ens,
             op,
             dist,
             last_restart: Default::default(),
-            sabotage: crate::operator::planner::Sabotage::from_env(),
+            #[cfg(feature = "sabotage")]
+            sabotage: sabotage_from_env()?,
         };
         me.save()?;
         Ok(me)
@@ -187,12 +206,14 @@ impl<E: PodRuntime> Supervisor<E> {
     pub fn resume(ens: E, dist: DistConfig) -> Result<Self, SupervisorError> {
         let value = ens.operator_state().ok_or_else(|| SupervisorError::NotManaged(ens.run_label()))?;
         let op: OperatorState = serde_json::from_value(value)?;
+        refuse_sabotage()?;
         Ok(Self {
             ens,
             op,
             dist,
             last_restart: Default::default(),
-            sabotage: crate::operator::planner::Sabotage::from_env(),
+            #[cfg(feature = "sabotage")]
+            sabotage: sabotage_from_env()?,
         })
     }
 
@@ -265,10 +286,8 @@ impl<E: PodRuntime> Supervisor<E> {
             }
             tracing::info!(pod = self.ens.names().pod(o), "restarting a server that exited");
             self.last_restart.insert(o, Instant::now());
-            if self.sabotage == Some(crate::operator::planner::Sabotage::ScratchData) {
-                // SABOTAGE: the data was on scratch space; it is gone.
-                self.ens.wipe_data(o).await;
-            }
+            #[cfg(feature = "sabotage")]
+            crate::operator::sabotage::before_restart(self.sabotage, &mut self.ens, o).await;
             self.ens.start_pod(o).await?;
         }
         Ok(())
@@ -318,7 +337,10 @@ impl<E: PodRuntime> Supervisor<E> {
         let probe = if self.sync_statefulset(committed.as_ref()).await? { self.ens.status().await } else { probe };
         let volumes = self.ens.volumes().await;
         let observed = observe::observe_pods(self.ens.names(), &self.ens.templates(), &self.op, &probe, &volumes);
-        let plan = crate::operator::planner::plan_with(&self.op.cluster.spec, &observed, self.sabotage);
+        #[cfg(feature = "sabotage")]
+        let plan = crate::operator::sabotage::plan(&self.op.cluster.spec, &observed, self.sabotage);
+        #[cfg(not(feature = "sabotage"))]
+        let plan = crate::operator::planner::plan(&self.op.cluster.spec, &observed);
         let mut errors = Vec::new();
         for action in &plan.actions {
             if let Err(e) = self.execute(action, &observed).await {
@@ -358,19 +380,8 @@ impl<E: PodRuntime> Supervisor<E> {
                     templates: Default::default(),
                 });
                 sts.ensure(*replicas, update_revision, *partition, template.clone());
-                if self.sabotage == Some(crate::operator::planner::Sabotage::ConfigWithoutRestart) {
-                    // SABOTAGE: a config-only change rewrites zoo.cfg in place, no restart.
-                    let same_version: Vec<u32> = self
-                        .ens
-                        .templates()
-                        .into_iter()
-                        .filter(|(_, t)| t.version == template.version && t.revision != template.revision)
-                        .map(|(o, _)| o)
-                        .collect();
-                    for o in same_version {
-                        self.ens.set_pod_template(o, &template).await?;
-                    }
-                }
+                #[cfg(feature = "sabotage")]
+                crate::operator::sabotage::after_template_change(self.sabotage, &mut self.ens, &template).await?;
                 self.save()?;
                 let committed = observed.committed.clone();
                 self.sync_statefulset(committed.as_ref()).await?;

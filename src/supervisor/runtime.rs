@@ -62,6 +62,7 @@ pub trait PodRuntime: Send + Sync + 'static {
     fn operator_state(&self) -> Option<serde_json::Value>;
     /// Persist the operator's state.
     fn save_operator_state(&mut self, state: serde_json::Value) -> Result<(), SupervisorError>;
+    #[cfg(feature = "sabotage")]
     /// For the `scratch-data` sabotage only: lose pod `ordinal`'s
     /// snapshots and transaction log (its server stopped). Whether it did:
     /// a runtime that cannot plays the sabotage as a no-op.
@@ -128,6 +129,7 @@ impl PodRuntime for LocalEnsemble {
     fn operator_state(&self) -> Option<serde_json::Value> {
         self.state().operator.clone()
     }
+    #[cfg(feature = "sabotage")]
     async fn wipe_data(&mut self, ordinal: u32) -> bool {
         match self.state().pods.get(&ordinal) {
             Some(rec) => std::fs::remove_dir_all(rec.dirs.data().join("version-2")).is_ok(),
