@@ -9,14 +9,14 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use crate::backend::local::{EnsembleSpec, LocalEnsemble, ensemble};
 use crate::check::Verdict;
 use crate::check::linear::Budget;
 use crate::check::suite::check_all;
 use crate::client::{self, SessionOptions};
 use crate::dist::Progress;
-use crate::local::{EnsembleSpec, LocalEnsemble, ensemble};
 use crate::operator::crd::{JvmSpec, ZookeeperCluster, ZookeeperClusterSpec};
-use crate::supervisor::{LocalOptions, Supervisor};
+use crate::operator::supervisor::{LocalOptions, Supervisor};
 use crate::sys;
 use crate::workload::record::{kill_follower_then_leader, record};
 use crate::workload::{WorkloadSpec, Writer, writer::missing_writes};

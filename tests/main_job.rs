@@ -29,6 +29,6 @@ fn the_main_job_passes_and_reports_its_measurements() {
     assert!(summary["quorum_ms"].as_u64().is_some());
     let run = summary["run"].as_str().unwrap();
     let leftovers: Vec<String> =
-        zk_chaos::local::ensemble::leftovers().into_iter().filter(|l| l.contains(run)).collect();
+        zk_chaos::backend::local::ensemble::leftovers().into_iter().filter(|l| l.contains(run)).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

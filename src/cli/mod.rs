@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use zk_chaos::local::naming;
+use zk_chaos::backend::local::naming;
 
 /// Prove a ZooKeeper ensemble survives what production does to it.
 #[derive(Debug, Parser)]
@@ -236,8 +236,8 @@ pub fn parse_concurrency(text: &str) -> Result<usize, String> {
 
 impl EnsembleArgs {
     /// The library spec these flags describe.
-    pub fn spec(&self, detach: bool) -> zk_chaos::local::EnsembleSpec {
-        let mut spec = zk_chaos::local::EnsembleSpec::new(&self.name, self.replicas, &self.zk_version);
+    pub fn spec(&self, detach: bool) -> zk_chaos::backend::local::EnsembleSpec {
+        let mut spec = zk_chaos::backend::local::EnsembleSpec::new(&self.name, self.replicas, &self.zk_version);
         spec.namespace = self.namespace.clone();
         spec.subnet = self.subnet;
         spec.heap_mb = self.heap_mb;

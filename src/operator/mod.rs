@@ -24,6 +24,7 @@ pub mod revision;
 pub mod sabotage;
 pub mod settings;
 pub mod status;
+pub mod supervisor;
 pub mod testkit;
 pub mod validate;
 

@@ -14,9 +14,9 @@ use super::crd::ZookeeperClusterSpec;
 use super::observed::Observed;
 use super::planner;
 use super::status::Phase;
-use crate::local::state::PodTemplate;
-use crate::supervisor::SupervisorError;
-use crate::supervisor::runtime::PodRuntime;
+use crate::backend::local::state::PodTemplate;
+use crate::operator::supervisor::SupervisorError;
+use crate::operator::supervisor::runtime::PodRuntime;
 use crate::zkconfig::server_id;
 
 /// A deliberately broken operator.
