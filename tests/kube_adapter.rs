@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt as _;
 use zk_chaos::backend::kube::{KubeCluster, KubeClusterBackend, KubeError};
 use zk_chaos::backend::local::EnsembleSpec;
-use zk_chaos::backend::{self, BackendConfig, Cluster, KubeAccess, KubeBackend};
+use zk_chaos::backend::{self, BackendConfig, Cluster, KubeAccess, KubeBackend, OperatorControl};
 use zk_chaos::faults::{Fault, FaultTarget, Selector};
 use zk_chaos::operator::crd::{ZookeeperCluster, ZookeeperClusterSpec};
 use zk_chaos::operator::revision::revision;

@@ -85,27 +85,18 @@ pub struct PodInfo {
     pub running: bool,
 }
 
-/// A ZooKeeper cluster managed by our operator, on some backend.
+/// The operator's side of a cluster: the resource (desired spec and
+/// published status), pod deletion as a user does it, and the operator's
+/// own life. The backends driven by the embedded operator share one
+/// implementation ([`operated::EmbeddedOperator`]).
 #[async_trait]
-pub trait Cluster: FaultTarget {
-    /// The cluster's name (the `ZookeeperCluster`'s).
-    fn name(&self) -> &str;
-    /// The backend's name: `local`, `kind` or `kube`.
-    fn backend(&self) -> &'static str;
-    /// The client connect string of every member.
-    async fn connect_string(&self) -> String;
-    /// The client connect string of one member.
-    async fn member_connect_string(&self, ordinal: u32) -> Result<String, ClusterError>;
-    /// Send a four-letter word to one member and return its answer.
-    async fn four_letter(&self, ordinal: u32, word: &str) -> Result<String, ClusterError>;
+pub trait OperatorControl: Send + Sync {
     /// The desired spec (the resource's).
     async fn spec(&self) -> ZookeeperClusterSpec;
     /// Replace the desired spec, as `kubectl apply` would.
     async fn apply(&self, spec: ZookeeperClusterSpec) -> Result<(), ClusterError>;
     /// The status the operator last published.
     async fn resource_status(&self) -> Option<ZookeeperClusterStatus>;
-    /// The pods and the templates they run.
-    async fn pods(&self) -> Vec<PodInfo>;
     /// Delete a pod gracefully (`kubectl delete pod`); the StatefulSet
     /// recreates it at the revision its ordinal gets.
     async fn delete_pod(&self, ordinal: u32) -> Result<(), ClusterError>;
@@ -117,6 +108,23 @@ pub trait Cluster: FaultTarget {
     fn operator_running(&self) -> bool;
     /// What the operator did so far.
     fn operator_events(&self) -> Vec<OperatorEvent>;
+}
+
+/// A ZooKeeper cluster managed by our operator, on some backend.
+#[async_trait]
+pub trait Cluster: FaultTarget + OperatorControl {
+    /// The cluster's name (the `ZookeeperCluster`'s).
+    fn name(&self) -> &str;
+    /// The backend's name: `local`, `kind` or `kube`.
+    fn backend(&self) -> &'static str;
+    /// The client connect string of every member.
+    async fn connect_string(&self) -> String;
+    /// The client connect string of one member.
+    async fn member_connect_string(&self, ordinal: u32) -> Result<String, ClusterError>;
+    /// Send a four-letter word to one member and return its answer.
+    async fn four_letter(&self, ordinal: u32, word: &str) -> Result<String, ClusterError>;
+    /// The pods and the templates they run.
+    async fn pods(&self) -> Vec<PodInfo>;
     /// Server log files per pod name, for the report.
     fn log_files(&self) -> Vec<(String, PathBuf)>;
     /// Stop the operator and remove the cluster and everything it created.

@@ -19,21 +19,17 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
 
 use super::ensemble::{DockerEnsemble, DockerSettings, Snapshot};
 use super::error::DockerError;
-use crate::backend::operated::{Shared, kubelet_loop, operator_loop};
-use crate::backend::{Cluster, ClusterError, OperatorEvent, PodInfo};
+use crate::backend::operated::{EmbeddedOperator, Operated, Snapshots, to_fault};
+use crate::backend::{Cluster, ClusterError, PodInfo};
 use crate::dist::Progress;
 use crate::faults::{FaultError, FaultTarget};
-use crate::operator::crd::{ZookeeperCluster, ZookeeperClusterSpec};
-use crate::operator::status::ZookeeperClusterStatus;
+use crate::operator::crd::ZookeeperCluster;
 use crate::operator::supervisor::Supervisor;
 use crate::operator::supervisor::runtime::PodRuntime as _;
 use crate::probe::{EnsembleStatus, wire};
@@ -41,17 +37,19 @@ use crate::probe::{EnsembleStatus, wire};
 /// The backend's name.
 pub const BACKEND: &str = "docker";
 
-type Sup = Arc<Mutex<Option<Supervisor<DockerEnsemble>>>>;
-
 /// A docker ensemble managed by the embedded operator.
 pub struct DockerCluster {
     name: String,
-    sup: Sup,
-    snapshot: Shared<Snapshot>,
-    events: Shared<Vec<OperatorEvent>>,
-    operator: std::sync::Mutex<Option<JoinHandle<()>>>,
-    kubelet: JoinHandle<()>,
-    settings: DockerSettings,
+    /// The embedded operator; its snapshot holds the members' addresses
+    /// and templates as of the last change.
+    op: Operated<DockerEnsemble>,
+}
+
+impl Snapshots for DockerEnsemble {
+    type Snapshot = Snapshot;
+    fn take_snapshot(&self) -> Snapshot {
+        self.snapshot()
+    }
 }
 
 impl DockerCluster {
@@ -66,45 +64,13 @@ impl DockerCluster {
         crate::operator::validate::validate(&cluster.spec)
             .map_err(crate::operator::supervisor::SupervisorError::from)?;
         let ens = DockerEnsemble::create(&cluster, settings, progress).await.map_err(docker_err)?;
-        let snapshot = Arc::new(std::sync::Mutex::new(ens.snapshot()));
         let sup = Supervisor::adopt(cluster, ens, settings.dist.clone())?;
-        let sup = Arc::new(Mutex::new(Some(sup)));
-        let kubelet = tokio::spawn(kubelet_loop(sup.clone()));
-        let me = Self {
-            name,
-            sup,
-            snapshot,
-            events: Arc::default(),
-            operator: std::sync::Mutex::new(None),
-            kubelet,
-            settings: settings.clone(),
-        };
-        me.spawn_operator();
-        Ok(me)
+        Ok(Self { name, op: Operated::start(sup, settings.dist.clone()) })
     }
 
     /// The members' addresses and templates as of the last change.
     pub fn snapshot(&self) -> Snapshot {
-        self.snapshot.lock().expect("not poisoned").clone()
-    }
-
-    fn spawn_operator(&self) {
-        let (sup, snap, events) = (self.sup.clone(), self.snapshot.clone(), self.events.clone());
-        let snapshot = move |e: &DockerEnsemble| *snap.lock().expect("not poisoned") = e.snapshot();
-        let task = tokio::spawn(async move { operator_loop(sup, snapshot, events).await });
-        *self.operator.lock().expect("not poisoned") = Some(task);
-    }
-
-    async fn stop_operator_task(&self) -> bool {
-        let task = self.operator.lock().expect("not poisoned").take();
-        match task {
-            Some(t) => {
-                t.abort();
-                let _ = t.await;
-                true
-            }
-            None => false,
-        }
+        self.op.snapshot()
     }
 
     /// Run `f` on the ensemble (the operator waits meanwhile), then refresh
@@ -113,15 +79,7 @@ impl DockerCluster {
         &self,
         f: impl AsyncFnOnce(&mut DockerEnsemble) -> Result<T, DockerError>,
     ) -> Result<T, FaultError> {
-        let mut guard = self.sup.lock().await;
-        let sup = guard.as_mut().ok_or_else(|| FaultError::Invalid("the cluster was torn down".into()))?;
-        let out = f(sup.ensemble_mut()).await;
-        *self.snapshot.lock().expect("not poisoned") = sup.ensemble().snapshot();
-        out.map_err(fault_err)
-    }
-
-    fn note(&self, text: String) {
-        self.events.lock().expect("not poisoned").push(OperatorEvent { at: Instant::now(), text });
+        self.op.with_ens(f).await.map_err(to_fault)?.map_err(fault_err)
     }
 }
 
@@ -135,15 +93,6 @@ fn fault_err(e: DockerError) -> FaultError {
 
 fn sup_fault(e: crate::operator::supervisor::SupervisorError) -> FaultError {
     FaultError::Invalid(e.to_string())
-}
-
-impl Drop for DockerCluster {
-    fn drop(&mut self) {
-        self.kubelet.abort();
-        if let Some(t) = self.operator.lock().expect("not poisoned").take() {
-            t.abort();
-        }
-    }
 }
 
 #[async_trait]
@@ -169,21 +118,14 @@ impl FaultTarget for DockerCluster {
         self.with_ens(async |e| e.kill_pod(ordinal).await).await
     }
     async fn stop_pod(&self, ordinal: u32) -> Result<(), FaultError> {
-        let mut guard = self.sup.lock().await;
-        let sup = guard.as_mut().ok_or_else(|| FaultError::Invalid("the cluster was torn down".into()))?;
-        let e = sup.ensemble_mut();
-        let r = e.stop_pod(ordinal).await.map_err(sup_fault);
-        *self.snapshot.lock().expect("not poisoned") = e.snapshot();
-        r
+        self.op.with_ens(async |e| e.stop_pod(ordinal).await).await.map_err(to_fault)?.map_err(sup_fault)
     }
     async fn start_pod(&self, ordinal: u32) -> Result<(), FaultError> {
-        let mut guard = self.sup.lock().await;
-        let sup = guard.as_mut().ok_or_else(|| FaultError::Invalid("the cluster was torn down".into()))?;
-        let e = sup.ensemble_mut();
         // Restarted by the restart loop already, or scaled away: both fine.
-        let r = if e.ordinals().contains(&ordinal) { e.start_pod(ordinal).await.map_err(sup_fault) } else { Ok(()) };
-        *self.snapshot.lock().expect("not poisoned") = e.snapshot();
-        r
+        let start = async |e: &mut DockerEnsemble| {
+            if e.ordinals().contains(&ordinal) { e.start_pod(ordinal).await.map_err(sup_fault) } else { Ok(()) }
+        };
+        self.op.with_ens(start).await.map_err(to_fault)?
     }
     async fn pause_pod(&self, ordinal: u32) -> Result<(), FaultError> {
         self.with_ens(async |e| e.pause_pod(ordinal).await).await
@@ -223,6 +165,13 @@ impl FaultTarget for DockerCluster {
     }
 }
 
+impl EmbeddedOperator for DockerCluster {
+    type Runtime = DockerEnsemble;
+    fn operated(&self) -> &Operated<DockerEnsemble> {
+        &self.op
+    }
+}
+
 #[async_trait]
 impl Cluster for DockerCluster {
     fn name(&self) -> &str {
@@ -245,61 +194,16 @@ impl Cluster for DockerCluster {
         let addr = SocketAddr::from((*addr, crate::zkconfig::CLIENT_PORT));
         wire::four_letter(addr, word, Duration::from_secs(5)).await.map_err(|e| ClusterError::Io(e.to_string()))
     }
-    async fn spec(&self) -> ZookeeperClusterSpec {
-        let guard = self.sup.lock().await;
-        guard.as_ref().map(|s| s.cluster().spec.clone()).unwrap_or_else(|| ZookeeperClusterSpec::new(0, ""))
-    }
-    async fn apply(&self, spec: ZookeeperClusterSpec) -> Result<(), ClusterError> {
-        let mut guard = self.sup.lock().await;
-        let sup = guard.as_mut().ok_or_else(|| ClusterError::Io("the cluster was torn down".into()))?;
-        sup.apply(spec)?;
-        Ok(())
-    }
-    async fn resource_status(&self) -> Option<ZookeeperClusterStatus> {
-        self.sup.lock().await.as_ref().and_then(|s| s.status().cloned())
-    }
     async fn pods(&self) -> Vec<PodInfo> {
-        let mut guard = self.sup.lock().await;
-        let Some(sup) = guard.as_mut() else { return Vec::new() };
-        let e = sup.ensemble_mut();
-        let mut out = Vec::new();
-        for (o, t) in e.templates() {
-            let running = e.pod_running(o).await;
-            out.push(PodInfo { ordinal: o, revision: t.revision, version: t.version, running });
-        }
-        out
-    }
-    async fn delete_pod(&self, ordinal: u32) -> Result<(), ClusterError> {
-        let mut guard = self.sup.lock().await;
-        let sup = guard.as_mut().ok_or_else(|| ClusterError::Io("the cluster was torn down".into()))?;
-        sup.delete_pod(ordinal).await?;
-        *self.snapshot.lock().expect("not poisoned") = sup.ensemble().snapshot();
-        Ok(())
-    }
-    async fn kill_operator(&self) -> Result<(), ClusterError> {
-        if self.stop_operator_task().await {
-            self.note("operator killed".into());
-        }
-        Ok(())
-    }
-    async fn start_operator(&self) -> Result<(), ClusterError> {
-        if self.operator_running() {
-            return Ok(());
-        }
-        // A new operator knows only what was persisted.
-        let mut guard = self.sup.lock().await;
-        let old = guard.take().ok_or_else(|| ClusterError::Io("the cluster was torn down".into()))?;
-        *guard = Some(Supervisor::resume(old.into_ensemble(), self.settings.dist.clone())?);
-        drop(guard);
-        self.spawn_operator();
-        self.note("operator started".into());
-        Ok(())
-    }
-    fn operator_running(&self) -> bool {
-        self.operator.lock().expect("not poisoned").as_ref().is_some_and(|t| !t.is_finished())
-    }
-    fn operator_events(&self) -> Vec<OperatorEvent> {
-        self.events.lock().expect("not poisoned").clone()
+        let list = async |e: &mut DockerEnsemble| {
+            let mut out = Vec::new();
+            for (o, t) in e.templates() {
+                let running = e.pod_running(o).await;
+                out.push(PodInfo { ordinal: o, revision: t.revision, version: t.version, running });
+            }
+            out
+        };
+        self.op.with_ens(list).await.unwrap_or_default()
     }
     fn log_files(&self) -> Vec<(String, PathBuf)> {
         let s = self.snapshot();
@@ -313,11 +217,8 @@ impl Cluster for DockerCluster {
         }
     }
     async fn teardown(&self) -> Result<(), ClusterError> {
-        self.stop_operator_task().await;
-        self.kubelet.abort();
-        let sup = self.sup.lock().await.take();
-        if let Some(s) = sup {
-            s.into_ensemble().teardown().await.map_err(docker_err)?;
+        if let Some(e) = self.op.stop().await {
+            e.teardown().await.map_err(docker_err)?;
         }
         Ok(())
     }

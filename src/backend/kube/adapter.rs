@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 use super::error::{Call, KubeError};
 use super::forward::ClientForwards;
 use super::{KubeCluster, unsupported_reason};
-use crate::backend::{Cluster, ClusterError, OperatorEvent, PodInfo};
+use crate::backend::{Cluster, ClusterError, OperatorControl, OperatorEvent, PodInfo};
 use crate::faults::{FaultError, FaultTarget};
 use crate::operator::crd::ZookeeperClusterSpec;
 use crate::operator::k8s::OPERATOR_NAMESPACE;
@@ -308,30 +308,7 @@ impl FaultTarget for KubeClusterBackend {
 }
 
 #[async_trait]
-impl Cluster for KubeClusterBackend {
-    fn name(&self) -> &str {
-        self.kube.name()
-    }
-    fn backend(&self) -> &'static str {
-        self.label
-    }
-    async fn connect_string(&self) -> String {
-        let mut servers = Vec::new();
-        for o in self.members().await {
-            match self.forward(o).await {
-                Ok(addr) => servers.push(addr.to_string()),
-                Err(e) => tracing::warn!(member = o, error = %e, "no client port for this member"),
-            }
-        }
-        servers.join(",")
-    }
-    async fn member_connect_string(&self, ordinal: u32) -> Result<String, ClusterError> {
-        self.kube.pod(ordinal).await?;
-        Ok(self.forward(ordinal).await?.to_string())
-    }
-    async fn four_letter(&self, ordinal: u32, word: &str) -> Result<String, ClusterError> {
-        Ok(self.kube.four_letter(ordinal, word).await?)
-    }
+impl OperatorControl for KubeClusterBackend {
     async fn spec(&self) -> ZookeeperClusterSpec {
         match self.kube.get_cluster().await {
             Ok(zk) => {
@@ -355,23 +332,6 @@ impl Cluster for KubeClusterBackend {
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the ZookeeperCluster's status");
                 None
-            }
-        }
-    }
-    async fn pods(&self) -> Vec<PodInfo> {
-        match self.kube.pods().await {
-            Ok(pods) => pods
-                .into_iter()
-                .map(|p| PodInfo {
-                    ordinal: p.ordinal,
-                    running: p.phase.as_deref() == Some("Running") && !p.terminating,
-                    revision: p.revision.unwrap_or_default(),
-                    version: p.version.unwrap_or_default(),
-                })
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list the pods");
-                Vec::new()
             }
         }
     }
@@ -403,15 +363,59 @@ impl Cluster for KubeClusterBackend {
     fn operator_running(&self) -> bool {
         self.killed_operator.lock().expect("not poisoned").is_none()
     }
-    /// The Kubernetes Events on the `ZookeeperCluster` seen so far (polled
-    /// every [`Timeouts::poll`](super::Timeouts::poll), so the last
-    /// couple of seconds may be missing), and the operator kills and
-    /// replacements.
     fn operator_events(&self) -> Vec<OperatorEvent> {
         let mut events = self.events.lock().expect("not poisoned").clone();
         events.sort_by_key(|e| e.at);
         events
     }
+}
+
+#[async_trait]
+impl Cluster for KubeClusterBackend {
+    fn name(&self) -> &str {
+        self.kube.name()
+    }
+    fn backend(&self) -> &'static str {
+        self.label
+    }
+    async fn connect_string(&self) -> String {
+        let mut servers = Vec::new();
+        for o in self.members().await {
+            match self.forward(o).await {
+                Ok(addr) => servers.push(addr.to_string()),
+                Err(e) => tracing::warn!(member = o, error = %e, "no client port for this member"),
+            }
+        }
+        servers.join(",")
+    }
+    async fn member_connect_string(&self, ordinal: u32) -> Result<String, ClusterError> {
+        self.kube.pod(ordinal).await?;
+        Ok(self.forward(ordinal).await?.to_string())
+    }
+    async fn four_letter(&self, ordinal: u32, word: &str) -> Result<String, ClusterError> {
+        Ok(self.kube.four_letter(ordinal, word).await?)
+    }
+    async fn pods(&self) -> Vec<PodInfo> {
+        match self.kube.pods().await {
+            Ok(pods) => pods
+                .into_iter()
+                .map(|p| PodInfo {
+                    ordinal: p.ordinal,
+                    running: p.phase.as_deref() == Some("Running") && !p.terminating,
+                    revision: p.revision.unwrap_or_default(),
+                    version: p.version.unwrap_or_default(),
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the pods");
+                Vec::new()
+            }
+        }
+    }
+    /// The Kubernetes Events on the `ZookeeperCluster` seen so far (polled
+    /// every [`Timeouts::poll`](super::Timeouts::poll), so the last
+    /// couple of seconds may be missing), and the operator kills and
+    /// replacements.
     /// None: the servers log to their containers' output, which stays with
     /// the pods (`kubectl logs`) rather than in files on this machine.
     fn log_files(&self) -> Vec<(String, PathBuf)> {

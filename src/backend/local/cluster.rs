@@ -7,40 +7,38 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
 
 use crate::backend::local::diagnose::StartupWatch;
 use crate::backend::local::state::RunState;
 use crate::backend::local::{LocalEnsemble, ensemble};
-use crate::backend::operated::{kubelet_loop, operator_loop};
-use crate::backend::{Cluster, ClusterError, OperatorEvent, PodInfo};
-use crate::dist::{DistConfig, Progress};
+use crate::backend::operated::{EmbeddedOperator, Operated, Snapshots, to_fault};
+use crate::backend::{Cluster, ClusterError, PodInfo};
+use crate::dist::Progress;
 use crate::faults::target::local as prim;
 use crate::faults::{FaultError, FaultTarget};
-use crate::operator::crd::{ZookeeperCluster, ZookeeperClusterSpec};
-use crate::operator::status::ZookeeperClusterStatus;
+use crate::operator::crd::ZookeeperCluster;
 use crate::operator::supervisor::{LocalOptions, Supervisor};
 use crate::probe::{EnsembleStatus, wire};
-
-type Shared<T> = Arc<std::sync::Mutex<T>>;
 
 /// A local ensemble managed by the embedded operator.
 pub struct LocalCluster {
     name: String,
-    sup: Arc<Mutex<Option<Supervisor>>>,
-    /// The run record as of the last change, for lock-free probes.
-    state: Shared<RunState>,
-    events: Shared<Vec<OperatorEvent>>,
-    operator: std::sync::Mutex<Option<JoinHandle<()>>>,
-    kubelet: JoinHandle<()>,
-    dist: DistConfig,
+    /// The embedded operator; its snapshot is the run record as of the
+    /// last change, for lock-free probes.
+    op: Operated<LocalEnsemble>,
     /// Why a new ensemble does not form (see [`Cluster::startup_check`]).
     watch: Mutex<StartupWatch>,
+}
+
+impl Snapshots for LocalEnsemble {
+    type Snapshot = RunState;
+    fn take_snapshot(&self) -> RunState {
+        self.state().clone()
+    }
 }
 
 impl LocalCluster {
@@ -53,68 +51,19 @@ impl LocalCluster {
     ) -> Result<Self, ClusterError> {
         let name = cluster.metadata.name.clone().unwrap_or_default();
         let sup = Supervisor::create(cluster, opts, progress).await?;
-        let state = Arc::new(std::sync::Mutex::new(sup.ensemble().state().clone()));
-        let sup = Arc::new(Mutex::new(Some(sup)));
-        let kubelet = tokio::spawn(kubelet_loop(sup.clone()));
-        let me = Self {
-            name,
-            sup,
-            state,
-            events: Arc::default(),
-            operator: std::sync::Mutex::new(None),
-            kubelet,
-            dist: opts.base.dist.clone(),
-            watch: Mutex::new(StartupWatch::new()),
-        };
-        me.spawn_operator();
-        Ok(me)
+        let op = Operated::start(sup, opts.base.dist.clone());
+        Ok(Self { name, op, watch: Mutex::new(StartupWatch::new()) })
     }
 
     /// The run record as of the last change.
     pub fn state(&self) -> RunState {
-        self.state.lock().expect("not poisoned").clone()
-    }
-
-    fn spawn_operator(&self) {
-        let (sup, state, events) = (self.sup.clone(), self.state.clone(), self.events.clone());
-        let snapshot = move |e: &LocalEnsemble| *state.lock().expect("not poisoned") = e.state().clone();
-        let task = tokio::spawn(async move { operator_loop(sup, snapshot, events).await });
-        *self.operator.lock().expect("not poisoned") = Some(task);
-    }
-
-    async fn stop_operator_task(&self) -> bool {
-        let task = self.operator.lock().expect("not poisoned").take();
-        match task {
-            Some(t) => {
-                t.abort();
-                let _ = t.await;
-                true
-            }
-            None => false,
-        }
+        self.op.snapshot()
     }
 
     /// Run `f` on the ensemble (the operator waits meanwhile), then refresh
     /// the lock-free copy of the run record.
     async fn with_ens<T>(&self, f: impl AsyncFnOnce(&mut LocalEnsemble) -> T) -> Result<T, ClusterError> {
-        let mut guard = self.sup.lock().await;
-        let sup = guard.as_mut().ok_or_else(|| ClusterError::Io("the cluster was torn down".into()))?;
-        let out = f(sup.ensemble_mut()).await;
-        *self.state.lock().expect("not poisoned") = sup.ensemble().state().clone();
-        Ok(out)
-    }
-
-    fn note(&self, text: String) {
-        self.events.lock().expect("not poisoned").push(OperatorEvent { at: Instant::now(), text });
-    }
-}
-
-impl Drop for LocalCluster {
-    fn drop(&mut self) {
-        self.kubelet.abort();
-        if let Some(t) = self.operator.lock().expect("not poisoned").take() {
-            t.abort();
-        }
+        self.op.with_ens(f).await
     }
 }
 
@@ -127,17 +76,17 @@ impl FaultTarget for LocalCluster {
         self.state().pods.keys().copied().collect()
     }
     async fn kill_pod(&self, ordinal: u32) -> Result<(), FaultError> {
-        self.with_ens(async |e| e.kill_pod(ordinal).await).await.map_err(cluster_to_fault)?.map_err(Into::into)
+        self.with_ens(async |e| e.kill_pod(ordinal).await).await.map_err(to_fault)?.map_err(Into::into)
     }
     async fn stop_pod(&self, ordinal: u32) -> Result<(), FaultError> {
-        self.with_ens(async |e| e.stop_pod(ordinal).await).await.map_err(cluster_to_fault)?.map_err(Into::into)
+        self.with_ens(async |e| e.stop_pod(ordinal).await).await.map_err(to_fault)?.map_err(Into::into)
     }
     async fn start_pod(&self, ordinal: u32) -> Result<(), FaultError> {
         // The operator's kubelet may have restarted it already, or the pod
         // may be gone (scaled away): both are fine.
         self.with_ens(async |e| if e.state().pods.contains_key(&ordinal) { e.start_pod(ordinal).await } else { Ok(()) })
             .await
-            .map_err(cluster_to_fault)?
+            .map_err(to_fault)?
             .map_err(Into::into)
     }
     async fn pause_pod(&self, ordinal: u32) -> Result<(), FaultError> {
@@ -149,7 +98,7 @@ impl FaultTarget for LocalCluster {
         {
             return Ok(());
         }
-        self.with_ens(async |e| e.pause_pod(ordinal)).await.map_err(cluster_to_fault)?.map_err(Into::into)
+        self.with_ens(async |e| e.pause_pod(ordinal)).await.map_err(to_fault)?.map_err(Into::into)
     }
     async fn limit_cpu(&self, ordinal: u32, percent: u32) -> Result<(), FaultError> {
         let st = self.state();
@@ -162,39 +111,38 @@ impl FaultTarget for LocalCluster {
         Ok(())
     }
     async fn resume_pod(&self, ordinal: u32) -> Result<(), FaultError> {
-        self.with_ens(async |e| prim::resume(e, ordinal)).await.map_err(cluster_to_fault)?
+        self.with_ens(async |e| prim::resume(e, ordinal)).await.map_err(to_fault)?
     }
     async fn block(&self, from: u32, to: u32) -> Result<(), FaultError> {
-        self.with_ens(async |e| prim::block(e, from, to)).await.map_err(cluster_to_fault)?
+        self.with_ens(async |e| prim::block(e, from, to)).await.map_err(to_fault)?
     }
     async fn unblock(&self, from: u32, to: u32) -> Result<(), FaultError> {
-        self.with_ens(async |e| prim::unblock(e, from, to)).await.map_err(cluster_to_fault)?
+        self.with_ens(async |e| prim::unblock(e, from, to)).await.map_err(to_fault)?
     }
     async fn block_clients(&self, ordinal: u32) -> Result<(), FaultError> {
-        self.with_ens(async |e| prim::block_clients(e, ordinal)).await.map_err(cluster_to_fault)?
+        self.with_ens(async |e| prim::block_clients(e, ordinal)).await.map_err(to_fault)?
     }
     async fn unblock_clients(&self, ordinal: u32) -> Result<(), FaultError> {
-        self.with_ens(async |e| prim::unblock_clients(e, ordinal)).await.map_err(cluster_to_fault)?
+        self.with_ens(async |e| prim::unblock_clients(e, ordinal)).await.map_err(to_fault)?
     }
     async fn fill_disk(&self, ordinal: u32) -> Result<u64, FaultError> {
-        self.with_ens(async |e| prim::fill_disk(e, ordinal)).await.map_err(cluster_to_fault)?
+        self.with_ens(async |e| prim::fill_disk(e, ordinal)).await.map_err(to_fault)?
     }
     async fn free_disk(&self, ordinal: u32) -> Result<(), FaultError> {
-        self.with_ens(async |e| prim::free_disk(e, ordinal)).await.map_err(cluster_to_fault)?
+        self.with_ens(async |e| prim::free_disk(e, ordinal)).await.map_err(to_fault)?
     }
     async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError> {
-        self.with_ens(async |e| prim::netem(e, ordinal, args)).await.map_err(cluster_to_fault)?
+        self.with_ens(async |e| prim::netem(e, ordinal, args)).await.map_err(to_fault)?
     }
     async fn clear_netem(&self, ordinal: u32) -> Result<(), FaultError> {
-        self.with_ens(async |e| prim::clear_netem(e, ordinal)).await.map_err(cluster_to_fault)?
+        self.with_ens(async |e| prim::clear_netem(e, ordinal)).await.map_err(to_fault)?
     }
 }
 
-fn cluster_to_fault(e: ClusterError) -> FaultError {
-    match e {
-        ClusterError::Fault(f) => f,
-        ClusterError::Ensemble(e) => FaultError::Ensemble(e),
-        other => FaultError::Invalid(other.to_string()),
+impl EmbeddedOperator for LocalCluster {
+    type Runtime = LocalEnsemble;
+    fn operated(&self) -> &Operated<LocalEnsemble> {
+        &self.op
     }
 }
 
@@ -220,19 +168,6 @@ impl Cluster for LocalCluster {
         let addr = SocketAddr::from((pod.addr, crate::zkconfig::CLIENT_PORT));
         wire::four_letter(addr, word, Duration::from_secs(5)).await.map_err(|e| ClusterError::Io(e.to_string()))
     }
-    async fn spec(&self) -> ZookeeperClusterSpec {
-        let guard = self.sup.lock().await;
-        guard.as_ref().map(|s| s.cluster().spec.clone()).unwrap_or_else(|| ZookeeperClusterSpec::new(0, ""))
-    }
-    async fn apply(&self, spec: ZookeeperClusterSpec) -> Result<(), ClusterError> {
-        let mut guard = self.sup.lock().await;
-        let sup = guard.as_mut().ok_or_else(|| ClusterError::Io("the cluster was torn down".into()))?;
-        sup.apply(spec)?;
-        Ok(())
-    }
-    async fn resource_status(&self) -> Option<ZookeeperClusterStatus> {
-        self.sup.lock().await.as_ref().and_then(|s| s.status().cloned())
-    }
     async fn pods(&self) -> Vec<PodInfo> {
         let st = self.state();
         st.pods
@@ -244,38 +179,6 @@ impl Cluster for LocalCluster {
                 running: p.pid.is_some(),
             })
             .collect()
-    }
-    async fn delete_pod(&self, ordinal: u32) -> Result<(), ClusterError> {
-        let mut guard = self.sup.lock().await;
-        let sup = guard.as_mut().ok_or_else(|| ClusterError::Io("the cluster was torn down".into()))?;
-        sup.delete_pod(ordinal).await?;
-        *self.state.lock().expect("not poisoned") = sup.ensemble().state().clone();
-        Ok(())
-    }
-    async fn kill_operator(&self) -> Result<(), ClusterError> {
-        if self.stop_operator_task().await {
-            self.note("operator killed".into());
-        }
-        Ok(())
-    }
-    async fn start_operator(&self) -> Result<(), ClusterError> {
-        if self.operator_running() {
-            return Ok(());
-        }
-        // A new operator knows only what was persisted.
-        let mut guard = self.sup.lock().await;
-        let old = guard.take().ok_or_else(|| ClusterError::Io("the cluster was torn down".into()))?;
-        *guard = Some(Supervisor::resume(old.into_ensemble(), self.dist.clone())?);
-        drop(guard);
-        self.spawn_operator();
-        self.note("operator started".into());
-        Ok(())
-    }
-    fn operator_running(&self) -> bool {
-        self.operator.lock().expect("not poisoned").as_ref().is_some_and(|t| !t.is_finished())
-    }
-    fn operator_events(&self) -> Vec<OperatorEvent> {
-        self.events.lock().expect("not poisoned").clone()
     }
     fn log_files(&self) -> Vec<(String, PathBuf)> {
         let st = self.state();
@@ -294,11 +197,8 @@ impl Cluster for LocalCluster {
         crate::backend::local::ensemble::leftovers_of(&st.run, st.subnet)
     }
     async fn teardown(&self) -> Result<(), ClusterError> {
-        self.stop_operator_task().await;
-        self.kubelet.abort();
-        let sup = self.sup.lock().await.take();
-        if let Some(s) = sup {
-            s.into_ensemble().teardown(false).await?;
+        if let Some(e) = self.op.stop().await {
+            e.teardown(false).await?;
         }
         Ok(())
     }
