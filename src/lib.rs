@@ -17,7 +17,6 @@ pub mod probe;
 pub mod report;
 pub mod retention;
 pub mod scenario;
-pub mod smoke;
 pub mod steps;
 pub mod sys;
 pub mod workload;

@@ -38,11 +38,15 @@ fn bad_flags_name_what_was_expected() {
     assert!(text(&o).contains("9.9.9"), "{}", text(&o));
     let o = run(bin().args(["down"]));
     assert!(!o.status.success() && text(&o).contains("--name"), "{}", text(&o));
-    for cmd in ["up", "down", "status", "run", "smoke", "steps", "provision", "apply", "operator", "manifests", "check"]
-    {
+    for cmd in ["up", "down", "status", "run", "steps", "provision", "apply", "operator", "manifests", "check"] {
         let o = run(bin().args([cmd, "--help"]));
         assert!(o.status.success() && text(&o).contains("Examples:"), "{cmd} --help has examples");
     }
+    // `smoke` is retired: the bundled features (smoke, pod kills, leader
+    // loss, rolling upgrade, scaling) check all it did.
+    let o = run(bin().args(["smoke"]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("unrecognized subcommand 'smoke'"), "{}", text(&o));
 }
 
 #[test]

@@ -13,7 +13,6 @@ mod provision;
 mod prune;
 mod report;
 mod run;
-mod smoke;
 mod status;
 mod steps;
 mod up;
@@ -65,13 +64,6 @@ As root: sudo resets PATH, so `sudo cargo run` rarely finds cargo; build as your
 (`cargo build`), then `sudo ./target/debug/zk-chaos run`.
 Exit status: 0 every scenario passed, 1 some failed, 2 bad input.")]
     Run(run::RunArgs),
-    /// The built-in acceptance job (no feature files): operator, faults,
-    /// upgrade, scaling, checks, teardown.
-    #[command(after_help = "\
-Examples:
-  sudo zk-chaos smoke
-  sudo zk-chaos smoke --version 3.8.0 --replicas 5   # with an upgrade to 3.9.6")]
-    Smoke(smoke::SmokeArgs),
     /// Print the step catalogue (Markdown), generated from the code.
     #[command(after_help = "\
 Examples:
@@ -300,7 +292,6 @@ pub fn render_error(e: &anyhow::Error) -> String {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(a) => run::run(a).await,
-        Command::Smoke(a) => smoke::smoke(a).await,
         Command::Steps => steps::steps(),
         Command::Up(a) => up::up(a).await,
         Command::Apply(a) => apply::apply(a).await,

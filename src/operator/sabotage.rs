@@ -205,16 +205,6 @@ mod tests {
         ZookeeperClusterSpec::new(replicas, version)
     }
 
-    fn deletes(p: &Plan) -> Vec<u32> {
-        p.actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::DeletePod { ordinal, .. } => Some(*ordinal),
-                _ => None,
-            })
-            .collect()
-    }
-
     #[test]
     fn every_name_parses_back() {
         for s in Sabotage::ALL {

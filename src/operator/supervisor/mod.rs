@@ -189,15 +189,7 @@ impl<E: PodRuntime> Supervisor<E> {
             last_write_ok_after_config: None,
             status: None,
         };
-        refuse_sabotage()?;
-        let mut me = Self {
-            ens,
-            op,
-            dist,
-            last_restart: Default::default(),
-            #[cfg(feature = "sabotage")]
-            sabotage: sabotage_from_env()?,
-        };
+        let mut me = Self::with_state(ens, op, dist)?;
         me.save()?;
         Ok(me)
     }
@@ -206,6 +198,11 @@ impl<E: PodRuntime> Supervisor<E> {
     pub fn resume(ens: E, dist: DistConfig) -> Result<Self, SupervisorError> {
         let value = ens.operator_state().ok_or_else(|| SupervisorError::NotManaged(ens.run_label()))?;
         let op: OperatorState = serde_json::from_value(value)?;
+        Self::with_state(ens, op, dist)
+    }
+
+    /// A supervisor of `ens` from `op`; `ZK_CHAOS_SABOTAGE` is read here.
+    fn with_state(ens: E, op: OperatorState, dist: DistConfig) -> Result<Self, SupervisorError> {
         refuse_sabotage()?;
         Ok(Self {
             ens,
