@@ -1,9 +1,7 @@
 //! The local backend as a [`Cluster`]: the embedded operator (the
-//! [`Supervisor`]) reconciles in a background task, like the operator's
-//! Deployment would, while steps and faults act on the same ensemble.
-//! Killing the operator aborts that task wherever it is; starting it again
-//! rebuilds the supervisor from what it persisted, as a new operator pod
-//! would from the API server.
+//! [`Supervisor`], run by [`Operated`] as on the docker backend) reconciles
+//! a [`LocalEnsemble`] in a background task, like the operator's Deployment
+//! would, while steps and faults act on the same ensemble.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
