@@ -761,3 +761,64 @@ proptest! {
         }
     }
 }
+
+// ------------------------------------------------- a history cut short (CLI)
+
+/// A bundle whose history acknowledges `/k = w0#1` and whose final state
+/// shows `w0#2`, a write that only a later (missing) part of the history
+/// could hold. `cut` drops the end-of-history marker: the file then ends
+/// cleanly at a line boundary, as a SIGKILL between writes leaves it.
+fn bundle_with_a_later_write(dir: &std::path::Path, cut: bool) {
+    use zk_chaos::history::{Event, write_events};
+    let events = [
+        Event::Invoke { id: 1, client: 0, session: 100, time_ns: 0, call: create("/k", v(0, 1)), intended_ns: None },
+        Event::Complete { id: 1, time_ns: 10, outcome: created("/k", Some(Z + 1)), zxid: Some(Z + 1) },
+    ];
+    let mut text = Vec::new();
+    write_events(&mut text, &events).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    if cut {
+        assert!(lines.pop().unwrap().contains("\"end\""), "the last line is the end marker");
+    }
+    std::fs::write(dir.join("history.jsonl"), lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    std::fs::write(dir.join("final.json"), serde_json::to_vec(&fin(&[("/k", Some(v(0, 2)))])).unwrap()).unwrap();
+}
+
+fn check_cli(dir: &std::path::Path) -> (Option<i32>, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_zk-chaos")).arg("check").arg(dir).output().unwrap();
+    (o.status.code(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+#[test]
+fn a_history_cut_at_a_line_boundary_is_unknown_not_invalid_in_check() {
+    let whole = tempfile::tempdir().unwrap();
+    bundle_with_a_later_write(whole.path(), false);
+    let (code, out) = check_cli(whole.path());
+    assert_eq!(code, Some(1), "a properly closed history is judged as it is: {out}");
+    assert!(out.contains("INVALID  durability-and-integrity") && out.contains("never written"), "{out}");
+    assert!(!out.contains("cut short"), "{out}");
+
+    let cut = tempfile::tempdir().unwrap();
+    bundle_with_a_later_write(cut.path(), true);
+    let (code, out) = check_cli(cut.path());
+    assert_eq!(code, Some(3), "cut short: undecided, never invalid: {out}");
+    assert!(!out.contains("INVALID  "), "{out}");
+    assert!(out.contains("UNKNOWN  durability-and-integrity"), "{out}");
+    assert!(out.contains("the history was cut short: it ends after line 3 without its end-of-history marker"), "{out}");
+    assert!(out.contains("WARNING: the history was cut short"), "{out}");
+}
+
+#[test]
+fn a_history_of_the_first_format_without_a_marker_is_judged_whole() {
+    let old = tempfile::tempdir().unwrap();
+    bundle_with_a_later_write(old.path(), false);
+    // The first format had neither header nor end marker.
+    let h = old.path().join("history.jsonl");
+    let text = std::fs::read_to_string(&h).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&h, format!("{}\n{}\n", lines[1], lines[2])).unwrap();
+    let (code, out) = check_cli(old.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(!out.contains("cut short"), "{out}");
+}

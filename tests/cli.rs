@@ -141,3 +141,110 @@ fn run_rejects_bad_features_plans_and_tags_before_standing_anything_up() {
     let o = run(bin().arg("steps"));
     assert!(o.status.success() && text(&o).contains("When I kill {selector}"), "{}", text(&o));
 }
+
+/// A run interrupted by SIGTERM (a CI timeout) exits 143 and keeps the
+/// scenario that finished; the one running is `interrupted` (its own
+/// outcome, not `failed`) in the record, the page and JUnit (skipped, with
+/// why), and the run itself is the error CI sees.
+#[test]
+fn a_run_interrupted_by_sigterm_keeps_finished_scenarios_and_marks_the_rest_interrupted() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use zk_chaos::report::{Outcome, RunRecord};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("intr.feature"),
+        "Feature: interrupt\n\n  Scenario: quick\n    When I wait 1s\n\n  Scenario: slow\n    When I wait 300s\n",
+    )
+    .unwrap();
+    let log = dir.path().join("out.log");
+    let out = dir.path().join("reports");
+    let mut child = bin()
+        .args(["run", "--concurrency", "1", "--out"])
+        .arg(&out)
+        .arg("intr.feature")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let said = || {
+        std::fs::read_to_string(&log).unwrap_or_default()
+            + &std::fs::read_to_string(dir.path().join("err.log")).unwrap_or_default()
+    };
+    while !said().contains("interrupt: slow") {
+        assert!(Instant::now() < deadline, "the second scenario never started: {}", said());
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early: {}", said());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "SIGTERM's conventional status: {}", said());
+    let run_dir =
+        std::fs::read_dir(&out).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+    let record = RunRecord::load(&run_dir).unwrap();
+    let outcomes: Vec<Outcome> = record.scenarios().map(|(_, s)| s.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Passed, Outcome::Interrupted], "{}", said());
+    let c = record.counts();
+    assert_eq!((c.passed, c.failed, c.interrupted), (1, 0, 1));
+    assert!(record.error.as_deref().unwrap_or("").contains("interrupted (SIGTERM)"), "{:?}", record.error);
+    let junit = std::fs::read_to_string(run_dir.join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"<skipped message="interrupted: SIGTERM"/>"#), "{junit}");
+    assert!(said().contains("INTR  interrupt: slow"), "{}", said());
+}
+
+/// `down` scrubs the clear-text password that an older version wrote into
+/// `state.json` (mode 0644, kept after the ensemble): the file is rewritten
+/// without it, 0600, and `down` says so. A run of its own, in a registry and
+/// a work dir of its own: nothing of anyone else's is touched.
+#[test]
+fn down_scrubs_an_old_state_file_of_its_clear_text_password() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use zk_chaos::backend::local::naming::{RunId, Subnet};
+    use zk_chaos::zkconfig::{EnsembleNames, SuperCredential};
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = tmp.path().join("registry");
+    let run = RunId::try_from(format!("{:06x}", std::process::id() & 0xff_ffff)).unwrap();
+    let name = format!("scrub-{run}");
+    let run_dir = tmp.path().join("work").join("runs").join(run.as_str());
+    let st = RunState {
+        run: run.clone(),
+        names: EnsembleNames::new(name.as_str(), "default"),
+        subnet: Subnet::try_from("10.254.253.0/24".to_string()).unwrap(),
+        fenced: false,
+        bridged: false,
+        run_dir: run_dir.clone(),
+        admin_port: 8080,
+        credential: SuperCredential::default(),
+        pods: Default::default(),
+        detached: true,
+        created_unix: 0,
+        operator: None,
+        data_disk_mb: None,
+    };
+    // As an older version wrote it: the credential inside, readable by all.
+    let mut v = serde_json::to_value(&st).unwrap();
+    v["credential"] = serde_json::json!({"user": "super", "password": "clear-text-secret"});
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let file = RunState::file(&run_dir);
+    std::fs::write(&file, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::create_dir_all(&registry).unwrap();
+    let entry = serde_json::json!({"name": name, "run_dir": run_dir});
+    std::fs::write(registry.join(format!("{run}.json")), entry.to_string()).unwrap();
+
+    let o = run_cmd_in_registry(&registry, &["down", "--name", &name]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("scrubbed the clear-text password an older version left in"), "{}", text(&o));
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(!after.contains("clear-text-secret") && !after.contains("credential"), "{after}");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!registry.join(format!("{run}.json")).exists(), "unregistered");
+    assert!(!registry.join(format!("{run}.secret")).exists(), "a removed run keeps no secret");
+}
+
+fn run_cmd_in_registry(registry: &std::path::Path, args: &[&str]) -> Output {
+    run(bin().args(args).env("ZK_CHAOS_REGISTRY", registry))
+}

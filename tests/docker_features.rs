@@ -19,12 +19,13 @@ use zk_chaos::scenario::evidence::ScenarioEvidence;
 use zk_chaos::steps::runner::{self, RunOptions, RunOutcome};
 
 /// The bundled features that run on docker in `cargo test`: smoke, leader
-/// loss (kill, partition) and pod kills (kill, repeated kills, a majority,
-/// pause), which exercise every fault primitive the backend has within the
+/// loss (kill, partition), pod kills (kill, repeated kills, a majority,
+/// pause) and the full disk (tmpfs volumes kept by holders), which exercise
+/// every fault primitive the backend has within the
 /// suite's time budget. The whole bundled suite on docker takes about 20
 /// minutes on 2 cores: `ZK_CHAOS_DOCKER_TAGS="not @slow and not @race"`.
 /// `@local-only` is always out.
-const DEFAULT_TAGS: &str = "(@smoke or @leader or @kills) and not @slow and not @race";
+const DEFAULT_TAGS: &str = "(@smoke or @leader or @kills or @disk) and not @slow and not @race";
 
 const KILL_FEATURE: &str = "\
 Feature: Evidence shape

@@ -236,7 +236,9 @@ fn run_on_a_kubeconfig_checks_the_cluster_first_within_a_bound() {
         tools.run(&["run", "--backend", "kube", "--kubeconfig", kc, "--tags", "@nothing", features.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("no scenario in the given paths matches the tags `(@nothing) and not @local-only`"),
+        text(&o).contains(
+            "no scenario in the given paths matches the tags `(@nothing) and not @local-only and not @no-kube`"
+        ),
         "{}",
         text(&o)
     );

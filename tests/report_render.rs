@@ -281,3 +281,28 @@ fn the_report_shows_target_versus_achieved_rate_and_flags_a_run_below_target() {
     assert_eq!(html.matches(r#"class="pace below""#).count(), 1);
     assert_eq!(RunRecord::load(&w.dir).unwrap(), record, "the pace round-trips");
 }
+
+/// A bundle whose history was cut at a line boundary (its end-of-history
+/// marker missing, as a SIGKILL between writes leaves it) is said to be
+/// cut short in the scenario's evidence and on the page.
+#[test]
+fn the_report_says_when_a_scenarios_history_was_cut_short() {
+    use zk_chaos::check::suite::Bundle;
+    let mut record = sample::record(2_000, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let bundle_dir = dir.path().join("bundle");
+    let whole = synthetic::bundle(&synthetic::Spec::new(2_000, 5, 1));
+    whole.save(&bundle_dir).unwrap();
+    let h = bundle_dir.join("history.jsonl");
+    let text = std::fs::read_to_string(&h).unwrap();
+    let kept: String = text.lines().take(text.lines().count() - 1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&h, kept).unwrap();
+    let cut = Bundle::load(&bundle_dir).unwrap();
+    assert!(cut.history_cut.is_some());
+    let ev = Evidence::from_bundle(&cut, &sample::judge(&cut)).unwrap();
+    assert!(ev.history_cut.as_deref().unwrap().contains("cut short"), "{:?}", ev.history_cut);
+    record.features[0].scenarios[0].evidence = Some(ev);
+    let html = report::html::render(&record).unwrap();
+    assert_eq!(html.matches(r#"<p class="cut">"#).count(), 1, "only the cut scenario");
+    assert!(unescape(&html).contains("the history was cut short: it ends after line"), "the page says so");
+}

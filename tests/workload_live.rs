@@ -35,6 +35,8 @@ async fn a_recorded_workload_survives_follower_and_leader_kills() {
 
     // The streamed file holds exactly what was recorded, and every op pairs up.
     assert_eq!(history::read_events(&file).unwrap(), bundle.events);
+    // ... and was closed properly: its end-of-history marker is there.
+    assert_eq!(history::read_events_tolerant(&file).unwrap().1, None, "the recorder closed the history");
     let ops = history::pair(&bundle.events, "history.jsonl").unwrap();
     let s = stats::stats(&ops);
     assert!(s.outcomes["ok"] > 200, "{s:?}");

@@ -185,6 +185,7 @@ pub async fn create(
                 image: d.image.clone(),
                 work_dir: base.work_dir.clone(),
                 dist: base.dist.clone(),
+                data_disk_mb: base.data_disk_mb,
             };
             Ok(Arc::new(
                 crate::backend::docker::DockerCluster::create(resource, &settings, &crate::dist::NoProgress).await?,

@@ -68,6 +68,9 @@ pub fn disagreements(st: &EnsembleStatus) -> Vec<String> {
     let zxids_agree = distinct(&|(_, s)| Some(s.zxid)) <= 1;
     if !zxids_agree {
         out.push(format!("members disagree on the last zxid: {}", per(&|(_, s)| format!("{:#x}", s.zxid))));
+        if let Some(hint) = epoch_start_hint(&serving) {
+            out.push(hint);
+        }
     }
     if distinct(&|(m, _)| m.config_version) > 1 {
         let what = if zxids_agree {
@@ -84,6 +87,26 @@ pub fn disagreements(st: &EnsembleStatus) -> Vec<String> {
         ));
     }
     out
+}
+
+/// When the zxids differ only because a new leader reports `(epoch, 0)`
+/// (no write yet in its epoch) while the others report the last
+/// transaction they applied, say so: the members may hold the same data,
+/// but their zxids cannot show it until a write of the new epoch (the
+/// harness writes a settle barrier for this). The rule still does not
+/// count such a round as agreement.
+fn epoch_start_hint(serving: &[(&crate::probe::MemberStatus, &crate::probe::parse::Srvr)]) -> Option<String> {
+    let epoch = |z: u64| z >> 32;
+    let top = serving.iter().map(|(_, s)| s.zxid).max()?;
+    let at_start: Vec<_> = serving.iter().filter(|(_, s)| s.zxid == top).collect();
+    let others_older = serving.iter().filter(|(_, s)| s.zxid != top).all(|(_, s)| epoch(s.zxid) < epoch(top));
+    (top & 0xffff_ffff == 0 && others_older && !at_start.is_empty()).then(|| {
+        format!(
+            "(member {} is at the start of epoch {:#x} with no write in it yet; the others report the last transaction they applied: without a write after the election their zxids cannot agree)",
+            at_start.iter().map(|(m, _)| m.ordinal.to_string()).collect::<Vec<_>>().join(", "),
+            epoch(top)
+        )
+    })
 }
 
 /// Judge `samples` (time in ns, probe round; any order) against the settle
@@ -241,5 +264,20 @@ mod tests {
         recovering.push((6 * S, back));
         assert_eq!(judge(&recovering, 0, BOUND), Convergence::Converged { at_ns: 6 * S });
         assert!(matches!(judge(&[], 0, BOUND), Convergence::Pending { .. }));
+    }
+
+    #[test]
+    fn a_new_leader_with_no_write_in_its_epoch_is_not_agreement_and_the_evidence_says_why() {
+        // What ZooKeeper reports right after an election with no write since:
+        // the leader (e, 0), the followers their last applied transaction.
+        let after_election = round([Some(3 << 32), z(9), z(9)]);
+        let d = disagreements(&after_election);
+        assert!(d.iter().any(|e| e.contains("disagree on the last zxid")), "{d:?}");
+        assert!(d.iter().any(|e| e.contains("member 0 is at the start of epoch 0x3")), "{d:?}");
+        // After the settle barrier's write every member is in the new epoch.
+        assert!(disagreements(&round([Some((3 << 32) | 1); 3])).is_empty());
+        // A member genuinely behind in the same epoch gets no such hint.
+        let d = disagreements(&round([z(9), z(9), z(8)]));
+        assert!(!d.iter().any(|e| e.contains("start of epoch")), "{d:?}");
     }
 }

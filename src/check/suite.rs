@@ -72,10 +72,10 @@ pub struct Bundle {
     pub probes: Option<Vec<(u64, EnsembleStatus)>>,
     /// Settle time and faults.
     pub facts: RunFacts,
-    /// The line where `history.jsonl` was torn (its writer was killed):
-    /// the events after it are missing, and the final state may hold what
-    /// they wrote.
-    pub history_torn: Option<usize>,
+    /// Where `history.jsonl` was cut short (its writer was killed: a torn
+    /// last line, or no end-of-history marker): the events after it are
+    /// missing, and the final state may hold what they wrote.
+    pub history_cut: Option<history::Cut>,
 }
 
 fn file_err(path: &Path, reason: impl ToString) -> BundleError {
@@ -113,14 +113,14 @@ impl Bundle {
 
     /// Load a bundle directory, or a bare `history.jsonl` file.
     pub fn load(path: &Path) -> Result<Self, BundleError> {
-        // A torn last line (a killed run) is read up to the last complete
-        // event; `history::read_events_tolerant` says where it was cut.
+        // A history cut short (a killed run) is read up to its last
+        // complete event; `history::read_events_tolerant` says where.
         if path.is_file() {
-            let (events, history_torn) = history::read_events_tolerant(path)?;
-            return Ok(Self { events, history_torn, ..Self::default() });
+            let (events, history_cut) = history::read_events_tolerant(path)?;
+            return Ok(Self { events, history_cut, ..Self::default() });
         }
-        let (events, history_torn) = history::read_events_tolerant(&path.join("history.jsonl"))?;
-        let mut b = Self { events, history_torn, ..Self::default() };
+        let (events, history_cut) = history::read_events_tolerant(&path.join("history.jsonl"))?;
+        let mut b = Self { events, history_cut, ..Self::default() };
         let p = path.join("final.json");
         if p.exists() {
             let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;
@@ -171,6 +171,10 @@ pub struct SuiteReport {
     pub lost_writes: usize,
     /// Target versus achieved rate, for a rated workload.
     pub pace: Option<Pace>,
+    /// Where the history was cut short, when it was: what its missing tail
+    /// could explain is `unknown`, and nothing after the cut was judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_cut: Option<history::Cut>,
 }
 
 impl SuiteReport {
@@ -213,19 +217,20 @@ fn per_member(
     (verdict, lost)
 }
 
-/// A durability verdict over a history torn at line `torn_at`: what the
-/// final state shows may have been written by the missing tail, so only
-/// evidence from reads inside the history stays invalid; evidence from the
-/// final state alone makes the verdict unknown, never invalid.
-fn torn(verdict: Verdict, torn_at: Option<usize>) -> Verdict {
-    let (Some(line), Verdict::Invalid { evidence }) = (torn_at, &verdict) else { return verdict };
+/// A durability verdict over a history that was cut short: what the final
+/// state shows may have been written (or overwritten, or deleted) by the
+/// missing tail, so only evidence from reads inside the history stays
+/// invalid; evidence from the final state alone makes the verdict unknown,
+/// never invalid.
+fn cut_short(verdict: Verdict, cut: Option<history::Cut>) -> Verdict {
+    let (Some(cut), Verdict::Invalid { evidence }) = (cut, &verdict) else { return verdict };
     let from_reads: Vec<String> = evidence.iter().filter(|e| e.contains("(read by op ")).cloned().collect();
     if !from_reads.is_empty() {
         return Verdict::Invalid { evidence: from_reads };
     }
     Verdict::Unknown {
         reason: format!(
-            "history.jsonl is torn at line {line} (the run was killed while writing it), so the final state may hold writes of its missing tail; the final state alone showed: {}",
+            "{cut}, so the final state may hold writes of its missing tail; the final state alone showed: {}",
             evidence.first().map_or("", String::as_str)
         ),
     }
@@ -243,7 +248,9 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
         Some(fs) => per_member(durability::report(&ops, fs), &ops, bundle.final_by_member.as_ref()),
         None => (Verdict::Unknown { reason: "no final state was recorded (final.json)".into() }, BTreeSet::new()),
     };
-    let durable = torn(durable, bundle.history_torn);
+    let durable = cut_short(durable, bundle.history_cut);
+    // Writes counted lost only while the verdict stands on them.
+    let lost = if durable.is_invalid() { lost } else { BTreeSet::new() };
     results.push(CheckResult { checker: "durability-and-integrity".into(), verdict: durable });
     let bound = bundle.facts.settle_bound_ns.unwrap_or(super::converge::SETTLE_BOUND.as_nanos() as u64);
     let quorum = bundle.probes.as_ref().map(|p| quorum::check_within(p, bundle.facts.settle_after_ns, bound));
@@ -263,12 +270,18 @@ pub fn check_all(bundle: &Bundle, budget: linear::Budget) -> Result<SuiteReport,
         linear_violation: lin.violation,
         lost_writes: lost.len(),
         pace: bundle.facts.workload.as_ref().and_then(|t| pace::pace(&bundle.events, t)),
+        history_cut: bundle.history_cut,
     })
 }
 
 /// A short text rendering: one line per checker, evidence indented.
 pub fn render(report: &SuiteReport) -> String {
     let mut out = String::new();
+    if let Some(cut) = &report.history_cut {
+        out.push_str(&format!(
+            "  WARNING: {cut}: what its missing tail could explain is UNKNOWN, and nothing after the cut was judged\n"
+        ));
+    }
     for r in &report.results {
         let (mark, detail) = match &r.verdict {
             Verdict::Valid => ("VALID  ", String::new()),
@@ -302,24 +315,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_torn_history_turns_final_state_findings_unknown_and_keeps_read_findings() {
+    fn a_cut_history_turns_final_state_findings_unknown_and_keeps_read_findings() {
         let final_only =
             Verdict::Invalid { evidence: vec!["phantom value at /k (final state): w0#9 was never written".into()] };
         assert!(
-            matches!(torn(final_only.clone(), None), Verdict::Invalid { .. }),
+            matches!(cut_short(final_only.clone(), None), Verdict::Invalid { .. }),
             "a whole history is judged as it is"
         );
-        let Verdict::Unknown { reason } = torn(final_only, Some(42)) else { panic!("unknown expected") };
-        assert!(reason.contains("torn at line 42") && reason.contains("w0#9"), "{reason}");
+        let torn = Some(history::Cut::Torn { line: 42 });
+        let Verdict::Unknown { reason } = cut_short(final_only.clone(), torn) else { panic!("unknown expected") };
+        assert!(reason.contains("line 42 is torn") && reason.contains("w0#9"), "{reason}");
+        let unclosed = Some(history::Cut::Unclosed { line: 42 });
+        let Verdict::Unknown { reason } = cut_short(final_only, unclosed) else { panic!("unknown expected") };
+        assert!(reason.contains("cut short") && reason.contains("end-of-history marker"), "{reason}");
         let with_read = Verdict::Invalid {
             evidence: vec![
                 "phantom value at /k (read by op 3): w0#9 was never written".into(),
                 "phantom value at /k (final state): w0#9 was never written".into(),
             ],
         };
-        let Verdict::Invalid { evidence } = torn(with_read, Some(42)) else { panic!("invalid expected") };
+        let Verdict::Invalid { evidence } = cut_short(with_read, torn) else { panic!("invalid expected") };
         assert_eq!(evidence.len(), 1, "{evidence:?}");
         assert!(evidence[0].contains("read by op 3"));
-        assert_eq!(torn(Verdict::Valid, Some(42)), Verdict::Valid);
+        assert_eq!(cut_short(Verdict::Valid, torn), Verdict::Valid);
     }
 }

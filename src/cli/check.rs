@@ -38,9 +38,13 @@ pub struct CheckArgs {
 /// Exit status of `check` for input it cannot read (apart from 1: invalid).
 pub const EXIT_UNREADABLE: u8 = 4;
 
-/// Exit 0 when every checker says valid, 1 when one says invalid, 3 when
-/// none is invalid but some could not decide, 4 when the input cannot be
-/// read.
+/// Exit status of `check` when nothing is invalid but something could not
+/// be decided (a checker's `unknown`, or a history cut short).
+pub const EXIT_UNDECIDED: u8 = 3;
+
+/// Exit 0 when every checker says valid over a whole history, 1 when one
+/// says invalid, 3 when none is invalid but some could not decide or the
+/// history was cut short, 4 when the input cannot be read.
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     // A scenario directory holds `bundle/` and `logs/<pod>/zookeeper.log`.
     let scenario = args.path.join("bundle").is_dir();
@@ -52,12 +56,11 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_UNREADABLE));
         }
     };
-    let history = if bundle_path.is_file() { bundle_path.clone() } else { bundle_path.join("history.jsonl") };
-    if let Ok((events, Some(line))) = zk_chaos::history::read_events_tolerant(&history) {
+    if let Some(cut) = bundle.history_cut {
         eprintln!(
-            "note: {}: line {line} is torn (the run was killed while writing it); checked the {} complete event(s) before it",
-            history.display(),
-            events.len()
+            "note: {}: {cut}; checked the {} complete event(s) before the cut, and what its missing tail could explain is UNKNOWN, never INVALID",
+            bundle_path.display(),
+            bundle.events.len()
         );
     }
     let budget = Budget { time_limit: Some(Duration::from_secs(args.budget_secs)), ..Budget::default() };
@@ -76,11 +79,12 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             println!("{}", f.explain());
         }
     }
-    Ok(if report.all_valid() {
-        ExitCode::SUCCESS
-    } else if report.any_invalid() {
+    // A history cut short is never all valid: its missing tail was not judged.
+    Ok(if report.any_invalid() {
         ExitCode::FAILURE
+    } else if report.all_valid() && report.history_cut.is_none() {
+        ExitCode::SUCCESS
     } else {
-        ExitCode::from(3)
+        ExitCode::from(EXIT_UNDECIDED)
     })
 }

@@ -1,5 +1,6 @@
 //! `zk-chaos down`: remove ensembles, or everything of ours.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
@@ -17,6 +18,10 @@ pub struct DownArgs {
     /// Keep the pods' volumes (data and config) on disk.
     #[arg(long)]
     keep_data: bool,
+    /// With --all: the work dir whose old run dirs' state files are scrubbed of clear-text passwords [default:
+    /// $ZK_CHAOS_WORK_DIR or ~/.local/state/zk-chaos].
+    #[arg(long, requires = "all")]
+    work_dir: Option<PathBuf>,
 }
 
 pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
@@ -24,6 +29,10 @@ pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
         bail!("`down` needs root (CAP_NET_ADMIN) to remove namespaces and interfaces; run with sudo");
     }
     if args.all {
+        // Before the sweep: it loads (and so would scrub) registered runs'
+        // state files without counting them.
+        let work = args.work_dir.clone().unwrap_or_else(state::default_work_dir);
+        let scrubbed = state::scrub_old_state_files(&work);
         let r = ensemble::sweep_all(args.keep_data);
         println!(
             "removed {} run(s), {} process(es), {} namespace(s), {} interface(s), {} route(s), {} hosts dir(s), {} data disk(s)",
@@ -35,6 +44,7 @@ pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
             r.hosts_dirs,
             r.disks
         );
+        println!("scrubbed {scrubbed} old state file(s) of clear-text passwords");
         #[cfg(feature = "docker")]
         match zk_chaos::backend::docker::cleanup::remove_all_blocking() {
             Some((removed, failed)) => {
@@ -57,6 +67,12 @@ pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
         bail!("no ensemble named `{name}` is registered; `zk-chaos status` lists them, `down --all` removes leftovers");
     }
     for (run, entry) in runs {
+        if let Ok(true) = state::scrub_old_credential(&entry.run_dir) {
+            println!(
+                "scrubbed the clear-text password an older version left in {}",
+                state::RunState::file(&entry.run_dir).display()
+            );
+        }
         match state::RunState::load(&entry.run_dir) {
             Ok(st) => {
                 ensemble::teardown_run(&st, args.keep_data);

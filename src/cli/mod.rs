@@ -91,7 +91,7 @@ Examples:
 Examples:
   zk-chaos check reports/runs/<run>/bundle
   zk-chaos check history.jsonl --budget-secs 10
-Exit status: 0 all valid, 1 something invalid, 3 some checker could not decide.")]
+Exit status: 0 all valid, 1 something invalid, 3 some checker could not decide or the history was cut short (a killed run), 4 the input cannot be read.")]
     Check(check::CheckArgs),
     /// Re-render a run's HTML report, JUnit XML and Cucumber JSON from its record.json.
     #[command(after_help = "\

@@ -165,8 +165,9 @@ pub async fn run_schedule(
     for entry in &schedule.entries {
         let mut rng = StdRng::seed_from_u64((schedule.seed ^ RESOLVE_STREAM).wrapping_add(entry.index as u64));
         tokio::time::sleep_until(begin + entry.offset).await;
-        let fault = entry.fault.start(target, &mut rng).await?;
+        // Started when its action begins (see the world's `inject`).
         let started = clock();
+        let fault = entry.fault.start(target, &mut rng).await?;
         let effects = fault.effects().to_vec();
         let description = fault.description().to_string();
         let token = active.push(fault);

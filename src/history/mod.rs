@@ -330,56 +330,236 @@ pub fn pair(events: &[Event], path: &str) -> Result<Vec<Operation>, HistoryError
     Ok(ops)
 }
 
-/// Write events as JSON Lines.
-pub fn write_events(mut w: impl Write, events: &[Event]) -> std::io::Result<()> {
-    for e in events {
-        serde_json::to_writer(&mut w, e)?;
-        w.write_all(b"\n")?;
-    }
-    w.flush()
+/// The history file format this version writes: a header line first, an
+/// end-of-history marker last when the history was closed properly.
+/// Version 1 (files without a header) had no marker, so such a file ending
+/// at a line boundary is judged whole, as it always was.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// A line of a history file that is not an event: the header and the
+/// end-of-history marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Marker {
+    /// The first line: `{"type":"history","version":2}`.
+    History {
+        /// The format version ([`FORMAT_VERSION`]).
+        version: u32,
+    },
+    /// The last line, written when the history was closed properly:
+    /// `{"type":"end","events":N}`.
+    End {
+        /// How many events the file holds.
+        events: u64,
+    },
 }
 
-/// Read a JSON Lines history file.
+/// How a history file falls short of what its writer recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cut {
+    /// Its last line is torn (no newline, not an event): the writer was
+    /// killed while writing it.
+    Torn {
+        /// The torn line (1-based).
+        line: usize,
+    },
+    /// It ends at a line boundary but without the end-of-history marker
+    /// that its format writes at close: the writer was killed between
+    /// writes, and how much it had recorded after this is unknown.
+    Unclosed {
+        /// The last line the file holds (1-based).
+        line: usize,
+    },
+}
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cut::Torn { line } => {
+                write!(f, "the history was cut short: line {line} is torn (the run was killed while writing it)")
+            }
+            Cut::Unclosed { line: 0 } => {
+                write!(f, "the history was cut short: the file is empty (the run was killed before writing to it)")
+            }
+            Cut::Unclosed { line } => write!(
+                f,
+                "the history was cut short: it ends after line {line} without its end-of-history marker (the run was killed between writes)"
+            ),
+        }
+    }
+}
+
+/// Writes a history file as it happens: the header at once (flushed, so
+/// a file of this format is never empty), then one event per line, and
+/// the end-of-history marker at [`HistoryWriter::close`]. A file without
+/// the marker was cut short (see [`read_events_tolerant`]).
+pub struct HistoryWriter<W: Write> {
+    out: W,
+    events: u64,
+}
+
+impl HistoryWriter<std::io::BufWriter<std::fs::File>> {
+    /// Create (truncate) `path` and write the header.
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        Self::new(std::io::BufWriter::new(std::fs::File::create(path)?))
+    }
+}
+
+impl<W: Write> HistoryWriter<W> {
+    /// Start a history on `out`: the header is written and flushed.
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        serde_json::to_writer(&mut out, &Marker::History { version: FORMAT_VERSION })?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        Ok(Self { out, events: 0 })
+    }
+
+    /// Append one event.
+    pub fn append(&mut self, e: &Event) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, e)?;
+        self.out.write_all(b"\n")?;
+        self.events += 1;
+        Ok(())
+    }
+
+    /// Flush what was appended (the history stays open).
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Close the history: write the end-of-history marker and flush.
+    pub fn close(mut self) -> std::io::Result<W> {
+        serde_json::to_writer(&mut self.out, &Marker::End { events: self.events })?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Write a whole, closed history: header, events, end-of-history marker.
+pub fn write_events(w: impl Write, events: &[Event]) -> std::io::Result<()> {
+    let mut h = HistoryWriter::new(w)?;
+    for e in events {
+        h.append(e)?;
+    }
+    h.close().map(|_| ())
+}
+
+/// One parsed line.
+enum Line {
+    Event(Event),
+    Marker(Marker),
+}
+
+/// Parse a line: an event, else a marker; the event's error otherwise.
+fn parse_line(line: &str) -> Result<Line, serde_json::Error> {
+    match serde_json::from_str(line) {
+        Ok(e) => Ok(Line::Event(e)),
+        Err(e) => serde_json::from_str(line).map(Line::Marker).map_err(|_| e),
+    }
+}
+
+/// Events and markers in file order, checked: the header only first, a
+/// version this reader knows, nothing after the end marker, and the end
+/// marker's count equal to the events read. Keeps the events, the format
+/// version (1 without a header) and whether the end marker was read.
+struct Lines {
+    path: String,
+    events: Vec<Event>,
+    version: u32,
+    ended: bool,
+    last_line: usize,
+}
+
+impl Lines {
+    fn new(path: String) -> Self {
+        Self { path, events: Vec::new(), version: 1, ended: false, last_line: 0 }
+    }
+
+    fn push(&mut self, line_no: usize, line: Line) -> Result<(), HistoryError> {
+        let bad = |reason: String| HistoryError::Inconsistent { path: self.path.clone(), line: line_no, reason };
+        if self.ended {
+            return Err(bad("a line after the end-of-history marker".into()));
+        }
+        match line {
+            Line::Event(e) => self.events.push(e),
+            Line::Marker(Marker::History { version }) => {
+                if self.last_line != 0 {
+                    return Err(bad("the history header is not the first line".into()));
+                }
+                if version > FORMAT_VERSION {
+                    return Err(bad(format!(
+                        "history format version {version} is newer than this zk-chaos reads ({FORMAT_VERSION})"
+                    )));
+                }
+                self.version = version;
+            }
+            Line::Marker(Marker::End { events }) => {
+                if events != self.events.len() as u64 {
+                    return Err(bad(format!(
+                        "the end-of-history marker counts {events} event(s), the file holds {}",
+                        self.events.len()
+                    )));
+                }
+                self.ended = true;
+            }
+        }
+        self.last_line = line_no;
+        Ok(())
+    }
+
+    /// Whether a file of this version that ends here was cut short. An
+    /// empty file is: a writer of this format writes its header at once,
+    /// and an empty history explains nothing a final state shows.
+    fn unclosed(&self) -> bool {
+        (self.version >= 2 || self.last_line == 0) && !self.ended
+    }
+}
+
+/// Read a JSON Lines history file (markers checked, not returned).
 pub fn read_events(path: &Path) -> Result<Vec<Event>, HistoryError> {
     let p = path.display().to_string();
     let f = std::fs::File::open(path).map_err(|source| HistoryError::Io { path: p.clone(), source })?;
-    let mut out = Vec::new();
+    let mut lines = Lines::new(p.clone());
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
         let line = line.map_err(|source| HistoryError::Io { path: p.clone(), source })?;
         if line.trim().is_empty() {
             continue;
         }
-        out.push(serde_json::from_str(&line).map_err(|source| HistoryError::Parse {
-            path: p.clone(),
-            line: i + 1,
-            source,
-        })?);
+        let parsed =
+            parse_line(&line).map_err(|source| HistoryError::Parse { path: p.clone(), line: i + 1, source })?;
+        lines.push(i + 1, parsed)?;
     }
-    Ok(out)
+    Ok(lines.events)
 }
 
 /// Read a JSON Lines history file that a killed writer may have cut
-/// short: a last line that does not parse and has no newline after it is
-/// torn, not corrupt. Returns the events up to the last complete one and
-/// the torn line's number; a bad line anywhere else is still an error.
-pub fn read_events_tolerant(path: &Path) -> Result<(Vec<Event>, Option<usize>), HistoryError> {
+/// short. A last line that does not parse and has no newline after it is
+/// torn, not corrupt: the events up to the last complete one are returned
+/// with [`Cut::Torn`]. A file of the current format that ends at a line
+/// boundary without its end-of-history marker is [`Cut::Unclosed`]; a
+/// file of the first format (no header) has no marker and is taken whole,
+/// unless it is empty. A bad line anywhere else is still an error.
+pub fn read_events_tolerant(path: &Path) -> Result<(Vec<Event>, Option<Cut>), HistoryError> {
     let p = path.display().to_string();
     let text = std::fs::read(path).map_err(|source| HistoryError::Io { path: p.clone(), source })?;
     let text = String::from_utf8_lossy(&text);
     let complete = text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
+    let raw: Vec<&str> = text.lines().collect();
+    let mut lines = Lines::new(p.clone());
+    for (i, line) in raw.iter().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str(line) {
-            Ok(e) => out.push(e),
-            Err(_) if i + 1 == lines.len() && !complete => return Ok((out, Some(i + 1))),
+        match parse_line(line) {
+            Ok(l) => lines.push(i + 1, l)?,
+            Err(_) if i + 1 == raw.len() && !complete => return Ok((lines.events, Some(Cut::Torn { line: i + 1 }))),
             Err(source) => return Err(HistoryError::Parse { path: p.clone(), line: i + 1, source }),
         }
     }
-    Ok((out, None))
+    let cut = lines.unclosed().then_some(Cut::Unclosed { line: lines.last_line });
+    Ok((lines.events, cut))
 }
 
 /// Read and pair a history file.
@@ -395,32 +575,114 @@ mod tests {
         Value::new(writer, seq)
     }
 
+    fn invoke(id: u64) -> Event {
+        Event::Invoke {
+            id,
+            client: 1,
+            session: 8,
+            time_ns: 10 + id,
+            call: Call::Set { path: "/k".into(), value: v(1, id) },
+            intended_ns: None,
+        }
+    }
+
+    /// The bytes of an open (never closed) history of `events`.
+    fn open_history(events: &[Event]) -> Vec<u8> {
+        let mut w = HistoryWriter::new(Vec::new()).unwrap();
+        for e in events {
+            w.append(e).unwrap();
+        }
+        w.flush().unwrap();
+        w.out
+    }
+
     #[test]
     fn a_torn_last_line_is_read_up_to_the_last_complete_event() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("history.jsonl");
-        let e = Event::Invoke {
-            id: 2,
-            client: 1,
-            session: 8,
-            time_ns: 11,
-            call: Call::SyncGet { path: "/k".into() },
-            intended_ns: None,
-        };
-        let mut good = Vec::new();
-        write_events(&mut good, std::slice::from_ref(&e)).unwrap();
+        let good = open_history(&[invoke(2)]);
         let mut torn = good.clone();
         torn.extend_from_slice(b"{\"type\":\"ok\",\"id\":1,\"ti");
         std::fs::write(&p, &torn).unwrap();
         let (events, cut) = read_events_tolerant(&p).unwrap();
-        assert_eq!((events.len(), cut), (1, Some(2)));
+        assert_eq!((events.len(), cut), (1, Some(Cut::Torn { line: 3 })));
         assert!(read_events(&p).is_err(), "the strict reader refuses it");
         // A bad line followed by a newline is corruption, not a torn tail.
         torn.push(b'\n');
         std::fs::write(&p, &torn).unwrap();
         assert!(read_events_tolerant(&p).is_err());
-        std::fs::write(&p, &good).unwrap();
-        assert_eq!(read_events_tolerant(&p).unwrap().1, None);
+    }
+
+    #[test]
+    fn a_history_cut_at_a_line_boundary_lacks_its_end_marker_and_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("history.jsonl");
+        let events = [invoke(1), invoke(2)];
+        std::fs::write(&p, open_history(&events)).unwrap();
+        let (read, cut) = read_events_tolerant(&p).unwrap();
+        assert_eq!(read, events);
+        assert_eq!(cut, Some(Cut::Unclosed { line: 3 }));
+        assert!(cut.unwrap().to_string().contains("cut short"), "{}", cut.unwrap());
+        // Closed properly: whole.
+        let mut closed = Vec::new();
+        write_events(&mut closed, &events).unwrap();
+        std::fs::write(&p, &closed).unwrap();
+        assert_eq!(read_events_tolerant(&p).unwrap(), (events.to_vec(), None));
+        assert_eq!(read_events(&p).unwrap(), events);
+        // A file of the first format (no header, no marker) is taken whole.
+        let old: Vec<u8> =
+            events.iter().flat_map(|e| format!("{}\n", serde_json::to_string(e).unwrap()).into_bytes()).collect();
+        std::fs::write(&p, &old).unwrap();
+        assert_eq!(read_events_tolerant(&p).unwrap(), (events.to_vec(), None));
+        // A history header alone (killed before its first event) is cut too.
+        std::fs::write(&p, open_history(&[])).unwrap();
+        assert_eq!(read_events_tolerant(&p).unwrap(), (Vec::new(), Some(Cut::Unclosed { line: 1 })));
+    }
+
+    #[test]
+    fn markers_out_of_place_or_miscounted_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("history.jsonl");
+        let mut closed = Vec::new();
+        write_events(&mut closed, &[invoke(1)]).unwrap();
+        let text = String::from_utf8(closed).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let cases = [
+            (format!("{}\n{}\n{}\n{}\n", lines[0], lines[1], lines[2], lines[1]), "after the end-of-history"),
+            (format!("{}\n{}\n{}\n", lines[1], lines[0], lines[2]), "not the first line"),
+            (format!("{}\n{}\n", lines[0], lines[2]), "counts 1 event(s), the file holds 0"),
+            ("{\"type\":\"history\",\"version\":99}\n".to_string(), "newer than this zk-chaos reads"),
+        ];
+        for (text, needle) in cases {
+            std::fs::write(&p, &text).unwrap();
+            let e = read_events_tolerant(&p).unwrap_err().to_string();
+            assert!(e.contains(needle), "{text:?}: {e}");
+            assert!(read_events(&p).unwrap_err().to_string().contains(needle));
+        }
+    }
+
+    proptest::proptest! {
+        /// However a closed history is cut (any byte), the reader returns
+        /// a prefix of its events and says it was cut, unless all of it
+        /// is there; it never errors and never takes a cut file as whole.
+        #[test]
+        fn a_history_cut_anywhere_is_read_as_a_cut_prefix(n in 0u64..6, at in 0.0f64..=1.0) {
+            let events: Vec<Event> = (1..=n).map(invoke).collect();
+            let mut closed = Vec::new();
+            write_events(&mut closed, &events).unwrap();
+            let len = ((closed.len() as f64) * at) as usize;
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("history.jsonl");
+            std::fs::write(&p, &closed[..len]).unwrap();
+            let (read, cut) = read_events_tolerant(&p).unwrap();
+            proptest::prop_assert!(events.starts_with(&read), "a prefix");
+            // The end marker's newline is the only byte whose loss loses nothing.
+            let whole = len + 1 >= closed.len();
+            proptest::prop_assert_eq!(cut.is_none(), whole, "cut at {} of {}: {:?}", len, closed.len(), cut);
+            if whole {
+                proptest::prop_assert_eq!(read, events);
+            }
+        }
     }
 
     #[test]
@@ -466,8 +728,9 @@ mod tests {
         let mut buf = Vec::new();
         write_events(&mut buf, &events).unwrap();
         let text = String::from_utf8(buf).unwrap();
-        assert_eq!(text.lines().count(), 5);
-        let back: Vec<Event> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(text.lines().count(), 7, "a header, five events, the end marker");
+        let lines: Vec<&str> = text.lines().collect();
+        let back: Vec<Event> = lines[1..6].iter().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(back, events);
         let ops = pair(&back, "h").unwrap();
         assert_eq!(ops.len(), 3);

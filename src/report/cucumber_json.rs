@@ -62,12 +62,21 @@ fn tags(tags: &[String], line: u32) -> Vec<Tag<'_>> {
     tags.iter().map(|t| Tag { name: t, line }).collect()
 }
 
+/// A step's Cucumber status: Cucumber has no "interrupted", so a step
+/// cut short is `skipped` (its error message says why).
+fn status(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Interrupted => Outcome::Skipped.as_str(),
+        o => o.as_str(),
+    }
+}
+
 fn step(s: &StepRecord) -> Step<'_> {
     Step {
         keyword: format!("{} ", s.keyword.trim_end()),
         name: &s.text,
         line: s.line,
-        result: StepResult { status: s.outcome.as_str(), duration: s.duration_ns, error_message: s.error.as_deref() },
+        result: StepResult { status: status(s.outcome), duration: s.duration_ns, error_message: s.error.as_deref() },
     }
 }
 

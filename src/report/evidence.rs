@@ -95,6 +95,10 @@ pub struct Evidence {
     /// Target versus achieved rate, for a rated (open-loop) workload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pace: Option<crate::workload::pace::Pace>,
+    /// How the history was cut short (its writer killed), when it was:
+    /// what its missing tail could explain was judged unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_cut: Option<String>,
     /// Faults as injected (from the bundle; the runner may add targets).
     pub faults: Vec<FaultEntry>,
     /// What the operator did (filled by the runner).
@@ -137,6 +141,7 @@ impl Default for Evidence {
             latency: Vec::new(),
             mean_ok_per_second: 0.0,
             pace: None,
+            history_cut: None,
             faults: Vec::new(),
             operator_actions: Vec::new(),
             server_marks: Vec::new(),
@@ -196,6 +201,7 @@ impl Evidence {
                 .collect(),
             mean_ok_per_second: report.stats.mean_ok_per_second,
             pace: report.pace.clone(),
+            history_cut: report.history_cut.map(|c| c.to_string()),
             faults,
             operator_actions: Vec::new(),
             server_marks: Vec::new(),

@@ -97,6 +97,7 @@ struct Summary {
     passed: usize,
     failed: usize,
     skipped: usize,
+    interrupted: usize,
     unavailable_ns: u64,
     workload_ns: u64,
     lost_writes: usize,
@@ -111,11 +112,12 @@ struct Summary {
 }
 
 fn summary(r: &RunRecord, s: &Score) -> Summary {
-    let (passed, failed, skipped) = r.counts();
+    let c = r.counts();
     let mut out = Summary {
-        passed,
-        failed,
-        skipped,
+        passed: c.passed,
+        failed: c.failed,
+        skipped: c.skipped,
+        interrupted: c.interrupted,
         unavailable_ns: s.unavailable_ns,
         workload_ns: s.workload_ns,
         lost_writes: 0,

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::ReportError;
 use super::html::{render_template, safe_href};
-use super::record::{RECORD_FILE, RunRecord};
+use super::record::{Counts, RECORD_FILE, RunRecord};
 use super::score;
 use super::svg::{self, TrendPoint};
 
@@ -27,8 +27,8 @@ pub struct RunEntry {
     pub started: String,
     /// `passed`, `failed`, or `unreadable`.
     pub verdict: String,
-    /// Scenarios passed, failed, skipped.
-    pub counts: (usize, usize, usize),
+    /// Scenarios by outcome.
+    pub counts: Counts,
     /// The reliability score.
     pub score: f64,
     /// Total write unavailability, ns.
@@ -71,7 +71,7 @@ fn entry(dir: &Path) -> RunEntry {
             run_id: name,
             started: String::new(),
             verdict: "unreadable".into(),
-            counts: (0, 0, 0),
+            counts: Counts::default(),
             score: 0.0,
             unavailable_ns: 0,
             lost_writes: 0,

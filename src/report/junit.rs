@@ -75,7 +75,7 @@ fn properties(out: &mut String, r: &RunRecord) {
 
 fn suite(out: &mut String, r: &RunRecord, f: &FeatureRecord) {
     let failures = f.scenarios.iter().filter(|s| s.outcome == Outcome::Failed).count();
-    let skipped = f.scenarios.iter().filter(|s| s.outcome == Outcome::Skipped).count();
+    let skipped = f.scenarios.iter().filter(|s| matches!(s.outcome, Outcome::Skipped | Outcome::Interrupted)).count();
     let time: u64 = f.scenarios.iter().map(|s| s.duration_ns).sum();
     let _ = writeln!(
         out,
@@ -108,6 +108,16 @@ fn suite(out: &mut String, r: &RunRecord, f: &FeatureRecord) {
                 let why = s.steps.iter().find_map(|st| st.error.as_deref()).unwrap_or("skipped");
                 let _ = write!(out, "\n      <skipped message=\"{}\"/>", x(first_line(why)));
             }
+            Outcome::Interrupted => {
+                let why = s
+                    .steps
+                    .iter()
+                    .rev()
+                    .find(|st| st.outcome == Outcome::Interrupted)
+                    .and_then(|st| st.error.as_deref())
+                    .unwrap_or("the run was interrupted");
+                let _ = write!(out, "\n      <skipped message=\"interrupted: {}\"/>", x(first_line(why)));
+            }
             Outcome::Passed => {}
         }
         if !s.steps.is_empty() {
@@ -120,7 +130,10 @@ fn suite(out: &mut String, r: &RunRecord, f: &FeatureRecord) {
 
 /// The JUnit XML of a run.
 pub fn render(r: &RunRecord) -> String {
-    let (passed, failed, skipped) = r.counts();
+    // An interrupted scenario is skipped in JUnit's terms (with why); the
+    // interrupted run itself is the `zk-chaos run` suite's error.
+    let c = r.counts();
+    let (failed, skipped) = (c.failed, c.skipped + c.interrupted);
     let errors = usize::from(r.error.is_some());
     let mut out = String::with_capacity(4096);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -128,7 +141,7 @@ pub fn render(r: &RunRecord) -> String {
         out,
         r#"<testsuites name="zk-chaos {}" tests="{}" failures="{failed}" errors="{errors}" skipped="{skipped}" time="{}" timestamp="{}">"#,
         x(&r.run_id),
-        passed + failed + skipped + errors,
+        c.total() + errors,
         secs(r.duration_ns),
         x(&r.started)
     );

@@ -37,8 +37,8 @@ use std::time::{Duration, Instant};
 pub use evidence::Evidence;
 pub use index::write_index;
 pub use record::{
-    Environment, FaultEntry, FeatureRecord, Link, LogExcerpt, OperatorAction, Outcome, RunRecord, ScenarioRecord,
-    ServerMark, StepRecord,
+    Counts, Environment, FaultEntry, FeatureRecord, Link, LogExcerpt, OperatorAction, Outcome, RunRecord,
+    ScenarioRecord, ServerMark, StepRecord,
 };
 
 use crate::check::suite::BundleError;

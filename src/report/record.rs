@@ -155,28 +155,56 @@ pub enum Outcome {
     /// It did not run (an earlier step failed, or it was filtered out).
     #[default]
     Skipped,
+    /// It was running when the run was interrupted (Ctrl-C, SIGTERM): cut
+    /// short, neither passed nor failed.
+    Interrupted,
 }
 
 impl Outcome {
-    /// The word used in every output: `passed`, `failed`, `skipped`.
+    /// The word used in every output: `passed`, `failed`, `skipped`,
+    /// `interrupted`.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Passed => "passed",
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
+            Outcome::Interrupted => "interrupted",
         }
     }
 
-    /// A scenario's outcome from its steps: failed when one failed, skipped
-    /// when none ran (or there are none), passed otherwise.
+    /// A scenario's outcome from its steps: failed when one failed,
+    /// interrupted when one was cut short, skipped when none ran (or there
+    /// are none), passed otherwise.
     pub fn of_steps(steps: &[StepRecord]) -> Self {
         if steps.iter().any(|s| s.outcome == Outcome::Failed) {
             Outcome::Failed
+        } else if steps.iter().any(|s| s.outcome == Outcome::Interrupted) {
+            Outcome::Interrupted
         } else if steps.iter().any(|s| s.outcome == Outcome::Passed) {
             Outcome::Passed
         } else {
             Outcome::Skipped
         }
+    }
+}
+
+/// How many scenarios of a run ended each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Ran and held.
+    pub passed: usize,
+    /// Ran and failed.
+    pub failed: usize,
+    /// Did not run.
+    pub skipped: usize,
+    /// Cut short by an interrupted run.
+    pub interrupted: usize,
+}
+
+impl Counts {
+    /// Every scenario.
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.skipped + self.interrupted
     }
 }
 
@@ -336,23 +364,25 @@ impl RunRecord {
         self.features.iter().flat_map(|f| f.scenarios.iter().map(move |s| (f, s)))
     }
 
-    /// Scenarios by outcome: (passed, failed, skipped).
-    pub fn counts(&self) -> (usize, usize, usize) {
-        let mut c = (0, 0, 0);
+    /// Scenarios by outcome.
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
         for (_, s) in self.scenarios() {
             match s.outcome {
-                Outcome::Passed => c.0 += 1,
-                Outcome::Failed => c.1 += 1,
-                Outcome::Skipped => c.2 += 1,
+                Outcome::Passed => c.passed += 1,
+                Outcome::Failed => c.failed += 1,
+                Outcome::Skipped => c.skipped += 1,
+                Outcome::Interrupted => c.interrupted += 1,
             }
         }
         c
     }
 
-    /// Whether the run passed: no error, at least one scenario passed and none failed.
+    /// Whether the run passed: no error, at least one scenario passed, and
+    /// none failed or was interrupted.
     pub fn passed(&self) -> bool {
-        let (passed, failed, _) = self.counts();
-        self.error.is_none() && failed == 0 && passed > 0
+        let c = self.counts();
+        self.error.is_none() && c.failed == 0 && c.interrupted == 0 && c.passed > 0
     }
 
     /// Serialize as pretty JSON.
@@ -411,6 +441,12 @@ mod tests {
             Outcome::Failed
         );
         assert_eq!(Outcome::of_steps(&[step(Outcome::Skipped)]), Outcome::Skipped);
+        assert_eq!(
+            Outcome::of_steps(&[step(Outcome::Passed), step(Outcome::Interrupted)]),
+            Outcome::Interrupted,
+            "cut short, not failed"
+        );
+        assert_eq!(serde_json::to_string(&Outcome::Interrupted).unwrap(), "\"interrupted\"");
     }
 
     #[test]

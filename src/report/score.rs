@@ -6,7 +6,7 @@
 //! ```
 //!
 //! * `P`, the pass rate: passed scenarios / (passed + failed); skipped
-//!   scenarios do not count.
+//!   and interrupted scenarios do not count.
 //! * `A`, write availability: 1 − (time without any acknowledged write, in
 //!   windows longer than the threshold) / (time the workloads ran), over
 //!   every scenario that recorded a workload. Without any workload the
@@ -53,7 +53,9 @@ pub struct Score {
 
 /// Score a run (see the module docs).
 pub fn score(record: &RunRecord) -> Score {
-    let (passed, failed, _) = record.counts();
+    // An interrupted scenario neither passed nor failed: it does not count.
+    let c = record.counts();
+    let (passed, failed) = (c.passed, c.failed);
     let pass_rate = (passed + failed > 0).then(|| passed as f64 / (passed + failed) as f64);
     let (mut unavailable_ns, mut workload_ns, mut violations, mut undecided) = (0u64, 0u64, 0usize, 0usize);
     for (_, s) in record.scenarios() {

@@ -46,13 +46,16 @@ pub const DEFAULT_TAGS: &str = "not @slow and not @kind and not @race";
 /// and `@race` reproductions are out.
 pub const DEFAULT_KUBE_TAGS: &str = "not @slow and not @race";
 
-/// The tag expression a run on `backend` (`local`, `kind`, `kube`) uses,
-/// from the user's `tags` (or the backend's default). On Kubernetes,
-/// scenarios tagged `@local-only` (faults it cannot do) are always out.
+/// The tag expression a run on `backend` (`local`, `docker`, `kind`,
+/// `kube`) uses, from the user's `tags` (or the backend's default).
+/// Scenarios tagged `@local-only` (faults only the local backend can do)
+/// are always out elsewhere; `@no-kube` ones (faults Kubernetes cannot do
+/// here, such as a size-limited data disk) are always out on Kubernetes.
 pub fn backend_tags(backend: &str, tags: Option<&str>) -> String {
     match backend {
         "local" => tags.unwrap_or(DEFAULT_TAGS).to_string(),
-        _ => format!("({}) and not @local-only", tags.unwrap_or(DEFAULT_KUBE_TAGS)),
+        "docker" => format!("({}) and not @local-only", tags.unwrap_or(DEFAULT_TAGS)),
+        _ => format!("({}) and not @local-only and not @no-kube", tags.unwrap_or(DEFAULT_KUBE_TAGS)),
     }
 }
 
@@ -408,6 +411,10 @@ mod tests {
   @slow @local-only
   Scenario: slow local
     When I wait 1s
+
+  @no-kube
+  Scenario: containers too
+    When I wait 1s
 ",
         );
         let names = |backend: &str, user: Option<&str>| -> Vec<String> {
@@ -415,11 +422,13 @@ mod tests {
             let features = load(&[dir.path().to_path_buf()], &tags(&expr).unwrap()).unwrap();
             features.iter().flat_map(|f| f.scenarios.iter().map(|s| s.name.clone())).collect()
         };
-        assert_eq!(names("local", None), ["anywhere", "local only"]);
+        assert_eq!(names("local", None), ["anywhere", "local only", "containers too"]);
+        assert_eq!(names("docker", None), ["anywhere", "containers too"]);
         assert_eq!(names("kind", None), ["anywhere", "kind only"]);
         assert_eq!(names("kube", None), ["anywhere", "kind only"]);
         assert_eq!(names("kind", Some("@slow")), Vec::<String>::new(), "local-only stays out even when asked for");
+        assert_eq!(names("kind", Some("@no-kube")), Vec::<String>::new(), "no-kube stays out even when asked for");
         assert_eq!(names("local", Some("@slow")), ["slow local"]);
-        assert_eq!(backend_tags("kube", Some("@a or @b")), "(@a or @b) and not @local-only");
+        assert_eq!(backend_tags("kube", Some("@a or @b")), "(@a or @b) and not @local-only and not @no-kube");
     }
 }

@@ -24,8 +24,9 @@ fn outcome(s: Status) -> Outcome {
         Status::Passed => Outcome::Passed,
         Status::Failed => Outcome::Failed,
         Status::Skipped => Outcome::Skipped,
-        // Not passed: CI must not count a scenario cut short as a pass.
-        Status::Interrupted => Outcome::Failed,
+        // Its own outcome: neither a pass nor a failure (the run, which
+        // was interrupted, is not a pass either).
+        Status::Interrupted => Outcome::Interrupted,
     }
 }
 
@@ -408,7 +409,18 @@ mod tests {
         write(&outcome, "local").unwrap();
         let record = RunRecord::load(&dir).unwrap();
         let outcomes: Vec<Outcome> = record.scenarios().map(|(_, s)| s.outcome).collect();
-        assert_eq!(outcomes, [Outcome::Passed, Outcome::Failed], "the finished scenario is kept");
+        assert_eq!(outcomes, [Outcome::Passed, Outcome::Interrupted], "the finished scenario is kept");
         assert!(record.error.as_deref().unwrap().contains("interrupted (SIGTERM)"), "{:?}", record.error);
+        let c = record.counts();
+        assert_eq!((c.passed, c.failed, c.skipped, c.interrupted), (1, 0, 0, 1), "interrupted is not failed");
+        assert!(!record.passed());
+        // JUnit: skipped with why (the run's error is the failure CI sees).
+        let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+        assert!(junit.contains(r#"<skipped message="interrupted: SIGTERM"/>"#), "{junit}");
+        assert!(junit.contains(r#"failures="0" errors="1" skipped="1""#), "{junit}");
+        let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+        assert!(html.contains("1 interrupted") && html.contains(r#"<span class="badge interrupted">"#), "the page");
+        let cucumber = std::fs::read_to_string(dir.join("cucumber.json")).unwrap();
+        assert!(!cucumber.contains("\"interrupted\""), "Cucumber has no such status: {cucumber}");
     }
 }

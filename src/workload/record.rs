@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::generate::WorkloadSpec;
 use super::run::{self, Recorder};
@@ -19,6 +19,9 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
 /// A fault as recorded: name, start and heal on the history's clock.
 pub type FaultRecord = (String, u64, Option<u64>);
+
+/// How long the load goes on after the last fault's script returned.
+pub const LOAD_AFTER_FAULTS: Duration = Duration::from_secs(2);
 
 /// Recording failures (not verdicts: the run itself could not be made).
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +38,8 @@ pub enum RecordError {
 }
 
 /// Run `wl` against `ens` while `faults` runs (it gets the ensemble and the
-/// recorder, for timestamps, and returns what it did); then wait for quorum,
+/// recorder, for timestamps, and returns what it did), for the workload's
+/// duration and at least [`LOAD_AFTER_FAULTS`] past the faults; then wait for quorum,
 /// let the ensemble settle, read the final state and stop the sampler.
 pub async fn record<F>(
     ens: &mut LocalEnsemble,
@@ -56,13 +60,25 @@ where
         let start = rec.start();
         tokio::spawn(async move { sampler::sample(start, SAMPLE_EVERY, stopped, || ensemble::probe_run(&state)).await })
     };
+    // The clients run for the workload's duration and on past it until the
+    // faults are over plus LOAD_AFTER_FAULTS: every fault is followed by
+    // load, however long the faults' own waits (for quorum) took.
+    let (stop_load, load_stopped) = tokio::sync::watch::channel(false);
+    let load_until = Instant::now() + wl.duration;
     let clients = {
-        let (servers, wl, rec) = (servers.clone(), wl.clone(), rec.clone());
-        tokio::spawn(async move { run::run(&servers, &wl, rec).await })
+        let (servers, mut wl, rec) = (servers.clone(), wl.clone(), rec.clone());
+        wl.duration += quorum_timeout * 4 + LOAD_AFTER_FAULTS;
+        tokio::spawn(async move { run::run_until(&servers, &wl, rec, load_stopped).await })
     };
     let done = faults(ens, &rec).await;
+    tokio::time::sleep_until(load_until.max(Instant::now() + LOAD_AFTER_FAULTS).into()).await;
+    let _ = stop_load.send(true);
     let out = clients.await;
     let settled = ens.wait_for_quorum(quorum_timeout).await;
+    if settled.is_ok() {
+        // Makes zxids comparable after the last election (see the barrier's docs).
+        run::settle_barrier(&servers, wl).await?;
+    }
     let settle_after_ns = rec.now_ns();
     // Probe until the convergence rule decides (members agree, or the
     // settle bound passes): one round could catch a commit in flight.

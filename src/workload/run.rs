@@ -10,7 +10,6 @@
 //! | ConnectionLoss, SessionExpired, SessionMoved, ClientClosed, Timeout, NoHosts, our own deadline, anything else | `unknown` | the request may have been applied and the answer lost |
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +20,7 @@ use tokio::sync::Mutex;
 use super::generate::{Generator, WorkloadSpec};
 use super::pace::{Schedule, Target};
 use crate::client::{self, SessionOptions, zk};
-use crate::history::{Call, Event, Outcome, Ret, StatLite};
+use crate::history::{Call, Event, HistoryWriter, Outcome, Ret, StatLite};
 
 /// Bound on one operation; past it the outcome is unknown.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,20 +53,24 @@ fn lite(s: &zk::Stat) -> StatLite {
     StatLite { czxid: s.czxid, mzxid: s.mzxid, version: s.version }
 }
 
-/// Records events in memory and streams them to a file.
+/// The history file being written.
+type HistoryFile = HistoryWriter<std::io::BufWriter<std::fs::File>>;
+
+/// Records events in memory and streams them to a file, which it closes
+/// (the end-of-history marker) at [`Recorder::finish`] or when dropped.
 pub struct Recorder {
     start: Instant,
     next_id: AtomicU64,
     /// Completions so far: ok, fail, unknown.
     counts: [AtomicU64; 3],
-    sink: Mutex<(Vec<Event>, Option<std::io::BufWriter<std::fs::File>>)>,
+    sink: Mutex<(Vec<Event>, Option<HistoryFile>)>,
 }
 
 impl Recorder {
     /// A recorder that also writes JSON Lines to `path`, when given.
     pub fn new(path: Option<&Path>) -> std::io::Result<Self> {
         let file = match path {
-            Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p)?)),
+            Some(p) => Some(HistoryWriter::create(p)?),
             None => None,
         };
         Ok(Self {
@@ -91,8 +94,7 @@ impl Recorder {
     async fn push(&self, e: Event) {
         let mut sink = self.sink.lock().await;
         if let Some(f) = sink.1.as_mut() {
-            let _ = serde_json::to_writer(&mut *f, &e);
-            let _ = f.write_all(b"\n");
+            let _ = f.append(&e);
         }
         sink.0.push(e);
     }
@@ -129,13 +131,25 @@ impl Recorder {
         (c(0), c(1), c(2))
     }
 
-    /// Flush the file and return every event.
+    /// Close the file (events recorded after this stay in memory only)
+    /// and return every event.
     pub async fn finish(&self) -> Vec<Event> {
         let mut sink = self.sink.lock().await;
-        if let Some(f) = sink.1.as_mut() {
-            let _ = f.flush();
+        if let Some(f) = sink.1.take() {
+            let _ = f.close();
         }
         sink.0.clone()
+    }
+}
+
+impl Drop for Recorder {
+    /// A recorder dropped unfinished (its scenario ended early) still
+    /// closes its file: nothing more was recorded. Only a killed process
+    /// leaves a history without its end marker.
+    fn drop(&mut self) {
+        if let Some(f) = self.sink.get_mut().1.take() {
+            let _ = f.close();
+        }
     }
 }
 
@@ -362,6 +376,28 @@ fn remember_versions(call: &Call, ret: &Ret, versions: &mut HashMap<String, i32>
         }
         _ => {}
     }
+}
+
+/// The settle barrier: one write through the ensemble once the faults are
+/// over, outside the workload's keys (`<root>/settle`). A new leader
+/// reports `(epoch, 0)` as its last zxid while its followers still report
+/// the last transaction they applied, until the first write of the epoch;
+/// without a write after the last election, members that hold the same
+/// data would never show the same zxid. After the barrier every member
+/// that applied it reports a zxid of the current epoch, so the convergence
+/// rule can compare zxids exactly. Returns the barrier's zxid.
+pub async fn settle_barrier(servers: &str, spec: &WorkloadSpec) -> Result<i64, client::ClientError> {
+    let c = client::connect(servers, session_options()).await?;
+    let path = format!("{}/settle", spec.root);
+    let stat = match client::create(&c, &path, b"settle").await {
+        Ok(stat) => stat,
+        Err(client::ClientError::Op { source: zk::Error::NodeExists, .. }) => c
+            .set_data(&path, b"settle", None)
+            .await
+            .map_err(|source| client::ClientError::Op { op: "set", path: path.clone(), source })?,
+        Err(e) => return Err(e),
+    };
+    Ok(stat.mzxid)
 }
 
 /// The state at the end: each key's data (after `sync`), and the log's

@@ -66,6 +66,7 @@ pub fn summarise_only(b: &Bundle) -> SuiteReport {
         linear_violation: None,
         lost_writes: 0,
         pace: None,
+        history_cut: None,
     }
 }
 

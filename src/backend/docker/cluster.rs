@@ -97,16 +97,8 @@ fn sup_fault(e: crate::operator::supervisor::SupervisorError) -> FaultError {
 
 #[async_trait]
 impl FaultTarget for DockerCluster {
-    fn check_supported(&self, fault: &'static str) -> Result<(), FaultError> {
-        match fault {
-            "disk" => Err(FaultError::UnsupportedOn {
-                backend: BACKEND,
-                why: "a member's volume is a Docker named volume without a size limit (the local volume driver has \
-                      no quota), so filling it would fill the host's disk"
-                    .into(),
-            }),
-            _ => Ok(()),
-        }
+    fn check_supported(&self, _fault: &'static str) -> Result<(), FaultError> {
+        Ok(())
     }
     async fn status(&self) -> EnsembleStatus {
         self.snapshot().probe().await
@@ -145,11 +137,11 @@ impl FaultTarget for DockerCluster {
     async fn unblock_clients(&self, ordinal: u32) -> Result<(), FaultError> {
         self.with_ens(async |e| e.unblock_clients(ordinal).await).await
     }
-    async fn fill_disk(&self, _ordinal: u32) -> Result<u64, FaultError> {
-        self.check_supported("disk").map(|()| 0)
+    async fn fill_disk(&self, ordinal: u32) -> Result<u64, FaultError> {
+        self.with_ens(async |e| e.fill_disk(ordinal).await).await
     }
-    async fn free_disk(&self, _ordinal: u32) -> Result<(), FaultError> {
-        Ok(())
+    async fn free_disk(&self, ordinal: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| e.free_disk(ordinal).await).await
     }
     async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), FaultError> {
         let r = self.with_ens(async |e| e.netem(ordinal, args).await).await;

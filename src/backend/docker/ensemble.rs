@@ -26,7 +26,7 @@ use super::engine::{self, address_on};
 use super::error::DockerError;
 use super::naming::{DockerNames, LABEL_RUN};
 use super::spec::{self, ContainerSpec};
-use super::{cleanup, image};
+use super::{cleanup, disk, image};
 use crate::backend::local::naming::RunId;
 use crate::backend::local::state::PodTemplate;
 use crate::dist::{DistConfig, NoProgress, Progress};
@@ -54,6 +54,10 @@ pub struct DockerSettings {
     pub work_dir: PathBuf,
     /// Where distributions come from (for image builds).
     pub dist: DistConfig,
+    /// Each member's data volume a tmpfs of this many MiB (for disk
+    /// faults), kept mounted by a holder container; `None`: an ordinary
+    /// named volume.
+    pub data_disk_mb: Option<u32>,
 }
 
 /// One member as the ensemble knows it.
@@ -113,6 +117,9 @@ pub struct DockerEnsemble {
     /// (re-applied whenever a member's container starts: a new sandbox).
     blocked: BTreeSet<(u32, u32)>,
     clients_blocked: BTreeSet<u32>,
+    /// The containers holding size-limited data volumes mounted
+    /// ([`DockerEnsemble::hold_disk`]), by ordinal.
+    disk_holders: BTreeMap<u32, ContainerAsync<GenericImage>>,
     closed: bool,
 }
 
@@ -157,6 +164,7 @@ impl DockerEnsemble {
             operator: None,
             blocked: BTreeSet::new(),
             clients_blocked: BTreeSet::new(),
+            disk_holders: BTreeMap::new(),
             closed: false,
             dn,
         };
@@ -496,6 +504,77 @@ impl DockerEnsemble {
         }
     }
 
+    /// Keep member `ordinal`'s size-limited data volume mounted: Docker's
+    /// local driver mounts a tmpfs volume while a container uses it and
+    /// unmounts it (its data gone) when the last one stops, so a killed
+    /// member would come back to an empty disk. A small container of the
+    /// member's image (`sleep infinity`, no network) holds it, as the node
+    /// holds a PersistentVolume; the disk faults act through it.
+    async fn hold_disk(&mut self, ordinal: u32, version: &str) -> Result<(), DockerError> {
+        if self.disk_holders.contains_key(&ordinal) {
+            return Ok(());
+        }
+        let image = self.images.get(version).cloned().ok_or_else(|| DockerError::Image {
+            image: version.to_string(),
+            why: "this version was not prepared for the run".into(),
+        })?;
+        let (repo, tag) = split_image(&image);
+        let name = self.dn.disk_holder(ordinal);
+        let req = GenericImage::new(repo, tag)
+            .with_entrypoint("sleep")
+            .with_cmd(["infinity"])
+            .with_container_name(&name)
+            .with_network("none")
+            .with_mount(Mount::volume_mount(self.dn.volume(ordinal), disk::HOLDER_MOUNT))
+            .with_labels(self.dn.labels())
+            .with_startup_timeout(Duration::from_secs(60));
+        let c = testcontainers::runners::AsyncRunner::start(req)
+            .await
+            .map_err(|source| DockerError::Start { container: name, source })?;
+        self.disk_holders.insert(ordinal, c);
+        Ok(())
+    }
+
+    /// Run `script` (sh) in member `ordinal`'s disk holder; its stdout.
+    async fn in_disk_holder(&self, ordinal: u32, script: &str) -> Result<String, DockerError> {
+        let holder = self.disk_holders.get(&ordinal).ok_or_else(|| {
+            DockerError::Invalid(format!(
+                "{} has no size-limited data disk: give the ensemble one (`with 64 MiB data disks`) rather than fill the host's disk",
+                self.dn.names.pod(ordinal)
+            ))
+        })?;
+        let name = self.dn.disk_holder(ordinal);
+        let tool = |why: String| DockerError::Tool { tool: format!("sh -c '{script}' in {name}"), why };
+        let mut r = holder
+            .exec(testcontainers::core::ExecCommand::new(["sh", "-c", script]))
+            .await
+            .map_err(|e| tool(e.to_string()))?;
+        let out = r.stdout_to_vec().await.map_err(|e| tool(e.to_string()))?;
+        let err = r.stderr_to_vec().await.unwrap_or_default();
+        // The scripts print `ok` last when they succeed (the exec's exit
+        // code would need a shared borrow of a stream that is not `Sync`).
+        let out = String::from_utf8_lossy(&out).into_owned();
+        match out.trim_end().strip_suffix(disk::DONE) {
+            Some(rest) => Ok(rest.trim().to_string()),
+            None => Err(tool(format!("it did not finish: {} {}", out.trim(), String::from_utf8_lossy(&err).trim()))),
+        }
+    }
+
+    /// Fill member `ordinal`'s size-limited data disk with the ballast;
+    /// the bytes written.
+    pub async fn fill_disk(&self, ordinal: u32) -> Result<u64, DockerError> {
+        let out = self.in_disk_holder(ordinal, &disk::fill_script()).await?;
+        out.trim().parse().map_err(|_| DockerError::Tool {
+            tool: format!("filling the data disk of {}", self.dn.names.pod(ordinal)),
+            why: format!("expected the ballast's size in bytes, got {out:?}"),
+        })
+    }
+
+    /// Remove the ballast (gone already is fine).
+    pub async fn free_disk(&self, ordinal: u32) -> Result<(), DockerError> {
+        self.in_disk_holder(ordinal, &disk::free_script()).await.map(drop)
+    }
+
     /// Stop every member and remove the run's containers, network and
     /// volumes (by the run's label); the server logs stay in the run dir.
     pub async fn teardown(mut self) -> Result<(), DockerError> {
@@ -504,6 +583,10 @@ impl DockerEnsemble {
                 let _ = c.stop_with_timeout(Some(5)).await;
                 std::mem::forget(c);
             }
+        }
+        // Our sweep removes the holders (they carry the run's label).
+        for (_, h) in std::mem::take(&mut self.disk_holders) {
+            std::mem::forget(h);
         }
         let failed = cleanup::remove_run(&self.docker, &self.dn.run).await;
         self.closed = true;
@@ -521,6 +604,9 @@ impl Drop for DockerEnsemble {
             if let Some(c) = m.container.take() {
                 std::mem::forget(c);
             }
+        }
+        for (_, h) in std::mem::take(&mut self.disk_holders) {
+            std::mem::forget(h);
         }
         cleanup::remove_run_blocking(self.dn.run.clone());
     }
@@ -620,10 +706,14 @@ impl PodRuntime for DockerEnsemble {
                 .create_volume(VolumeCreateRequest {
                     name: Some(vol.clone()),
                     labels: Some(labels),
+                    driver_opts: self.settings.data_disk_mb.map(disk::volume_options),
                     ..Default::default()
                 })
                 .await
                 .map_err(|e| sup(DockerError::api(format!("create volume {vol}"))(e)))?;
+        }
+        if self.settings.data_disk_mb.is_some() {
+            self.hold_disk(ordinal, &template.version).await.map_err(sup)?;
         }
         self.write_seed(ordinal, template, Some(initial)).map_err(sup)?;
         self.pods.insert(
@@ -680,6 +770,11 @@ impl PodRuntime for DockerEnsemble {
                 self.dn.names.pod(ordinal)
             ))
             .into());
+        }
+        if let Some(h) = self.disk_holders.remove(&ordinal) {
+            h.rm()
+                .await
+                .map_err(|source| sup(DockerError::Start { container: self.dn.disk_holder(ordinal), source }))?;
         }
         let vol = self.dn.volume(ordinal);
         match self.docker.remove_volume(&vol, Some(RemoveVolumeOptions { force: true })).await {

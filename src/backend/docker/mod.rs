@@ -10,6 +10,7 @@
 //! The pure parts ([`naming`], [`spec`]) build without the feature, so
 //! their rules are tested in every build.
 
+pub mod disk;
 pub mod naming;
 pub mod spec;
 

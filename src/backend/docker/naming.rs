@@ -78,6 +78,11 @@ impl DockerNames {
     pub fn volume(&self, ordinal: u32) -> String {
         format!("{PREFIX}-{}-data-{}", self.run, self.names.pod(ordinal))
     }
+    /// The container holding member `ordinal`'s size-limited data volume
+    /// mounted.
+    pub fn disk_holder(&self, ordinal: u32) -> String {
+        format!("{PREFIX}-{}-disk-{}", self.run, self.names.pod(ordinal))
+    }
     /// The ordinal of one of this run's volume names.
     pub fn ordinal_of_volume(&self, volume: &str) -> Option<u32> {
         let pod = volume.strip_prefix(&format!("{PREFIX}-{}-data-", self.run))?;

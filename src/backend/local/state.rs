@@ -162,7 +162,13 @@ impl RunState {
     }
     fn load_in(run_dir: &Path, registry: &Path) -> Result<Self, StateError> {
         let path = Self::file(run_dir);
-        let bytes = std::fs::read(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
+        let mut bytes = std::fs::read(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
+        // An older version wrote the password here: scrub it on sight.
+        if bytes.windows(OLD_CREDENTIAL_KEY.len()).any(|w| w == OLD_CREDENTIAL_KEY)
+            && scrub_in(run_dir, registry).unwrap_or(false)
+        {
+            bytes = std::fs::read(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
+        }
         let mut st: Self = serde_json::from_slice(&bytes).map_err(|source| StateError::Parse { path, source })?;
         let secret = secret_in(registry, &st.run);
         if let Ok(bytes) = std::fs::read(&secret) {
@@ -182,6 +188,69 @@ impl RunState {
     pub fn connect_string(&self) -> String {
         self.pods.values().map(|p| format!("{}:{}", p.addr, crate::zkconfig::CLIENT_PORT)).collect::<Vec<_>>().join(",")
     }
+}
+
+/// How an older version's `state.json` held the super user's credential.
+const OLD_CREDENTIAL_KEY: &[u8] = b"\"credential\"";
+
+/// Remove the clear-text credential that an older version wrote into
+/// `run_dir`'s `state.json` (kept after `down`, often readable by anyone):
+/// the file is rewritten without it, mode 0600. While the run is still
+/// registered (an ensemble an older version started) and has no secret
+/// yet, the credential moves to the registry's owner-only secret first,
+/// so `reconfig` keeps working. `Ok(true)` when it scrubbed one; a file
+/// that is not a state file of ours is an error and left alone.
+pub fn scrub_old_credential(run_dir: &Path) -> Result<bool, StateError> {
+    scrub_in(run_dir, &registry_dir())
+}
+
+fn scrub_in(run_dir: &Path, registry: &Path) -> Result<bool, StateError> {
+    let path = RunState::file(run_dir);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => return Err(StateError::Io { path, source }),
+    };
+    let parse = |source| StateError::Parse { path: path.clone(), source };
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(parse)?;
+    let Some(old) = v.as_object_mut().and_then(|o| o.remove("credential")) else { return Ok(false) };
+    // Only a state file of ours is rewritten.
+    let st: RunState = serde_json::from_value(v.clone()).map_err(parse)?;
+    let secret = secret_in(registry, &st.run);
+    let registered = registry.join(format!("{}.json", st.run)).is_file();
+    if registered
+        && !secret.exists()
+        && let Ok(cred) = serde_json::from_value::<SuperCredential>(old)
+        && !cred.password.is_empty()
+    {
+        let json = serde_json::to_vec(&cred).expect("credential serialises");
+        write_atomic(&secret, &json, 0o600)?;
+    }
+    write_atomic(&path, &serde_json::to_vec_pretty(&v).expect("state serialises"), 0o600)?;
+    Ok(true)
+}
+
+/// Scrub ([`scrub_old_credential`]) every `state.json` under
+/// `<work_dir>/runs/*/` and in every registered run's dir; returns how
+/// many held a clear-text credential.
+pub fn scrub_old_state_files(work_dir: &Path) -> usize {
+    scrub_all_in(work_dir, &registry_dir())
+}
+
+fn scrub_all_in(work_dir: &Path, registry: &Path) -> usize {
+    let mut dirs: std::collections::BTreeSet<PathBuf> = std::fs::read_dir(work_dir.join("runs"))
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    if let Ok(entries) = std::fs::read_dir(registry) {
+        for e in entries.filter_map(Result::ok) {
+            if e.file_name().to_str().is_some_and(|n| n.ends_with(".json"))
+                && let Ok(entry) = serde_json::from_slice::<RegistryEntry>(&std::fs::read(e.path()).unwrap_or_default())
+            {
+                dirs.insert(entry.run_dir);
+            }
+        }
+    }
+    dirs.iter().filter(|d| scrub_in(d, registry).unwrap_or(false)).count()
 }
 
 /// A registry entry: which cluster name a run serves and where it lives.
@@ -348,8 +417,65 @@ mod tests {
         v["credential"] = serde_json::json!({"user": "super", "password": "old"});
         std::fs::create_dir_all(&run_dir).unwrap();
         std::fs::write(RunState::file(&run_dir), v.to_string()).unwrap();
+        std::fs::set_permissions(RunState::file(&run_dir), std::fs::Permissions::from_mode(0o644)).unwrap();
         let back = RunState::load_in(&run_dir, &tmp.path().join("registry")).unwrap();
         assert_eq!(back.run, st.run);
+        // Loading it scrubbed the password: rewritten without it, 0600.
+        let text = std::fs::read_to_string(RunState::file(&run_dir)).unwrap();
+        assert!(!text.contains("credential") && !text.contains("\"old\""), "{text}");
+        assert_eq!(mode(&RunState::file(&run_dir)), 0o600);
+        assert_eq!(RunState::load_in(&run_dir, &tmp.path().join("registry")).unwrap(), back, "nothing else changed");
+    }
+
+    /// An old state file as an older version wrote it: the credential in
+    /// clear text, readable by everyone.
+    fn old_state_file(run_dir: &Path, run: &str, password: &str) -> RunState {
+        let mut st = state(run_dir);
+        st.run = RunId::try_from(run.to_string()).unwrap();
+        st.credential = SuperCredential::default();
+        let mut v = serde_json::to_value(&st).unwrap();
+        v["credential"] = serde_json::json!({"user": "super", "password": password});
+        std::fs::create_dir_all(run_dir).unwrap();
+        std::fs::write(RunState::file(run_dir), serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        std::fs::set_permissions(RunState::file(run_dir), std::fs::Permissions::from_mode(0o644)).unwrap();
+        st
+    }
+
+    #[test]
+    fn old_state_files_are_scrubbed_of_their_passwords_and_a_live_runs_moves_to_its_secret() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (work, registry) = (tmp.path().join("work"), tmp.path().join("registry"));
+        let runs = work.join("runs");
+        // Two old runs long gone, one new, and a file that is not ours.
+        old_state_file(&runs.join("aaa001"), "aaa001", "hunter2");
+        old_state_file(&runs.join("aaa002"), "aaa002", "hunter3");
+        state(&runs.join("abc123")).save_in(&registry).unwrap();
+        std::fs::create_dir_all(runs.join("other")).unwrap();
+        let foreign = r#"{"credential": {"password": "theirs"}, "what": "not ours"}"#;
+        std::fs::write(RunState::file(&runs.join("other")), foreign).unwrap();
+        // An old run still registered (an ensemble an older version
+        // started), its run dir elsewhere.
+        let live_dir = tmp.path().join("elsewhere").join("aaa003");
+        let live = old_state_file(&live_dir, "aaa003", "live-pw");
+        let pointer = RegistryEntry { name: "old".into(), run_dir: live_dir.clone() };
+        std::fs::write(registry.join("aaa003.json"), serde_json::to_vec(&pointer).unwrap()).unwrap();
+
+        assert_eq!(scrub_all_in(&work, &registry), 3, "the two old gone runs and the live one");
+        for dir in [runs.join("aaa001"), runs.join("aaa002"), live_dir.clone()] {
+            let text = std::fs::read_to_string(RunState::file(&dir)).unwrap();
+            assert!(!text.contains("password") && !text.contains("credential"), "{}: {text}", dir.display());
+            assert_eq!(mode(&RunState::file(&dir)), 0o600, "{}", dir.display());
+        }
+        assert_eq!(std::fs::read_to_string(RunState::file(&runs.join("other"))).unwrap(), foreign, "not ours");
+        // The live run keeps its credential, now in its owner-only secret.
+        let secret = secret_in(&registry, &live.run);
+        assert_eq!(mode(&secret), 0o600);
+        assert_eq!(RunState::load_in(&live_dir, &registry).unwrap().credential.password, "live-pw");
+        assert!(
+            !secret_in(&registry, &RunId::try_from("aaa001".to_string()).unwrap()).exists(),
+            "a gone run gets none"
+        );
+        assert_eq!(scrub_all_in(&work, &registry), 0, "nothing left to scrub");
     }
 
     #[test]

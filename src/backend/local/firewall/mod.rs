@@ -328,20 +328,27 @@ pub(crate) fn net(s: &str) -> Option<Subnet> {
     Some(Subnet { network: Ipv4Addr::from(u32::from(addr) & mask), prefix })
 }
 
+/// A new connection from the host to pod 10.213.0.10's `dport` out of our
+/// bridge (the packet the tests judge rule sets against).
+#[cfg(test)]
+pub(crate) fn outbound_packet(dport: u16) -> Packet {
+    Packet {
+        src: "10.213.0.1".parse().expect("an address"),
+        dst: "10.213.0.10".parse().expect("an address"),
+        iif: None,
+        oif: Some("zkc000000br".into()),
+        sport: 40000,
+        dport,
+        established: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pkt() -> Packet {
-        Packet {
-            src: "10.213.0.1".parse().unwrap(),
-            dst: "10.213.0.10".parse().unwrap(),
-            iif: None,
-            oif: Some("zkc000000br".into()),
-            sport: 40000,
-            dport: 2181,
-            established: false,
-        }
+        outbound_packet(2181)
     }
 
     fn rule(conds: Vec<Cond>, action: Action) -> Rule {

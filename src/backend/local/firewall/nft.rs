@@ -185,15 +185,7 @@ mod tests {
     const BLOCKING: &str = include_str!("../../../../tests/fixtures/firewall/nft-blocking.json");
 
     fn out() -> Packet {
-        Packet {
-            src: "10.213.0.1".parse().unwrap(),
-            dst: "10.213.0.10".parse().unwrap(),
-            iif: None,
-            oif: Some("zkc000000br".into()),
-            sport: 40000,
-            dport: 8080,
-            established: false,
-        }
+        super::super::outbound_packet(8080)
     }
 
     #[test]
