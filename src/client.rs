@@ -1,6 +1,6 @@
 //! ZooKeeper client sessions for the harness, on the `zookeeper-client`
 //! crate: bounded connects, the super-user session for reconfig, and the
-//! few znode helpers smoke checks need.
+//! few znode helpers the checks need.
 
 use std::time::Duration;
 

@@ -1,29 +1,23 @@
 //! zk-chaos: stand up ZooKeeper ensembles, break them, and prove they survive.
 //!
-//! Data flows one way: steps -> cluster/operator -> workload/faults ->
+//! Data flows one way: steps -> backend/operator -> workload/faults ->
 //! checkers -> report. See the README's architecture section.
 
+pub mod backend;
 pub mod check;
 pub mod client;
-pub mod cluster;
 pub mod diagnose;
 pub mod dist;
-pub mod docker;
 pub mod faults;
 pub mod history;
 pub mod hunt;
-pub mod kind;
-pub mod kube_backend;
-pub mod local;
 pub mod operator;
 pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod retention;
 pub mod scenario;
-pub mod smoke;
 pub mod steps;
-pub mod supervisor;
 pub mod sys;
 pub mod workload;
 pub mod zkconfig;

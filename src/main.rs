@@ -7,6 +7,10 @@ use clap::Parser as _;
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     cli::init_tracing(args.verbose);
+    if let Some(why) = zk_chaos::operator::sabotage_refused() {
+        eprintln!("error: {why}");
+        return std::process::ExitCode::from(cli::EXIT_BAD_INPUT);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
     let rt = match rt {
         Ok(rt) => rt,

@@ -118,7 +118,7 @@ pub fn report_runs(root: &Path) -> Vec<ReportRun> {
 /// (registered, or holding a mount).
 pub fn state_runs(work: &Path, now: SystemTime) -> Vec<StateRun> {
     let live: Vec<String> =
-        crate::local::state::registered_runs().into_iter().map(|(id, _)| id.as_str().to_string()).collect();
+        crate::backend::local::state::registered_runs().into_iter().map(|(id, _)| id.as_str().to_string()).collect();
     // A run dir holding a mount (a data disk a crash left) counts as live:
     // `zk-chaos down --all` unmounts it first.
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();

@@ -140,12 +140,6 @@ pub fn signal(pid: u32, signal: nix::sys::signal::Signal) -> std::io::Result<()>
     }
 }
 
-/// Peak resident set size (`VmHWM`) of `pid` in KiB.
-pub fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()
-}
-
 /// The last `lines` lines of a text file ("" when it cannot be read).
 pub fn tail(path: &Path, lines: usize) -> String {
     let Ok(text) = std::fs::read(path) else { return String::new() };

@@ -4,8 +4,8 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use zk_chaos::local::ensemble;
-use zk_chaos::local::state::{self, RunState};
+use zk_chaos::backend::local::ensemble;
+use zk_chaos::backend::local::state::{self, RunState};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_zk-chaos"))
@@ -38,11 +38,15 @@ fn bad_flags_name_what_was_expected() {
     assert!(text(&o).contains("9.9.9"), "{}", text(&o));
     let o = run(bin().args(["down"]));
     assert!(!o.status.success() && text(&o).contains("--name"), "{}", text(&o));
-    for cmd in ["up", "down", "status", "run", "smoke", "steps", "provision", "apply", "operator", "manifests", "check"]
-    {
+    for cmd in ["up", "down", "status", "run", "steps", "provision", "apply", "operator", "manifests", "check"] {
         let o = run(bin().args([cmd, "--help"]));
         assert!(o.status.success() && text(&o).contains("Examples:"), "{cmd} --help has examples");
     }
+    // `smoke` is retired: the bundled features (smoke, pod kills, leader
+    // loss, rolling upgrade, scaling) check all it did.
+    let o = run(bin().args(["smoke"]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("unrecognized subcommand 'smoke'"), "{}", text(&o));
 }
 
 #[test]
@@ -198,7 +202,7 @@ fn a_run_interrupted_by_sigterm_keeps_finished_scenarios_and_marks_the_rest_inte
 #[test]
 fn down_scrubs_an_old_state_file_of_its_clear_text_password() {
     use std::os::unix::fs::PermissionsExt as _;
-    use zk_chaos::local::naming::{RunId, Subnet};
+    use zk_chaos::backend::local::naming::{RunId, Subnet};
     use zk_chaos::zkconfig::{EnsembleNames, SuperCredential};
     let tmp = tempfile::tempdir().unwrap();
     let registry = tmp.path().join("registry");

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::Value;
-use zk_chaos::cluster::{BackendConfig, DockerBackend};
+use zk_chaos::backend::docker::{cleanup, engine, image, naming};
+use zk_chaos::backend::local::EnsembleSpec;
+use zk_chaos::backend::{BackendConfig, DockerBackend};
 use zk_chaos::dist::{self, DistConfig, NoProgress};
-use zk_chaos::docker::{cleanup, engine, image, naming};
-use zk_chaos::local::EnsembleSpec;
 use zk_chaos::scenario::evidence::ScenarioEvidence;
 use zk_chaos::steps::runner::{self, RunOptions, RunOutcome};
 

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::Mutex;
+use zk_chaos::backend::local::{EnsembleSpec, LocalEnsemble, ensemble};
 use zk_chaos::dist::NoProgress;
 use zk_chaos::faults::{ActiveFaults, Fault, FaultError, Schedule, ScheduleSpec, Scheduled, Selector, run_schedule};
-use zk_chaos::local::{EnsembleSpec, LocalEnsemble, ensemble};
 use zk_chaos::probe::wire;
 
 const QUORUM: Duration = Duration::from_secs(60);

@@ -9,8 +9,8 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use zk_chaos::backend::local::EnsembleSpec;
 use zk_chaos::dist::{self, DistConfig, NoProgress};
-use zk_chaos::local::EnsembleSpec;
 use zk_chaos::steps::runner::{self, RunOptions};
 
 fn main() -> ExitCode {

@@ -23,13 +23,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use zk_chaos::cluster::{BackendConfig, KubeAccess, KubeBackend};
-use zk_chaos::kind::images::OPERATOR_IMAGE;
-use zk_chaos::kind::node::KindNodes;
-use zk_chaos::kind::setup::{self, OperatorImage};
-use zk_chaos::kind::{Kind, KindError, Runner, SystemRunner};
-use zk_chaos::kube_backend::{ConnectOptions, Timeouts};
-use zk_chaos::local::EnsembleSpec;
+use zk_chaos::backend::kind::images::OPERATOR_IMAGE;
+use zk_chaos::backend::kind::node::KindNodes;
+use zk_chaos::backend::kind::setup::{self, OperatorImage};
+use zk_chaos::backend::kind::{Kind, KindError, Runner, SystemRunner};
+use zk_chaos::backend::kube::{ConnectOptions, Timeouts};
+use zk_chaos::backend::local::EnsembleSpec;
+use zk_chaos::backend::{BackendConfig, KubeAccess, KubeBackend};
 use zk_chaos::steps::runner::{self, RunOptions};
 
 const NAMESPACE: &str = "zk-chaos-e2e";

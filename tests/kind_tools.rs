@@ -11,16 +11,16 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use zk_chaos::kind::cluster::{Kind, UpOptions, UpOutcome};
-use zk_chaos::kind::deploy::{self, manifests_with_image};
-use zk_chaos::kind::images::{self, Loaded};
-use zk_chaos::kind::node::KindNodes;
-use zk_chaos::kind::parse::{self, Version};
-use zk_chaos::kind::preflight::preflight;
-use zk_chaos::kind::setup::{self, OperatorImage, Setup};
-use zk_chaos::kind::testkit::{Reply, ScriptedRunner};
-use zk_chaos::kind::{KindError, Tool};
-use zk_chaos::kube_backend::NodeShell as _;
+use zk_chaos::backend::kind::cluster::{Kind, UpOptions, UpOutcome};
+use zk_chaos::backend::kind::deploy::{self, manifests_with_image};
+use zk_chaos::backend::kind::images::{self, Loaded};
+use zk_chaos::backend::kind::node::KindNodes;
+use zk_chaos::backend::kind::parse::{self, Version};
+use zk_chaos::backend::kind::preflight::preflight;
+use zk_chaos::backend::kind::setup::{self, OperatorImage, Setup};
+use zk_chaos::backend::kind::testkit::{Reply, ScriptedRunner};
+use zk_chaos::backend::kind::{KindError, Tool};
+use zk_chaos::backend::kube::NodeShell as _;
 use zk_chaos::operator::k8s::manifests;
 
 fn fixture(name: &str) -> String {
@@ -424,7 +424,7 @@ async fn the_operator_image_is_built_from_a_checkout_only() {
 
 #[tokio::test]
 async fn deploy_applies_the_manifests_and_waits_for_the_rollout() {
-    let target = zk_chaos::kind::commands::KubeTarget::kind("zk-chaos", Path::new("/k"));
+    let target = zk_chaos::backend::kind::commands::KubeTarget::kind("zk-chaos", Path::new("/k"));
     let r = ScriptedRunner::new();
     r.on(
         "apply --server-side",

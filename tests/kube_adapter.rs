@@ -15,10 +15,10 @@ use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt as _;
-use zk_chaos::cluster::{self, BackendConfig, Cluster, KubeAccess, KubeBackend};
+use zk_chaos::backend::kube::{KubeCluster, KubeClusterBackend, KubeError};
+use zk_chaos::backend::local::EnsembleSpec;
+use zk_chaos::backend::{self, BackendConfig, Cluster, KubeAccess, KubeBackend, OperatorControl};
 use zk_chaos::faults::{Fault, FaultTarget, Selector};
-use zk_chaos::kube_backend::{KubeCluster, KubeClusterBackend, KubeError};
-use zk_chaos::local::EnsembleSpec;
 use zk_chaos::operator::crd::{ZookeeperCluster, ZookeeperClusterSpec};
 use zk_chaos::operator::revision::revision;
 use zk_chaos::scenario::{RunContext, ScenarioWorld};
@@ -421,7 +421,7 @@ async fn preflight_passes_on_a_ready_cluster_and_asks_for_every_permission() {
             )
         })
         .collect();
-    let expected: Vec<String> = zk_chaos::kube_backend::preflight::required("default")
+    let expected: Vec<String> = zk_chaos::backend::kube::preflight::required("default")
         .iter()
         .map(|p| {
             let sub = p.subresource.map(|s| format!("/{s}")).unwrap_or_default();
@@ -508,7 +508,7 @@ async fn the_factory_creates_the_resource_waits_until_ready_and_removes_it_when_
         .on("GET", PODS, 200, three_pods());
     let k = kube_backend(&api, &exec, Duration::from_secs(5));
     let base = EnsembleSpec::new("zk", 3, "3.8.0");
-    let c = cluster::create(
+    let c = backend::create(
         &BackendConfig::Kube(Box::new(k.clone())),
         &base,
         ZookeeperCluster::new("zk", ZookeeperClusterSpec::new(3, "3.8.0")),
@@ -530,7 +530,7 @@ async fn the_factory_creates_the_resource_waits_until_ready_and_removes_it_when_
         .on("DELETE", ZKC, 200, zkc("Provisioning", 0))
         .on("GET", PODS, 200, pod_list(vec![]));
     let k = kube_backend(&api, &exec, Duration::from_millis(200));
-    let err = cluster::create(
+    let err = backend::create(
         &BackendConfig::Kube(Box::new(k.clone())),
         &base,
         ZookeeperCluster::new("zk", ZookeeperClusterSpec::new(3, "3.8.0")),

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use zk_chaos::backend::local::ensemble::{self, EnsembleError};
+use zk_chaos::backend::local::{EnsembleSpec, LocalEnsemble};
 use zk_chaos::client::{self, SessionOptions};
 use zk_chaos::dist::NoProgress;
-use zk_chaos::local::ensemble::{self, EnsembleError};
-use zk_chaos::local::{EnsembleSpec, LocalEnsemble};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -187,7 +187,7 @@ async fn bad_input_fails_before_anything_starts() {
     assert!(matches!(e, EnsembleError::Naming(_)), "{e}");
 
     // A subnet that overlaps one of the host's own routes.
-    let routes = zk_chaos::local::net::host_routes().unwrap();
+    let routes = zk_chaos::backend::local::net::host_routes().unwrap();
     let taken = routes.iter().filter(|r| !r.is_fence() && r.table.is_none()).find_map(|r| r.subnet()).unwrap();
     let mut s = spec("overlap", 3, "3.8.0", &work);
     s.subnet = Some(taken);
@@ -237,7 +237,7 @@ async fn parallel_runs_get_distinct_subnets() {
     }
     // The fence is the claim: a second claim of a fenced subnet loses.
     let taken = made[0].state().subnet;
-    assert!(!zk_chaos::local::net::claim_fence(taken).unwrap(), "{taken} is already claimed");
+    assert!(!zk_chaos::backend::local::net::claim_fence(taken).unwrap(), "{taken} is already claimed");
     let subnets: std::collections::HashSet<_> = made.iter().map(|e| e.state().subnet).collect();
     assert_eq!(subnets.len(), 4, "each run claimed its own subnet: {subnets:?}");
     for e in made {

@@ -5,12 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use zk_chaos::cluster::{self, BackendConfig};
+use zk_chaos::backend::local::ensemble;
+use zk_chaos::backend::local::{EnsembleSpec, LocalEnsemble};
+use zk_chaos::backend::{self, BackendConfig};
 use zk_chaos::dist::NoProgress;
-use zk_chaos::local::ensemble;
-use zk_chaos::local::{EnsembleSpec, LocalEnsemble};
 use zk_chaos::operator::crd::{JvmSpec, ZookeeperCluster, ZookeeperClusterSpec};
-use zk_chaos::supervisor::{LocalOptions, Supervisor};
+use zk_chaos::operator::supervisor::{LocalOptions, Supervisor};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -123,7 +123,7 @@ async fn a_scenario_ensemble_that_cannot_start_is_diagnosed_through_the_cluster(
     let work = tempfile::tempdir().unwrap();
     // What `Given a 3-member ensemble` does on the local backend, with a
     // heap the JVM refuses.
-    let c = cluster::create(&BackendConfig::Local, &base(&work), resource("scenheap", Some(99_999_999))).await.unwrap();
+    let c = backend::create(&BackendConfig::Local, &base(&work), resource("scenheap", Some(99_999_999))).await.unwrap();
     let t = Instant::now();
     let err = loop {
         if let Err(e) = c.startup_check().await {

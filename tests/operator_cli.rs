@@ -5,8 +5,8 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use zk_chaos::local::ensemble;
-use zk_chaos::local::state::{self, RunState};
+use zk_chaos::backend::local::ensemble;
+use zk_chaos::backend::local::state::{self, RunState};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_zk-chaos"))

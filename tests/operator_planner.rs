@@ -26,16 +26,6 @@ fn new() -> String {
     revision(&spec(3, "3.9.3"))
 }
 
-fn deletes(p: &Plan) -> Vec<u32> {
-    p.actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::DeletePod { ordinal, .. } => Some(*ordinal),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The plan's actions without the trailing status update.
 fn steps(p: &Plan) -> Vec<Action> {
     p.actions.iter().filter(|a| !matches!(a, Action::UpdateStatus(_))).cloned().collect()

@@ -10,10 +10,10 @@ mod not_run;
 
 use std::time::{Duration, Instant};
 
+use zk_chaos::backend::local::{EnsembleSpec, LocalEnsemble};
 use zk_chaos::check::linear::Budget;
 use zk_chaos::check::suite;
 use zk_chaos::dist::NoProgress;
-use zk_chaos::local::{EnsembleSpec, LocalEnsemble};
 use zk_chaos::report::artifacts::{local_pod_logs, save_scenario_artifacts};
 use zk_chaos::report::{self, Environment, Evidence, FeatureRecord, Outcome, RunRecord, ScenarioRecord, StepRecord};
 use zk_chaos::workload::WorkloadSpec;

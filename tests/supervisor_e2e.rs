@@ -6,12 +6,12 @@
 
 use std::time::{Duration, Instant};
 
+use zk_chaos::backend::local::EnsembleSpec;
 use zk_chaos::dist::NoProgress;
-use zk_chaos::local::EnsembleSpec;
 use zk_chaos::operator::action::Action;
 use zk_chaos::operator::crd::{ZookeeperCluster, ZookeeperClusterSpec};
+use zk_chaos::operator::supervisor::{LocalOptions, Round, Supervisor};
 use zk_chaos::probe::EnsembleStatus;
-use zk_chaos::supervisor::{LocalOptions, Round, Supervisor};
 use zk_chaos::workload::{Writer, WriterReport, writer::missing_writes};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

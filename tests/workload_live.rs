@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
+use zk_chaos::backend::local::{EnsembleSpec, LocalEnsemble};
 use zk_chaos::check::linear::Budget;
 use zk_chaos::check::suite::{self, Bundle};
 use zk_chaos::dist::NoProgress;
 use zk_chaos::history;
-use zk_chaos::local::{EnsembleSpec, LocalEnsemble};
 use zk_chaos::workload::record::{kill_follower_then_leader, record};
 use zk_chaos::workload::{WorkloadSpec, stats};
 

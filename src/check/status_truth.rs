@@ -8,7 +8,7 @@
 //! |---|---|
 //! | phase `Ready` | no quorum, or a wanted member (ordinal below `spec.replicas`) not serving |
 //! | `readyReplicas = n` | fewer than `n` members serving |
-//! | rollout complete ([`crate::supervisor::Supervisor::converged_on`]) | a serving member at or above the partition running another ZooKeeper version than the spec's |
+//! | rollout complete ([`crate::operator::supervisor::Supervisor::converged_on`]) | a serving member at or above the partition running another ZooKeeper version than the spec's |
 //!
 //! A status is computed from the operator's own probe, a moment before it
 //! is read; the world may have changed since. So a claim is a lie only
@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 use super::Verdict;
 use crate::operator::crd::ZookeeperClusterSpec;
 use crate::operator::status::{Phase, ZookeeperClusterStatus};
+use crate::operator::supervisor::Supervisor;
 use crate::probe::EnsembleStatus;
-use crate::supervisor::Supervisor;
 
 /// How long the probes must contradict a claim before it counts as a lie.
 pub const GRACE_NS: u64 = 5_000_000_000;

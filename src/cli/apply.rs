@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
+use zk_chaos::backend::local::state::RunState;
+use zk_chaos::backend::local::{LocalEnsemble, ensemble};
 use zk_chaos::dist::{DistConfig, Progress as _};
-use zk_chaos::local::state::RunState;
-use zk_chaos::local::{LocalEnsemble, ensemble};
 use zk_chaos::operator::load::load_cluster;
-use zk_chaos::supervisor::handoff::{self, SupervisorLock};
-use zk_chaos::supervisor::{OperatorState, Supervisor};
+use zk_chaos::operator::supervisor::handoff::{self, SupervisorLock};
+use zk_chaos::operator::supervisor::{OperatorState, Supervisor};
 
 use super::progress::Spinner;
 
@@ -38,7 +38,7 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     // The host's firewall may have changed since `up`: new pods need the
     // same paths.
     let st = RunState::load(&entry.run_dir)?;
-    zk_chaos::local::hostnet::check(st.subnet, st.admin_port)?;
+    zk_chaos::backend::local::hostnet::check(st.subnet, st.admin_port)?;
     let spinner = Spinner::new();
     let timeout = Duration::from_secs(args.timeout);
     let start = Instant::now();

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Args;
-use zk_chaos::local::{ensemble, state};
+use zk_chaos::backend::local::{ensemble, state};
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
@@ -46,7 +46,7 @@ pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
         );
         println!("scrubbed {scrubbed} old state file(s) of clear-text passwords");
         #[cfg(feature = "docker")]
-        match zk_chaos::docker::cleanup::remove_all_blocking() {
+        match zk_chaos::backend::docker::cleanup::remove_all_blocking() {
             Some((removed, failed)) => {
                 println!("docker: removed {} labelled container(s), network(s) and volume(s)", removed.len());
                 if !failed.is_empty() {

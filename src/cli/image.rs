@@ -31,12 +31,12 @@ pub async fn image(args: ImageArgs) -> anyhow::Result<ExitCode> {
     let ImageCommand::Build { versions, rebuild } = args.command;
     let versions: Vec<String> =
         if versions.is_empty() { dist::supported_versions().iter().map(|v| v.to_string()).collect() } else { versions };
-    let docker = zk_chaos::docker::engine::connect().await?;
+    let docker = zk_chaos::backend::docker::engine::connect().await?;
     let cfg = DistConfig::from_env();
     for v in versions {
         let started = std::time::Instant::now();
         let spinner = Spinner::new();
-        let built = zk_chaos::docker::image::build(&docker, &v, &cfg, rebuild, &spinner).await?;
+        let built = zk_chaos::backend::docker::image::build(&docker, &v, &cfg, rebuild, &spinner).await?;
         spinner.finish();
         let size = docker.inspect_image(&built.image).await.ok().and_then(|i| i.size).unwrap_or_default();
         println!(

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use zk_chaos::kind::cluster::default_kubeconfig;
-use zk_chaos::kind::images::OPERATOR_IMAGE;
-use zk_chaos::kind::setup::{self, OperatorImage, Setup};
-use zk_chaos::kind::{DEFAULT_NAME, Kind, KindStatus, SystemRunner, UpOptions};
+use zk_chaos::backend::kind::cluster::default_kubeconfig;
+use zk_chaos::backend::kind::images::OPERATOR_IMAGE;
+use zk_chaos::backend::kind::setup::{self, OperatorImage, Setup};
+use zk_chaos::backend::kind::{DEFAULT_NAME, Kind, KindStatus, SystemRunner, UpOptions};
 
 #[derive(Debug, Args)]
 pub struct KindArgs {

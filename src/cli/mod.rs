@@ -13,7 +13,6 @@ mod provision;
 mod prune;
 mod report;
 mod run;
-mod smoke;
 mod status;
 mod steps;
 mod up;
@@ -22,7 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use zk_chaos::local::naming;
+use zk_chaos::backend::local::naming;
 
 /// Prove a ZooKeeper ensemble survives what production does to it.
 #[derive(Debug, Parser)]
@@ -65,13 +64,6 @@ As root: sudo resets PATH, so `sudo cargo run` rarely finds cargo; build as your
 (`cargo build`), then `sudo ./target/debug/zk-chaos run`.
 Exit status: 0 every scenario passed, 1 some failed, 2 bad input.")]
     Run(run::RunArgs),
-    /// The built-in acceptance job (no feature files): operator, faults,
-    /// upgrade, scaling, checks, teardown.
-    #[command(after_help = "\
-Examples:
-  sudo zk-chaos smoke
-  sudo zk-chaos smoke --version 3.8.0 --replicas 5   # with an upgrade to 3.9.6")]
-    Smoke(smoke::SmokeArgs),
     /// Print the step catalogue (Markdown), generated from the code.
     #[command(after_help = "\
 Examples:
@@ -236,8 +228,8 @@ pub fn parse_concurrency(text: &str) -> Result<usize, String> {
 
 impl EnsembleArgs {
     /// The library spec these flags describe.
-    pub fn spec(&self, detach: bool) -> zk_chaos::local::EnsembleSpec {
-        let mut spec = zk_chaos::local::EnsembleSpec::new(&self.name, self.replicas, &self.zk_version);
+    pub fn spec(&self, detach: bool) -> zk_chaos::backend::local::EnsembleSpec {
+        let mut spec = zk_chaos::backend::local::EnsembleSpec::new(&self.name, self.replicas, &self.zk_version);
         spec.namespace = self.namespace.clone();
         spec.subnet = self.subnet;
         spec.heap_mb = self.heap_mb;
@@ -300,7 +292,6 @@ pub fn render_error(e: &anyhow::Error) -> String {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(a) => run::run(a).await,
-        Command::Smoke(a) => smoke::smoke(a).await,
         Command::Steps => steps::steps(),
         Command::Up(a) => up::up(a).await,
         Command::Apply(a) => apply::apply(a).await,

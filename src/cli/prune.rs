@@ -31,7 +31,7 @@ pub struct PruneArgs {
 
 pub fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
     let keep = args.keep.unwrap_or_else(retention::keep_runs_from_env);
-    let work = args.work_dir.unwrap_or_else(zk_chaos::local::state::default_work_dir);
+    let work = args.work_dir.unwrap_or_else(zk_chaos::backend::local::state::default_work_dir);
     let failed = run_prune(&args.reports, &work, keep, args.failed_too, args.dry_run, true);
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

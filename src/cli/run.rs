@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use zk_chaos::cluster::{BackendConfig, KubeAccess, KubeBackend};
+use zk_chaos::backend::kind::images::OPERATOR_IMAGE;
+use zk_chaos::backend::kind::node::KindNodes;
+use zk_chaos::backend::kind::setup::{self, OperatorImage};
+use zk_chaos::backend::kind::{DEFAULT_NAME, Runner, SystemRunner};
+use zk_chaos::backend::kube::ConnectOptions;
+use zk_chaos::backend::{BackendConfig, KubeAccess, KubeBackend};
 use zk_chaos::dist::{self, DistConfig, Progress as _};
-use zk_chaos::kind::images::OPERATOR_IMAGE;
-use zk_chaos::kind::node::KindNodes;
-use zk_chaos::kind::setup::{self, OperatorImage};
-use zk_chaos::kind::{DEFAULT_NAME, Runner, SystemRunner};
-use zk_chaos::kube_backend::ConnectOptions;
 use zk_chaos::steps::runner::{self, RunOptions};
 use zk_chaos::steps::writer::LiveRun;
 use zk_chaos::steps::{load, output};
@@ -286,7 +286,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     println!("report: {}", index.display());
     // Retention: the newest runs (20, `--keep-runs`, ZK_CHAOS_KEEP_RUNS) and
     // every failed one stay; local run dirs no longer live go.
-    let work = args.work_dir.clone().unwrap_or_else(zk_chaos::local::state::default_work_dir);
+    let work = args.work_dir.clone().unwrap_or_else(zk_chaos::backend::local::state::default_work_dir);
     let keep = args.keep_runs.unwrap_or_else(zk_chaos::retention::keep_runs_from_env);
     super::prune::run_prune(&args.out, &work, keep, false, false, false);
     Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -315,12 +315,13 @@ async fn docker_backend(args: &RunArgs) -> anyhow::Result<BackendConfig> {
     let spinner = Spinner::new();
     let cfg = DistConfig::from_env();
     let built =
-        zk_chaos::docker::image::prepare(args.image.as_deref(), dist::supported_versions(), &cfg, &spinner).await?;
+        zk_chaos::backend::docker::image::prepare(args.image.as_deref(), dist::supported_versions(), &cfg, &spinner)
+            .await?;
     spinner.finish();
     for b in built.iter().filter(|b| b.built) {
         eprintln!("zk-chaos: built {}", b.image);
     }
-    Ok(BackendConfig::Docker(zk_chaos::cluster::DockerBackend { image: args.image.clone() }))
+    Ok(BackendConfig::Docker(zk_chaos::backend::DockerBackend { image: args.image.clone() }))
 }
 
 /// Without the feature: say how to get it.
@@ -372,7 +373,7 @@ async fn preflight(kube: &KubeBackend) -> anyhow::Result<()> {
     let checked = tokio::time::timeout(PREFLIGHT_TIMEOUT, async {
         let c = kube.connect("zk-chaos-preflight").await?;
         let report = c.preflight().await?;
-        Ok::<_, zk_chaos::kube_backend::KubeError>((c.namespace().to_string(), report))
+        Ok::<_, zk_chaos::backend::kube::KubeError>((c.namespace().to_string(), report))
     })
     .await
     .map_err(|_| anyhow::anyhow!("the cluster's preflight did not finish within {PREFLIGHT_TIMEOUT:?}"))?;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Args;
-use zk_chaos::local::{ensemble, state};
+use zk_chaos::backend::local::{ensemble, state};
 use zk_chaos::probe::EnsembleStatus;
 
 #[derive(Debug, Args)]
@@ -69,7 +69,7 @@ pub fn print_table(st: &state::RunState, status: &EnsembleStatus) {
     let op = st
         .operator
         .as_ref()
-        .and_then(|v| serde_json::from_value::<zk_chaos::supervisor::OperatorState>(v.clone()).ok());
+        .and_then(|v| serde_json::from_value::<zk_chaos::operator::supervisor::OperatorState>(v.clone()).ok());
     if let Some(s) = op.and_then(|o| o.status) {
         let phase = s.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "-".into());
         println!("  operator: {phase}: {}", s.message.unwrap_or_default());
@@ -123,7 +123,10 @@ fn print_members(st: &state::RunState, status: &EnsembleStatus) {
 /// The pid of member `ordinal`'s server (when it runs and is ours) and how
 /// long that process has been running.
 fn process_of(st: &state::RunState, ordinal: u32) -> (Option<u32>, Option<std::time::Duration>) {
-    let pid =
-        st.pods.get(&ordinal).and_then(|p| p.pid).filter(|pid| zk_chaos::local::cleanup::is_server_of(*pid, &st.run));
+    let pid = st
+        .pods
+        .get(&ordinal)
+        .and_then(|p| p.pid)
+        .filter(|pid| zk_chaos::backend::local::cleanup::is_server_of(*pid, &st.run));
     (pid, pid.and_then(zk_chaos::sys::process_age))
 }

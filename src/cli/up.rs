@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
+use zk_chaos::backend::local::LocalEnsemble;
 use zk_chaos::dist::Progress as _;
-use zk_chaos::local::LocalEnsemble;
 use zk_chaos::operator::load::load_cluster;
-use zk_chaos::supervisor::handoff::{self, SupervisorLock};
-use zk_chaos::supervisor::{LocalOptions, Supervisor};
+use zk_chaos::operator::supervisor::handoff::{self, SupervisorLock};
+use zk_chaos::operator::supervisor::{LocalOptions, Supervisor};
 
 use super::progress::Spinner;
 use super::{EnsembleArgs, interrupted, status};

@@ -15,8 +15,8 @@ pub use schedule::{ActiveFaults, Schedule, ScheduleSpec, Scheduled, run_schedule
 pub use selector::{Resolution, Selector, SelectorParseError};
 pub use target::FaultTarget;
 
-use crate::kube_backend::KubeError;
-use crate::local::EnsembleError;
+use crate::backend::kube::KubeError;
+use crate::backend::local::EnsembleError;
 use crate::sys::SysError;
 
 /// Why a fault could not be started or healed.

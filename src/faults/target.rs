@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 
 use super::FaultError;
-use crate::local::LocalEnsemble;
+use crate::backend::local::LocalEnsemble;
 use crate::probe::EnsembleStatus;
 use crate::sys::{self, SysError};
 
@@ -79,14 +79,14 @@ pub mod local {
     }
 
     /// The pid of pod `ordinal`'s server, checked to be ours (a server of
-    /// the run, see [`crate::local::naming::server_run`]).
-    pub fn our_pid(state: &crate::local::state::RunState, ordinal: u32) -> Result<u32, FaultError> {
+    /// the run, see [`crate::backend::local::naming::server_run`]).
+    pub fn our_pid(state: &crate::backend::local::state::RunState, ordinal: u32) -> Result<u32, FaultError> {
         let pid = state
             .pods
             .get(&ordinal)
             .and_then(|p| p.pid)
             .ok_or_else(|| FaultError::Invalid(format!("pod {ordinal} has no running server")))?;
-        if crate::local::cleanup::is_server_of(pid, &state.run) {
+        if crate::backend::local::cleanup::is_server_of(pid, &state.run) {
             Ok(pid)
         } else {
             Err(FaultError::Invalid(format!("pod {ordinal}'s recorded pid {pid} is not its server any more")))
@@ -96,13 +96,13 @@ pub mod local {
     /// Limit pod `ordinal`'s server to `percent` of one CPU.
     pub fn limit_cpu(ens: &LocalEnsemble, ordinal: u32, percent: u32) -> Result<(), FaultError> {
         let pid = our_pid(ens.state(), ordinal)?;
-        crate::local::cpu::limit(&ens.state().run, ordinal, pid, percent)
+        crate::backend::local::cpu::limit(&ens.state().run, ordinal, pid, percent)
             .map_err(|e| FaultError::Unsupported(e.to_string()))
     }
 
     /// Undo [`limit_cpu`].
     pub fn unlimit_cpu(ens: &LocalEnsemble, ordinal: u32) -> Result<(), FaultError> {
-        crate::local::cpu::unlimit(&ens.state().run, ordinal);
+        crate::backend::local::cpu::unlimit(&ens.state().run, ordinal);
         Ok(())
     }
 
@@ -168,20 +168,21 @@ pub mod local {
     /// Fill the pod's data disk with the ballast (refused unless it is one
     /// of our size-limited disks).
     pub fn fill_disk(ens: &LocalEnsemble, ordinal: u32) -> Result<u64, FaultError> {
-        let data = ens.state().pods.get(&ordinal).ok_or(crate::local::EnsembleError::NoSuchPod(ordinal))?.dirs.data();
-        crate::local::disk::fill(&data).map_err(FaultError::Unsupported)
+        let data =
+            ens.state().pods.get(&ordinal).ok_or(crate::backend::local::EnsembleError::NoSuchPod(ordinal))?.dirs.data();
+        crate::backend::local::disk::fill(&data).map_err(FaultError::Unsupported)
     }
 
     /// Remove the ballast.
     pub fn free_disk(ens: &LocalEnsemble, ordinal: u32) -> Result<(), FaultError> {
         let Some(pod) = ens.state().pods.get(&ordinal) else { return Ok(()) };
-        crate::local::disk::free(&pod.dirs.data()).map_err(FaultError::Invalid)
+        crate::backend::local::disk::free(&pod.dirs.data()).map_err(FaultError::Invalid)
     }
 
     /// SIGCONT, where "not running" is fine (it was killed meanwhile).
     pub fn resume(ens: &LocalEnsemble, ordinal: u32) -> Result<(), FaultError> {
         match ens.resume_pod(ordinal) {
-            Ok(()) | Err(crate::local::EnsembleError::Invalid(_)) => Ok(()),
+            Ok(()) | Err(crate::backend::local::EnsembleError::Invalid(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
@@ -193,7 +194,7 @@ pub mod local {
 impl FaultTarget for Mutex<LocalEnsemble> {
     async fn status(&self) -> EnsembleStatus {
         let state = self.lock().await.state().clone();
-        crate::local::ensemble::probe_run(&state).await
+        crate::backend::local::ensemble::probe_run(&state).await
     }
     async fn members(&self) -> Vec<u32> {
         self.lock().await.ordinals()

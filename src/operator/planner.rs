@@ -58,79 +58,13 @@ impl Decision {
     }
 }
 
-/// A deliberately broken planner, for proving that the features catch
-/// operator bugs. Test-only: nothing in the product sets it unless asked
-/// to by `ZK_CHAOS_SABOTAGE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Sabotage {
-    /// Roll the leader first instead of last.
-    LeaderFirst,
-    /// Roll the next pod without waiting for the last one to be back, and
-    /// without the majority check.
-    NoWaitForReady,
-    /// Scale down by stopping pods without `reconfig -remove`.
-    ScaleDownWithoutReconfig,
-    /// Publish phase Ready, every replica ready, as soon as the pods exist,
-    /// whatever the probes say (a status derived from pod phases alone).
-    ReadyWhenPodsExist,
-    /// Take a config-only change by rewriting each pod's `zoo.cfg` and
-    /// marking it at the new revision, without restarting its server
-    /// (which reads its config only at start): the rollout is "complete"
-    /// at once and no server runs the new setting. Played by the local
-    /// backend's StatefulSet.
-    ConfigWithoutRestart,
-    /// Put the pods' snapshots and transaction log on scratch space that
-    /// does not survive a restart of the server (as an `emptyDir` wiped by
-    /// the entrypoint, or `dataLogDir` under `/tmp`): a restarted member
-    /// comes back empty and resyncs, so killing a few members hides it,
-    /// killing the whole ensemble loses every write. Played by the local
-    /// backend's kubelet, which wipes `version-2` before a restart.
-    ScratchData,
-}
-
-impl std::str::FromStr for Sabotage {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
-            format!("unknown sabotage `{s}`: expected leader-first, no-wait-for-ready, scale-down-without-reconfig, ready-when-pods-exist, config-without-restart or scratch-data")
-        })
-    }
-}
-
-impl Sabotage {
-    /// Every kind.
-    pub const ALL: [Sabotage; 6] = [
-        Sabotage::LeaderFirst,
-        Sabotage::NoWaitForReady,
-        Sabotage::ScaleDownWithoutReconfig,
-        Sabotage::ReadyWhenPodsExist,
-        Sabotage::ConfigWithoutRestart,
-        Sabotage::ScratchData,
-    ];
-
-    /// The sabotage `ZK_CHAOS_SABOTAGE` asks for, if any.
-    pub fn from_env() -> Option<Self> {
-        let v = std::env::var("ZK_CHAOS_SABOTAGE").ok()?;
-        match v.parse() {
-            Ok(s) => Some(s),
-            Err(e) => panic!("ZK_CHAOS_SABOTAGE: {e}"),
-        }
-    }
-}
-
 /// Plan the next step for `spec` given `observed`.
 pub fn plan(spec: &ZookeeperClusterSpec, observed: &Observed) -> Plan {
-    plan_with(spec, observed, None)
-}
-
-/// [`plan`], optionally broken on purpose (see [`Sabotage`]).
-pub fn plan_with(spec: &ZookeeperClusterSpec, observed: &Observed, sabotage: Option<Sabotage>) -> Plan {
     let facts = Assessment::of(spec, observed);
     let validation = validate(spec);
     let decision = match &validation {
         Err(e) => Decision::Wait(format!("spec rejected: {e}")),
-        Ok(_) => Planner { spec, obs: observed, facts: &facts, sabotage }.decide(),
+        Ok(_) => Planner { spec, obs: observed, facts: &facts }.decide(),
     };
     let mut actions = Vec::new();
     if validation.is_ok() {
@@ -149,15 +83,7 @@ pub fn plan_with(spec: &ZookeeperClusterSpec, observed: &Observed, sabotage: Opt
     } else {
         Progress::Waiting
     };
-    let mut status = derive_status(spec, observed, &facts, &validation, progress, &reason);
-    if sabotage == Some(Sabotage::ReadyWhenPodsExist) && !observed.pods.is_empty() {
-        // SABOTAGE: Ready because the pods exist.
-        status.phase = Some(crate::operator::status::Phase::Ready);
-        status.ready_replicas = observed.pods.len() as u32;
-        for m in &mut status.members {
-            m.ready = true;
-        }
-    }
+    let status = derive_status(spec, observed, &facts, &validation, progress, &reason);
     if observed.status.as_ref() != Some(&status) {
         actions.push(Action::UpdateStatus(Box::new(status.clone())));
     }
@@ -210,7 +136,6 @@ struct Planner<'a> {
     spec: &'a ZookeeperClusterSpec,
     obs: &'a Observed,
     facts: &'a Assessment,
-    sabotage: Option<Sabotage>,
 }
 
 impl Planner<'_> {
@@ -235,10 +160,7 @@ impl Planner<'_> {
         if let Some(d) = self.release_volumes(r) {
             return d;
         }
-        let no_reconfig = self.sabotage == Some(Sabotage::ScaleDownWithoutReconfig);
-        if let Some(&x) = f.beyond.last()
-            && !(no_reconfig && x >= f.desired)
-        {
+        if let Some(&x) = f.beyond.last() {
             return if x >= f.desired {
                 self.remove_member(x)
             } else {
@@ -246,9 +168,6 @@ impl Planner<'_> {
             };
         }
         let top = r - 1;
-        if top >= f.desired && no_reconfig {
-            return Decision::Act(Step::Replicas(f.desired), "SABOTAGE: scaling down without reconfig".into());
-        }
         if top >= f.desired {
             return if obs.member_ordinals().contains(&top) {
                 self.remove_member(top)
@@ -385,19 +304,6 @@ impl Planner<'_> {
     /// One step of the rolling update.
     fn roll(&self) -> Decision {
         let (obs, f) = (self.obs, self.facts);
-        match self.sabotage {
-            Some(Sabotage::LeaderFirst) if f.unhealthy.is_empty() => {
-                if let Some(l) = f.leader().filter(|l| f.outdated.contains(l)) {
-                    return Decision::Act(Step::Delete(l), "SABOTAGE: rolling the leader first".into());
-                }
-            }
-            Some(Sabotage::NoWaitForReady) => {
-                if let Some(&t) = f.outdated.iter().rev().find(|o| !f.unhealthy.contains(o)).or(f.outdated.last()) {
-                    return Decision::Act(Step::Delete(t), "SABOTAGE: rolling without waiting".into());
-                }
-            }
-            _ => {}
-        }
         let target = match f.unhealthy.as_slice() {
             [] => {
                 let leader = f.leader();

@@ -12,6 +12,7 @@
 //! assert_eq!(obs.leaders(), vec![2]);
 //! ```
 
+use super::action::{Action, Plan};
 use super::observed::{Mode, Observed, PodObservation, StatefulSetObservation};
 use crate::zkconfig::{DynamicConfig, EnsembleNames, Role, ServerEntry};
 
@@ -174,4 +175,15 @@ pub fn healthy(n: u32, revision: &str, version: u64) -> Fixture {
         f = f.pod(o, revision, state.config(version));
     }
     f
+}
+
+/// The ordinals a plan deletes, in order.
+pub fn deletes(p: &Plan) -> Vec<u32> {
+    p.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::DeletePod { ordinal, .. } => Some(*ordinal),
+            _ => None,
+        })
+        .collect()
 }

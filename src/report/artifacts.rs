@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use super::ReportError;
 use super::format::slug;
 use super::record::{Link, LogExcerpt};
+use crate::backend::local::state::RunState;
 use crate::check::suite::Bundle;
-use crate::local::state::RunState;
 
 /// The most of one log file copied (its end), bytes.
 pub const MAX_LOG_BYTES: u64 = 4 << 20;

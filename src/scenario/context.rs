@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::evidence::ScenarioEvidence;
-use crate::cluster::BackendConfig;
-use crate::local::EnsembleSpec;
+use crate::backend::BackendConfig;
+use crate::backend::local::EnsembleSpec;
 
 /// The run-wide context.
 #[derive(Debug)]

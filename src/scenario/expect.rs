@@ -4,10 +4,10 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::cluster::Cluster;
+use crate::backend::Cluster;
 use crate::operator::status::Phase;
+use crate::operator::supervisor::Supervisor;
 use crate::probe::EnsembleStatus;
-use crate::supervisor::Supervisor;
 use crate::zkconfig::Role;
 
 /// How often an expectation is re-checked.

@@ -19,13 +19,13 @@ mod findings;
 use super::context::RunContext;
 use super::evidence::{FaultEntry, ScenarioEvidence};
 use super::expect::{Expect, poll, poll_observed};
+use crate::backend::{Cluster, ClusterError};
 use crate::check::converge::{self, Convergence, SETTLE_BOUND};
 use crate::check::linear::Budget;
 use crate::check::status_truth::StatusSample;
 use crate::check::suite::{Bundle, RunFacts, SuiteReport, check_all};
 use crate::check::{Verdict, quorum};
 use crate::client::{self, SessionOptions};
-use crate::cluster::{Cluster, ClusterError};
 use crate::faults::{
     ActiveFault, ActiveFaults, EFFECT_TIMEOUT, Effect, Fault, FaultError, Schedule, ScheduleSpec, Selector,
     await_effects, run_schedule,
@@ -234,7 +234,7 @@ impl ScenarioWorld {
             }));
         }
         self.live(format!("provisioning {unique}"));
-        let c = crate::cluster::create(&self.ctx.backend, &base, resource).await?;
+        let c = crate::backend::create(&self.ctx.backend, &base, resource).await?;
         self.cluster = Some(c.clone());
         self.start_sampler(c.clone());
         let t = Instant::now();
@@ -1003,7 +1003,7 @@ impl ScenarioWorld {
                 s.at_ns >= since
                     && s.at_ns <= last_old
                     && s.spec.config.get(key).is_some_and(|v| v == value)
-                    && crate::supervisor::Supervisor::converged_on(s.status.as_ref(), &s.spec)
+                    && crate::operator::supervisor::Supervisor::converged_on(s.status.as_ref(), &s.spec)
             }) {
                 problems.push(format!(
                     "the status reported the rollout complete at {:.1}s, before the last member's new server started (at {:.1}s)",

@@ -394,7 +394,7 @@ mod tests {
             seed: 3,
             concurrency: 1,
             out_dir: dir.clone(),
-            base: crate::local::EnsembleSpec::new("zk", 3, "3.9.6"),
+            base: crate::backend::local::EnsembleSpec::new("zk", 3, "3.9.6"),
             backend: Default::default(),
             live: false,
             schedule_subset: None,

@@ -14,8 +14,8 @@ use regex::Regex;
 use super::load::{self, LoadError};
 use super::writer::{Collector, LiveRun, ScenarioOutcome, Status};
 use super::{ZkWorld, after, before, dispatch, quiet_step_failures, set_context};
-use crate::cluster::BackendConfig;
-use crate::local::EnsembleSpec;
+use crate::backend::BackendConfig;
+use crate::backend::local::EnsembleSpec;
 use crate::scenario::RunContext;
 
 /// What to run and how.

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use super::generate::WorkloadSpec;
 use super::run::{self, Recorder};
+use crate::backend::local::{EnsembleError, LocalEnsemble, ensemble};
 use crate::check::converge;
 use crate::check::suite::{Bundle, RunFacts};
 use crate::client::ClientError;
-use crate::local::{EnsembleError, LocalEnsemble, ensemble};
 use crate::probe::sampler;
 
 /// Probe interval of the sampler.

@@ -13,8 +13,8 @@ use http::{Request, Response, StatusCode};
 use kube::Client;
 use kube::client::Body;
 use serde_json::{Value, json};
-use zk_chaos::kube_backend::exec::{ExecOutput, PodExec};
-use zk_chaos::kube_backend::{KubeCluster, KubeError, NodeShell, Timeouts};
+use zk_chaos::backend::kube::exec::{ExecOutput, PodExec};
+use zk_chaos::backend::kube::{KubeCluster, KubeError, NodeShell, Timeouts};
 
 pub const PODS: &str = "/api/v1/namespaces/default/pods";
 pub const ZKC: &str = "/apis/zk-chaos.io/v1alpha1/namespaces/default/zookeeperclusters/zk";
@@ -219,7 +219,7 @@ impl PodExec for ScriptedExec {
         Box::pin(async move {
             if forbidden {
                 return Err(KubeError::Forbidden {
-                    call: zk_chaos::kube_backend::Call::new("create/get", "pods/exec", namespace, Some(pod)),
+                    call: zk_chaos::backend::kube::Call::new("create/get", "pods/exec", namespace, Some(pod)),
                     message: "pods \"zk-0\" is forbidden".into(),
                 });
             }

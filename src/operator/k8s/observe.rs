@@ -1,7 +1,7 @@
 //! Turn what the API server shows (StatefulSet, pods, claims) and one round
 //! of member probes into the planner's [`Observed`]. Pure: the controller
 //! gathers a [`Snapshot`], this only translates it, exactly as
-//! `supervisor::observe` does for the local backend.
+//! `operator::supervisor::observe` does for the local and docker backends.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
