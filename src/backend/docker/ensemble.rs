@@ -353,13 +353,13 @@ impl DockerEnsemble {
         }
     }
 
-    /// Run `ip args` in member `ordinal`'s network namespace.
-    async fn ip_in(&self, ordinal: u32, args: &[&str]) -> Result<String, DockerError> {
+    /// Run `cmd` in member `ordinal`'s network namespace (`nsenter -t
+    /// <pid> -n`); its stdout.
+    async fn in_netns(&self, ordinal: u32, cmd: &[&str]) -> Result<String, DockerError> {
         let pid = self.pid(ordinal).await?.to_string();
-        let mut all = vec!["-t", pid.as_str(), "-n", "ip"];
-        all.extend_from_slice(args);
         let out = tokio::process::Command::new("nsenter")
-            .args(&all)
+            .args(["-t", pid.as_str(), "-n"])
+            .args(cmd)
             .output()
             .await
             .map_err(|e| DockerError::Tool { tool: "nsenter".into(), why: e.to_string() })?;
@@ -367,10 +367,16 @@ impl DockerEnsemble {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
             Err(DockerError::Tool {
-                tool: format!("nsenter -t {pid} -n ip {}", args.join(" ")),
+                tool: format!("nsenter -t {pid} -n {}", cmd.join(" ")),
                 why: String::from_utf8_lossy(&out.stderr).trim().to_string(),
             })
         }
+    }
+
+    /// Run `ip args` in member `ordinal`'s network namespace.
+    async fn ip_in(&self, ordinal: u32, args: &[&str]) -> Result<String, DockerError> {
+        let cmd: Vec<&str> = std::iter::once("ip").chain(args.iter().copied()).collect();
+        self.in_netns(ordinal, &cmd).await
     }
 
     /// In `from`'s network namespace, blackhole `to`'s address.
@@ -430,22 +436,9 @@ impl DockerEnsemble {
 
     /// `tc qdisc replace dev eth0 root netem <args>` in the member's namespace.
     pub async fn netem(&self, ordinal: u32, args: &[String]) -> Result<(), DockerError> {
-        let pid = self.pid(ordinal).await?.to_string();
-        let mut all: Vec<String> = ["-t", &pid, "-n", "tc", "qdisc", "replace", "dev", "eth0", "root", "netem"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        all.extend(args.iter().cloned());
-        let out = tokio::process::Command::new("nsenter")
-            .args(&all)
-            .output()
-            .await
-            .map_err(|e| DockerError::Tool { tool: "nsenter".into(), why: e.to_string() })?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(DockerError::Tool { tool: "tc".into(), why: String::from_utf8_lossy(&out.stderr).trim().to_string() })
-        }
+        let mut cmd = vec!["tc", "qdisc", "replace", "dev", "eth0", "root", "netem"];
+        cmd.extend(args.iter().map(String::as_str));
+        self.in_netns(ordinal, &cmd).await.map(drop)
     }
 
     /// Remove the netem qdisc (gone already is fine).
