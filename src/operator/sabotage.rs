@@ -113,18 +113,29 @@ fn is_step(a: &Action, observed: &Observed) -> bool {
     a.is_disruptive(current) || matches!(a, Action::ProbeWrite | Action::ReleaseVolume { .. })
 }
 
-/// While pods are out of date, a plan that would wait restarts the next
-/// one anyway.
+/// While pods are out of date, the rollout never waits for a restarted pod
+/// to be back: every round restarts one more, so the round that restarts a
+/// pod also restarts the next (two members down at once, whatever the
+/// timing), and a round that would wait restarts the next anyway.
 fn no_wait_for_ready(plan: &mut Plan, facts: &Assessment, observed: &Observed) {
-    if plan.actions.iter().any(|a| is_step(a, observed)) {
+    let deleting: Vec<u32> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::DeletePod { ordinal, .. } => Some(*ordinal),
+            _ => None,
+        })
+        .collect();
+    if plan.actions.iter().any(|a| is_step(a, observed) && !matches!(a, Action::DeletePod { .. })) {
         return;
     }
-    let next = facts.outdated.iter().rev().find(|o| !facts.unhealthy.contains(o)).or(facts.outdated.last());
+    let candidates = || facts.outdated.iter().rev().filter(|o| !deleting.contains(o));
+    let next = candidates().find(|o| !facts.unhealthy.contains(o)).or(candidates().next());
     let Some(&t) = next else { return };
     plan.actions.retain(|a| !matches!(a, Action::Wait { .. }));
     let revision = observed.pod(t).map(|p| p.revision.clone()).unwrap_or_default();
     let reason = "SABOTAGE: rolling without waiting".to_string();
-    plan.actions.insert(0, Action::DeletePod { ordinal: t, revision, reason: reason.clone() });
+    plan.actions.push(Action::DeletePod { ordinal: t, revision, reason: reason.clone() });
     plan.reason = reason;
 }
 
@@ -240,6 +251,10 @@ mod tests {
         let s = spec(3, "3.9.3");
         assert_eq!(deletes(&planner::plan(&s, &obs)), Vec::<u32>::new());
         assert_eq!(deletes(&plan(&s, &obs, Some(Sabotage::NoWaitForReady))), vec![2]);
+        // The round that restarts a pod restarts the next one too.
+        let (s, obs) = (spec(3, "3.9.3"), healthy(3, &o, V1).build());
+        assert_eq!(deletes(&planner::plan(&s, &obs)), vec![1]);
+        assert_eq!(deletes(&plan(&s, &obs, Some(Sabotage::NoWaitForReady))), vec![1, 2]);
     }
 
     #[test]

@@ -84,6 +84,8 @@ pub struct Snapshot {
     pub run: Option<RunId>,
     /// Where the members' server logs are (`<log_dir>/<pod>/zookeeper.log`).
     pub log_dir: PathBuf,
+    /// The engine, to tell which server process (container start) answered.
+    pub docker: Option<Docker>,
 }
 
 impl Snapshot {
@@ -91,13 +93,28 @@ impl Snapshot {
     pub fn connect_string(&self) -> String {
         self.pods.values().map(|(a, _)| format!("{a}:{}", zkconfig::CLIENT_PORT)).collect::<Vec<_>>().join(",")
     }
-    /// Probe every member.
+    /// Probe every member; each member's
+    /// [`probe::MemberStatus::instance`] is its running container's server
+    /// process (the container's init is the server: the image's start
+    /// script execs java), by its pid and start time.
     pub async fn probe(&self) -> EnsembleStatus {
         let members: Vec<(u32, Ipv4Addr)> = self.pods.iter().map(|(o, (a, _))| (*o, *a)).collect();
-        EnsembleStatus::judge(
-            probe::probe_all(&members, self.admin_port, crate::backend::local::ensemble::PROBE_TIMEOUT).await,
-        )
+        let mut probed =
+            probe::probe_all(&members, self.admin_port, crate::backend::local::ensemble::PROBE_TIMEOUT).await;
+        if let (Some(docker), Some(names)) = (&self.docker, &self.names) {
+            for m in &mut probed {
+                m.instance = container_instance(docker, &names.pod_fqdn(m.ordinal)).await;
+            }
+        }
+        EnsembleStatus::judge(probed)
     }
+}
+
+/// `pid P started at T` of `container`'s main process while it runs.
+async fn container_instance(docker: &Docker, container: &str) -> Option<String> {
+    let state = docker.inspect_container(container, None).await.ok()?.state?;
+    let pid = state.pid.filter(|p| *p > 0 && state.running == Some(true))?;
+    Some(format!("pid {pid} started at {}", state.started_at?))
 }
 
 /// A ZooKeeper ensemble of containers.
@@ -198,6 +215,7 @@ impl DockerEnsemble {
             admin_port: self.admin_port,
             run: Some(self.dn.run.clone()),
             log_dir: self.run_dir.join("logs"),
+            docker: Some(self.docker.clone()),
         }
     }
 
