@@ -65,6 +65,7 @@ Feature: Rolling upgrades with OnDelete and partitions
     Then within 90s the rollout is complete
     And within 30s all members run <to>
     And at most 1 member was down at the same time
+    And the leader was restarted last
     And the leader changed at most 1 time
     And the history is linearizable
     And no acknowledged write was lost

@@ -60,6 +60,93 @@ pub fn last_myid_before(log: &str, before_ms: i64) -> Option<u64> {
     log.lines().filter_map(logline::parse_line).filter(|l| l.at_ms < before_ms).filter_map(|l| l.myid).next_back()
 }
 
+/// How many members were down in each probe round (rounds in time order):
+/// a member is down when no server answers, or when its server process
+/// changed (a restart) and it has not served since. A member that answers
+/// "not serving" with the process it served with (electing a leader after
+/// the leader's restart) is not down: a rolling restart that waits for
+/// each member to serve again has one down at a time, one that does not
+/// wait has two restarted members not serving yet at once, however fast
+/// their ports come back. Members whose process is unknown
+/// ([`crate::probe::MemberStatus::instance`] `None`) count by the answer
+/// alone.
+pub fn down_per_round<'a>(rounds: impl IntoIterator<Item = &'a crate::probe::EnsembleStatus>) -> Vec<usize> {
+    use std::collections::BTreeMap;
+    // Per member: the process it last served with, and whether it has
+    // restarted since without serving.
+    let mut served_by: BTreeMap<u32, String> = BTreeMap::new();
+    let mut restarting: BTreeMap<u32, bool> = BTreeMap::new();
+    rounds
+        .into_iter()
+        .map(|st| {
+            st.members
+                .iter()
+                .filter(|m| {
+                    let silent = m.srvr.is_none() && !m.not_serving;
+                    if let Some(now) = &m.instance {
+                        if m.srvr.is_some() {
+                            served_by.insert(m.ordinal, now.clone());
+                            restarting.insert(m.ordinal, false);
+                        } else if served_by.get(&m.ordinal).is_some_and(|was| was != now) {
+                            restarting.insert(m.ordinal, true);
+                        }
+                    } else if m.srvr.is_some() {
+                        restarting.insert(m.ordinal, false);
+                    }
+                    silent || restarting.get(&m.ordinal).copied().unwrap_or(false)
+                })
+                .count()
+        })
+        .collect()
+}
+
+/// The order a rolling restart restarted the members in, from the probe
+/// rounds since it began (time in ns, in time order): a member restarted
+/// when the server process answering for it changed. The leader must be
+/// restarted last: restarting the member that leads while others still
+/// run their old process forces an election per leader restart. `Ok(the
+/// order)`, or `Err(why)`: the leader was restarted before another member,
+/// or the probes do not say which process answered (nothing to judge by).
+pub fn leader_restarted_last<'a>(
+    rounds: impl IntoIterator<Item = &'a crate::probe::EnsembleStatus>,
+) -> Result<String, String> {
+    use std::collections::BTreeMap;
+    let mut first: BTreeMap<u32, String> = BTreeMap::new();
+    let mut order: Vec<u32> = Vec::new();
+    let mut leader: Option<u32> = None;
+    let mut early = Vec::new();
+    for st in rounds {
+        for m in &st.members {
+            let Some(now) = &m.instance else { continue };
+            let was = first.entry(m.ordinal).or_insert_with(|| now.clone());
+            if was != now && !order.contains(&m.ordinal) {
+                let others: Vec<u32> =
+                    first.keys().copied().filter(|o| *o != m.ordinal && !order.contains(o)).collect();
+                if leader == Some(m.ordinal) && !others.is_empty() {
+                    early.push(format!(
+                        "pod {} was restarted while it led, before pod(s) {}",
+                        m.ordinal,
+                        others.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                order.push(m.ordinal);
+            }
+        }
+        leader = st.leader().or(leader);
+    }
+    if first.is_empty() {
+        return Err("the probes do not say which server process answered (this backend does not report it): \
+                    the restart order cannot be told"
+            .into());
+    }
+    let shown = order.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    if early.is_empty() {
+        Ok(format!("members restarted in the order {shown}, the leader last"))
+    } else {
+        Err(format!("{} (restart order {shown})", early.join("; ")))
+    }
+}
+
 /// Judge one restart: `Ok(what it loaded)` or `Err(why it did not come
 /// back with its own data)`. `loaded` is `None` when the member logged no
 /// load after the fault (it has not restarted, or its log is missing).
@@ -143,5 +230,104 @@ mod tests {
         assert!(e.ends_with("came back as myid 1, it was myid 3"), "{e}");
         let e = judge(&restarted(Some(1)), None).unwrap_err();
         assert!(e.contains("logged no load of its data after the fault"), "{e}");
+    }
+
+    /// A member in a round: `serving`, answering "not serving", or silent
+    /// (`None`), with its process.
+    fn member(ordinal: u32, answer: Option<bool>, process: &str) -> crate::probe::MemberStatus {
+        use crate::probe::parse::Srvr;
+        let mut m = crate::probe::MemberStatus::unprobed(ordinal, std::net::Ipv4Addr::new(10, 0, 0, 10));
+        m.instance = Some(process.to_string());
+        match answer {
+            Some(true) => {
+                m.srvr = Some(Srvr {
+                    version: "3.9.6".into(),
+                    zxid: 1,
+                    mode: crate::probe::Mode::Follower,
+                    node_count: 5,
+                    connections: 1,
+                })
+            }
+            Some(false) => m.not_serving = true,
+            None => {}
+        }
+        m
+    }
+
+    fn round(members: Vec<crate::probe::MemberStatus>) -> crate::probe::EnsembleStatus {
+        crate::probe::EnsembleStatus::judge(members)
+    }
+
+    #[test]
+    fn a_restarted_member_is_down_until_it_serves_and_an_election_is_not_a_restart() {
+        let (up, not, silent) = (Some(true), Some(false), None);
+        let rounds = [
+            round(vec![member(0, up, "a0"), member(1, up, "a1"), member(2, up, "a2")]),
+            // Pod 2 restarted: silent, then answering but not serving yet.
+            round(vec![member(0, up, "a0"), member(1, up, "a1"), member(2, silent, "b2")]),
+            round(vec![member(0, up, "a0"), member(1, up, "a1"), member(2, not, "b2")]),
+            round(vec![member(0, up, "a0"), member(1, up, "a1"), member(2, up, "b2")]),
+            // The leader (pod 0) restarted last: the others elect, same process.
+            round(vec![member(0, not, "b0"), member(1, not, "a1"), member(2, not, "b2")]),
+            round(vec![member(0, up, "b0"), member(1, up, "a1"), member(2, up, "b2")]),
+        ];
+        assert_eq!(down_per_round(&rounds), vec![0, 1, 1, 0, 1, 0]);
+        // A rollout that does not wait: pod 1 restarts while pod 2 is not
+        // serving yet, both answer quickly; two down at once.
+        let rushed = [
+            round(vec![member(0, up, "a0"), member(1, up, "a1"), member(2, up, "a2")]),
+            round(vec![member(0, up, "a0"), member(1, not, "b1"), member(2, not, "b2")]),
+            round(vec![member(0, up, "a0"), member(1, up, "b1"), member(2, up, "b2")]),
+        ];
+        assert_eq!(down_per_round(&rushed), vec![0, 2, 0]);
+    }
+
+    fn led_by(leader: u32, members: Vec<crate::probe::MemberStatus>) -> crate::probe::EnsembleStatus {
+        let members = members
+            .into_iter()
+            .map(|mut m| {
+                if let Some(s) = m.srvr.as_mut()
+                    && m.ordinal == leader
+                {
+                    s.mode = crate::probe::Mode::Leader;
+                }
+                m
+            })
+            .collect();
+        round(members)
+    }
+
+    #[test]
+    fn the_leader_must_be_restarted_last() {
+        let (up, not) = (Some(true), Some(false));
+        // Followers 1 and 2 first, then the leader 0: good.
+        let good = [
+            led_by(0, vec![member(0, up, "a0"), member(1, up, "a1"), member(2, up, "a2")]),
+            led_by(0, vec![member(0, up, "a0"), member(1, up, "a1"), member(2, not, "b2")]),
+            led_by(0, vec![member(0, up, "a0"), member(1, up, "b1"), member(2, up, "b2")]),
+            led_by(2, vec![member(0, not, "b0"), member(1, up, "b1"), member(2, up, "b2")]),
+        ];
+        assert_eq!(leader_restarted_last(&good).unwrap(), "members restarted in the order 2, 1, 0, the leader last");
+        // The leader first: caught, however the elections went after it.
+        let bad = [
+            led_by(0, vec![member(0, up, "a0"), member(1, up, "a1"), member(2, up, "a2")]),
+            led_by(2, vec![member(0, not, "b0"), member(1, up, "a1"), member(2, up, "a2")]),
+            led_by(2, vec![member(0, up, "b0"), member(1, up, "b1"), member(2, up, "a2")]),
+            led_by(0, vec![member(0, up, "b0"), member(1, up, "b1"), member(2, not, "b2")]),
+        ];
+        let e = leader_restarted_last(&bad).unwrap_err();
+        assert!(e.starts_with("pod 0 was restarted while it led, before pod(s) 1, 2"), "{e}");
+        assert!(
+            e.contains("pod 2 was restarted while it led, before pod(s) 1") || e.contains("restart order 0, 1, 2"),
+            "{e}"
+        );
+        // Without process identities there is nothing to judge by.
+        let mut blind = good.clone();
+        for st in &mut blind {
+            for m in &mut st.members {
+                m.instance = None;
+            }
+        }
+        assert!(leader_restarted_last(&blind).unwrap_err().contains("cannot be told"));
     }
 }

@@ -934,16 +934,16 @@ impl ScenarioWorld {
     }
 
     /// In no probe round since the ensemble was Ready were more than `max`
-    /// members down at once (no server answering; members that answer but
-    /// are electing a leader are not down).
+    /// members down at once (see [`crate::check::restart::down_per_round`]:
+    /// no server answering, or a restarted server not serving yet; members
+    /// of the same process that answer but are electing a leader are not
+    /// down).
     pub async fn at_most_down_at_once(&mut self, max: usize) -> StepResult {
         let samples = self.samples.lock().expect("not poisoned").clone();
         let since = self.ready_ns.unwrap_or(0);
-        let worst = samples
-            .iter()
-            .filter(|(t, _)| *t >= since)
-            .map(|(t, s)| (s.members.iter().filter(|m| m.srvr.is_none() && !m.not_serving).count(), *t, s))
-            .max_by_key(|(n, _, _)| *n);
+        let rounds: Vec<&(u64, EnsembleStatus)> = samples.iter().filter(|(t, _)| *t >= since).collect();
+        let down = crate::check::restart::down_per_round(rounds.iter().map(|(_, s)| s));
+        let worst = rounds.iter().zip(down).map(|((t, s), n)| (n, *t, s)).max_by_key(|(n, _, _)| *n);
         match worst {
             Some((n, t, s)) if n > max => Err(ScenarioError::Expectation(format!(
                 "{n} members were down at once at {:.1}s: {}",
@@ -953,6 +953,20 @@ impl ScenarioWorld {
             Some((n, _, _)) => Ok(format!("at most {n} member(s) down at once over {} probes", samples.len())),
             None => Err(ScenarioError::Precondition("no probe rounds were recorded".into())),
         }
+    }
+
+    /// Since the last spec change, the member leading was restarted only
+    /// after every other member (see
+    /// [`crate::check::restart::leader_restarted_last`]).
+    pub async fn leader_restarted_last(&mut self) -> StepResult {
+        let since = self.faults.iter().rev().find(|f| f.name == "change").map(|f| f.start_ns).ok_or_else(|| {
+            ScenarioError::Precondition("no spec change in this scenario: `When I upgrade to 3.9.6`".into())
+        })?;
+        let samples = self.samples.lock().expect("not poisoned").clone();
+        // From the last round before the change: who led, which processes ran.
+        let from = samples.iter().rposition(|(t, _)| *t < since).unwrap_or(0);
+        crate::check::restart::leader_restarted_last(samples[from..].iter().map(|(_, s)| s))
+            .map_err(ScenarioError::Expectation)
     }
 
     /// The last config change reached every member, the leader included:

@@ -706,6 +706,13 @@ pub fn all() -> Vec<StepDef> {
         ),
         def(
             Then,
+            "the leader was restarted last",
+            "Then the leader was restarted last",
+            "Since the last spec change, from the 250 ms probes' server processes: no member was restarted while it led and another member still ran its old process.",
+            step!(|w, _a| w.leader_restarted_last().await),
+        ),
+        def(
+            Then,
             "the leader changed at most {int} time(s)",
             "Then the leader changed at most 1 time",
             "Leader changes (by member) seen by the 250 ms probes since the ensemble came up.",
