@@ -285,6 +285,10 @@ fn compatible(a: &Shape, b: &Shape) -> bool {
     }
 }
 
+/// Keys present or not by what happened in the run, not by the backend
+/// (a workload that met its rate has no `shortfall`): left out of shapes.
+const RUN_DEPENDENT: &[&str] = &["shortfall"];
+
 fn shape(v: &Value) -> Shape {
     match v {
         Value::Null => Shape::Any,
@@ -292,6 +296,11 @@ fn shape(v: &Value) -> Shape {
         Value::Number(_) => Shape::Num,
         Value::String(_) => Shape::Str,
         Value::Array(items) => Shape::Arr(Box::new(items.iter().map(shape).fold(Shape::Any, merge))),
-        Value::Object(m) => Shape::Obj(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Object(m) => Shape::Obj(
+            m.iter()
+                .filter(|(k, _)| !RUN_DEPENDENT.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), shape(v)))
+                .collect(),
+        ),
     }
 }

@@ -284,12 +284,25 @@ mod tests {
         let run = RunId::generate();
         let main = crate::dist::MAIN_CLASS;
         // Someone else's process whose command line contains our marker.
-        let impostor = spawn(Command::new("sh").args(["-c", &format!("sleep 120 # {} {main}", run.process_marker())]));
+        // (`; :` after the sleep: a shell that execs the last command of
+        // `-c` would replace these command lines with `sleep 120`.)
+        let impostor =
+            spawn(Command::new("sh").args(["-c", &format!("sleep 120; : # {} {main}", run.process_marker())]));
         // A stand-in for our server: argv[0] `java`, the marker and the main class as arguments of their own.
         let server =
-            spawn(Command::new("sh").arg0("java").args(["-c", "sleep 120", "sh", &run.process_marker(), main]));
+            spawn(Command::new("sh").arg0("java").args(["-c", "sleep 120; :", "sh", &run.process_marker(), main]));
         let (impostor_pid, server_pid) = (impostor.0.id(), server.0.id());
-        // `spawn` returns after the exec, so both command lines are in place.
+        // Both command lines in place before anything looks (seen: a sweep
+        // right after `spawn` returned did not see the new one yet).
+        let marker = run.process_marker();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ![impostor_pid, server_pid]
+            .iter()
+            .all(|p| sys::pid_argv(*p).is_some_and(|a| a.iter().any(|x| x.contains(&marker))))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let left = leftovers();
         assert!(!left.contains(&format!("process {impostor_pid}")), "{left:?}");
         assert!(!is_server_of(impostor_pid, &run));
