@@ -102,8 +102,10 @@ impl Snapshot {
         let mut probed =
             probe::probe_all(&members, self.admin_port, crate::backend::local::ensemble::PROBE_TIMEOUT).await;
         if let (Some(docker), Some(names)) = (&self.docker, &self.names) {
-            for m in &mut probed {
-                m.instance = container_instance(docker, &names.pod_fqdn(m.ordinal)).await;
+            let lookups = probed.iter().map(|m| container_instance(docker, names.pod_fqdn(m.ordinal)));
+            let instances = futures::future::join_all(lookups).await;
+            for (m, instance) in probed.iter_mut().zip(instances) {
+                m.instance = instance;
             }
         }
         EnsembleStatus::judge(probed)
@@ -111,8 +113,8 @@ impl Snapshot {
 }
 
 /// `pid P started at T` of `container`'s main process while it runs.
-async fn container_instance(docker: &Docker, container: &str) -> Option<String> {
-    let state = docker.inspect_container(container, None).await.ok()?.state?;
+async fn container_instance(docker: &Docker, container: String) -> Option<String> {
+    let state = docker.inspect_container(&container, None).await.ok()?.state?;
     let pid = state.pid.filter(|p| *p > 0 && state.running == Some(true))?;
     Some(format!("pid {pid} started at {}", state.started_at?))
 }
