@@ -22,7 +22,9 @@ use tokio_tungstenite::tungstenite::Message;
 use zk_chaos::backend::kube::exec::{ApiExec, ExecOutput, PodExec};
 use zk_chaos::backend::kube::netpol::{self, reachability};
 use zk_chaos::backend::kube::pause::{self, Signal};
-use zk_chaos::backend::kube::probe::{four_letter_script, member_from_output, probe_script, split_answers};
+use zk_chaos::backend::kube::probe::{
+    four_letter_script, member_from_output, probe_script, probe_script_for, server_process, split_answers,
+};
 use zk_chaos::backend::kube::{ConnectOptions, KubeCluster, KubeError};
 use zk_chaos::probe::Mode;
 use zk_chaos::zkconfig::EnsembleNames;
@@ -131,10 +133,15 @@ async fn status_probes_every_member_through_exec() {
     r.api.on("GET", PODS, 200, three_pods()).on("GET", ZKC, 200, zkc("Ready", 3));
     r.exec.answer("zk-0", follower_output());
     r.exec.answer("zk-1", follower_output());
-    r.exec.answer("zk-2", leader_output());
+    let mut leader = leader_output();
+    leader.stdout = format!("@@zk-chaos-begin proc\n1 4242\n\n@@zk-chaos-end proc 0\n{}", leader.stdout);
+    r.exec.answer("zk-2", leader);
     let st = r.cluster.status().await.unwrap();
     assert!(st.quorum, "{:?}", st.problems);
     assert_eq!(st.leader(), Some(2));
+    // The server process, told apart from a recreated pod's by the pod's uid.
+    assert_eq!(st.members[2].instance.as_deref(), Some("pod uid-2 pid 1 started at tick 4242"));
+    assert_eq!(st.members[0].instance, None, "no process section, no instance");
     assert_eq!(st.followers_of_leader, [0, 1]);
     assert_eq!(st.members[2].addr, Ipv4Addr::new(10, 244, 3, 5));
     assert_eq!(st.members[2].config_version, Some(0x1_0000_0000));
@@ -294,6 +301,63 @@ async fn the_probe_script_really_reads_a_member() {
     let st = member_from_output(0, Ipv4Addr::LOCALHOST, &String::from_utf8_lossy(&out.stdout));
     assert_eq!(st.error.as_deref(), Some("srvr: no answer within 3s"));
     assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+}
+
+/// A stand-in server process: `sleep` run under the name `argv0`, with a
+/// duration unique to the test as its command line's needle; returned once
+/// its command line is in place.
+fn stand_in(argv0: &str, needle: &str) -> std::process::Child {
+    let child =
+        std::process::Command::new("bash").args(["-c", &format!("exec -a {argv0} sleep {needle}")]).spawn().unwrap();
+    let want = format!("{argv0}\0{needle}\0");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(format!("/proc/{}/cmdline", child.id())).ok().as_deref() != Some(want.as_str()) {
+        assert!(Instant::now() < deadline, "the stand-in {argv0} never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+async fn probed_instance(needle: &str) -> Option<String> {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let script = probe_script_for(closed, closed, needle);
+    let out = tokio::process::Command::new("bash").args(["-c", &script]).output().await.unwrap();
+    let st = member_from_output(0, Ipv4Addr::LOCALHOST, &String::from_utf8_lossy(&out.stdout));
+    // The server process is named even when it does not answer.
+    assert_eq!(st.error.as_deref(), Some("srvr: connection refused"));
+    st.instance
+}
+
+#[tokio::test]
+async fn the_probe_script_names_the_server_process_it_finds() {
+    let needle = format!("86400.{}", std::process::id());
+    // Not a java process: never the server, though it carries the needle.
+    let mut other = stand_in("sleep", &needle);
+    assert_eq!(probed_instance(&needle).await, None, "only java processes are servers");
+
+    let mut server = stand_in("/usr/lib/jvm/bin/java", &needle);
+    let pid = server.id();
+    let ticks = zk_chaos::sys::process_start_ticks(pid).unwrap();
+    assert_eq!(probed_instance(&needle).await, Some(format!("pid {pid} started at tick {ticks}")));
+
+    // Two candidates: which one answered cannot be told, so none is named.
+    let mut twin = stand_in("java", &needle);
+    assert_eq!(probed_instance(&needle).await, None, "two java servers are ambiguous");
+    for c in [&mut other, &mut server, &mut twin] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+}
+
+#[test]
+fn a_proc_answer_names_exactly_one_process() {
+    assert_eq!(server_process("1 4242\n").as_deref(), Some("pid 1 started at tick 4242"));
+    assert_eq!(server_process("\n"), None);
+    assert_eq!(server_process("1 4242\n7 99\n"), None);
+    assert_eq!(server_process("1 soon\n"), None);
 }
 
 // ---- pause / resume ----

@@ -32,8 +32,9 @@ pub struct MemberStatus {
     /// [`MemberStatus::instance`] for that.
     pub uptime_ms: Option<u64>,
     /// Which server process answered: its pid and start time (`pid P
-    /// started at tick T`), filled by backends that know the process (the
-    /// local backend); `None` when the backend does not or it is not running.
+    /// started at tick T`; on Kubernetes prefixed with the pod's uid), filled
+    /// by every backend (local, docker, kube); `None` when the process is not
+    /// running or cannot be told.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
     /// Synced followers, when it leads (from `mntr`).

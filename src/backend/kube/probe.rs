@@ -5,6 +5,13 @@
 //! the same [`MemberStatus`] bookkeeping as the TCP probes of the local
 //! backend. Probing from inside the pod works with any kubeconfig, through
 //! partitions (loopback is never cut) and needs only `pods/exec`.
+//!
+//! The same script names the server process that answered, from the
+//! container's own `/proc`: the one `java` process running ZooKeeper's
+//! main class, its pid and start time. With the pod's uid that is
+//! [`MemberStatus::instance`], so a kill, a container restart and a new pod
+//! all show as a new process, while an election (which restarts
+//! `zk_uptime`) does not.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -49,16 +56,65 @@ ask() {{
     )
 }
 
-/// The probe script (`bash -c`): `srvr`, `conf`, `mntr` (on `client_port`)
-/// and the admin server's `leader` (on `admin_port`), each between markers
-/// (see [`split_answers`]). A member that does not answer `srvr` is asked
+/// What a ZooKeeper server's command line carries: its main class.
+pub const SERVER_MAIN_CLASS: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
+
+/// The script section (`proc`) naming the server process: every `java`
+/// process (its first argument ends in `java`) whose command line contains
+/// `needle`, one `PID STARTTIME` line each (field 22 of `/proc/PID/stat`,
+/// in clock ticks since boot). The probing shell itself never matches.
+fn server_process_section(needle: &str) -> String {
+    format!(
+        r#"printf '{BEGIN}proc\n'
+for d in /proc/[0-9]*; do
+  p=${{d#/proc/}}
+  [ "$p" = "$$" ] && continue
+  c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
+  a=${{c%% *}}
+  case "$a" in *java) ;; *) continue ;; esac
+  case "$c" in *'{needle}'*) ;; *) continue ;; esac
+  read -r s < "$d/stat" 2>/dev/null || continue
+  s=${{s##*) }}
+  set -- $s
+  printf '%s %s\n' "$p" "${{20}}"
+done
+printf '\n{END}proc 0\n'
+"#
+    )
+}
+
+/// The probe script (`bash -c`): the server process (see
+/// [`server_process`]), then `srvr`, `conf`, `mntr` (on `client_port`) and
+/// the admin server's `leader` (on `admin_port`), each between markers (see
+/// [`split_answers`]). A member that does not answer `srvr` is asked
 /// nothing more (a paused one costs one bound, not four).
 pub fn probe_script(client_port: u16, admin_port: u16) -> String {
+    probe_script_for(client_port, admin_port, SERVER_MAIN_CLASS)
+}
+
+/// [`probe_script`] naming the `java` process whose command line contains
+/// `needle` as the server (tests stand a process of their own in).
+pub fn probe_script_for(client_port: u16, admin_port: u16, needle: &str) -> String {
     format!(
-        "{}ask srvr {client_port} srvr || exit 0\nask conf {client_port} conf\nask mntr {client_port} mntr\n\
+        "{}{}ask srvr {client_port} srvr || exit 0\nask conf {client_port} conf\nask mntr {client_port} mntr\n\
          ask leader {admin_port} 'GET /commands/leader HTTP/1.0\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n'\n",
-        ask_function()
+        ask_function(),
+        server_process_section(needle)
     )
+}
+
+/// The server process in a `proc` answer: `pid P started at tick T` (the
+/// local backend's form), when exactly one process matched; none when no
+/// process or more than one did (a wrong process would be worse than none).
+pub fn server_process(answer: &str) -> Option<String> {
+    let mut lines = answer.lines().map(str::trim).filter(|l| !l.is_empty());
+    let only = lines.next()?;
+    if lines.next().is_some() {
+        return None;
+    }
+    let (pid, ticks) = only.split_once(' ')?;
+    let (pid, ticks) = (pid.parse::<u32>().ok()?, ticks.trim().parse::<u64>().ok()?);
+    Some(format!("pid {pid} started at tick {ticks}"))
 }
 
 /// The script asking one four-letter `word` on `client_port`.
@@ -99,6 +155,7 @@ pub fn member_from_output(ordinal: u32, addr: Ipv4Addr, output: &str) -> MemberS
     let mut answers = split_answers(output);
     let mut take = |w: &str| answers.remove(w).unwrap_or_else(|| Err(format!("no `{w}` answer in the probe output")));
     let mut st = MemberStatus::unprobed(ordinal, addr);
+    st.instance = take("proc").ok().as_deref().and_then(server_process);
     if st.record_srvr(take("srvr").map_err(|e| format!("srvr: {e}"))) {
         let leader = take("leader").and_then(|reply| http_body(&reply).map(String::from));
         st.record_details(take("conf"), take("mntr"), leader);
@@ -124,7 +181,12 @@ impl KubeCluster {
         }
         let command = vec!["/bin/bash".to_string(), "-c".to_string(), probe_script(CLIENT_PORT, admin_port)];
         match self.exec.exec(self.namespace(), &pod.name, CONTAINER, &command, self.timeouts.exec).await {
-            Ok(out) => Ok(member_from_output(pod.ordinal, addr, &out.stdout)),
+            Ok(out) => {
+                let mut st = member_from_output(pod.ordinal, addr, &out.stdout);
+                // A recreated pod may reuse the pid and, on another node, the tick: its uid tells it apart.
+                st.instance = st.instance.map(|p| format!("pod {} {p}", pod.uid.as_deref().unwrap_or("(no uid)")));
+                Ok(st)
+            }
             // Access problems are the harness's, not the member's: never report them as a member down.
             Err(e @ (KubeError::Forbidden { .. } | KubeError::Unreachable { .. })) => Err(e),
             Err(e) => {
