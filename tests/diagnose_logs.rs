@@ -3,7 +3,8 @@
 //! `features/known_bugs.feature` (a truncation of acknowledged writes to
 //! follow a leader elected with an older log), and 3.9.3 through the same
 //! choreography (a truncation below the new leader's own log: the hole in
-//! its committed log of ZOOKEEPER-4925).
+//! its committed log of ZOOKEEPER-4925), and 3.9.6, where the same
+//! choreography truncates only what was never acknowledged.
 
 use std::path::PathBuf;
 
@@ -22,7 +23,7 @@ fn acked(zxids: &[i64]) -> Vec<AckedWrite> {
 
 #[test]
 fn every_member_log_yields_elections_roles_and_syncs() {
-    for dir in ["3.8.0-zookeeper-4643", "3.9.3-zookeeper-4925"] {
+    for dir in ["3.8.0-zookeeper-4643", "3.9.3-zookeeper-4925", "3.9.6-same-choreography"] {
         let events = read_logs(&logs(dir));
         for o in 0..3 {
             let mine: Vec<&EventKind> = events.iter().filter(|e| e.ordinal == o).map(|e| &e.kind).collect();
@@ -75,4 +76,49 @@ fn the_same_choreography_on_3_9_3_truncates_below_the_leaders_own_log() {
         Attribution::Known { id: "ZOOKEEPER-4925", version: "3.9.3".into() }
     );
     assert!(matches!(attribute(&d, true, &["3.9.6".into()]), Attribution::Regression { id: "ZOOKEEPER-4925", .. }));
+}
+
+/// The acknowledged writes of a captured run (`acked.txt`: `0x<zxid> <op id>`
+/// per line, from its history).
+fn captured_acked(dir: &str) -> Vec<AckedWrite> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/zklog").join(dir).join("acked.txt");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (zxid, id) = l.split_once(' ').unwrap();
+            AckedWrite {
+                id: id.parse().unwrap(),
+                zxid: i64::from_str_radix(zxid.trim_start_matches("0x"), 16).unwrap(),
+                what: format!("op {id}"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn on_3_9_6_the_same_choreography_truncates_only_what_was_never_acknowledged() {
+    let events = read_logs(&logs("3.9.6-same-choreography"));
+    let acked = captured_acked("3.9.6-same-choreography");
+    assert_eq!(acked.len(), 573);
+    let d = diagnose(&events, &acked);
+    // A (pod 2), the old leader, cut off with three proposals no quorum
+    // had, drops them to follow C (pod 1), whose log ends where B's DIFF
+    // left it: nothing acknowledged is in the range.
+    assert_eq!(d.truncations.len(), 1, "{:#?}", d.truncations);
+    let t = &d.truncations[0];
+    assert_eq!((t.member, t.leader, t.to_zxid, t.had_until), (2, Some(1), 0x1_0000_0269, Some(0x1_0000_026c)));
+    assert_eq!(t.leader_log_end, Some(0x1_0000_0269));
+    assert!(t.acked_lost.is_empty(), "{:?}", t.acked_lost);
+    assert_eq!(d.lossy().count(), 0);
+    // Had an acknowledged write fallen in the range, it would be found.
+    let mut with_one_more = acked.clone();
+    with_one_more.push(AckedWrite { id: 99_999, zxid: 0x1_0000_026b, what: "set /k".into() });
+    let d = diagnose(&events, &with_one_more);
+    assert_eq!(d.lossy().count(), 1);
+    assert_eq!(
+        attribute(&d, true, &["3.9.6".into()]),
+        Attribution::Regression { id: "ZOOKEEPER-4643", version: "3.9.6".into() }
+    );
 }
