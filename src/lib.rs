@@ -19,5 +19,6 @@ pub mod retention;
 pub mod scenario;
 pub mod steps;
 pub mod sys;
+pub mod textfile;
 pub mod workload;
 pub mod zkconfig;

@@ -75,6 +75,7 @@ async fn a_report_from_a_real_run_with_follower_and_leader_kills() {
         Some(&bundle),
         None,
         &local_pod_logs(e.state()),
+        zk_chaos::textfile::Storage::Plain,
     )
     .unwrap();
     e.teardown(false).await.unwrap();

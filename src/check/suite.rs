@@ -25,6 +25,7 @@ use super::status_truth::{self, StatusSample};
 use super::{CheckResult, Verdict, availability, durability, linear, quorum, session};
 use crate::history::{self, Event, HistoryError, Operation};
 use crate::probe::EnsembleStatus;
+use crate::textfile::{self, Storage, TextWriter};
 use crate::workload::pace::{self, Pace, Target};
 use crate::workload::stats::{self, Stats};
 
@@ -34,6 +35,9 @@ pub enum BundleError {
     /// The history could not be read.
     #[error(transparent)]
     History(#[from] HistoryError),
+    /// A file (plain or `.gz`) could not be read or written.
+    #[error(transparent)]
+    Text(#[from] textfile::TextError),
     /// Another file could not be read or written.
     #[error("{path}: {reason}")]
     File {
@@ -94,59 +98,82 @@ fn file_err(path: &Path, reason: impl ToString) -> BundleError {
     BundleError::File { path: path.to_path_buf(), reason: reason.to_string() }
 }
 
-/// Write `items` to `path`, one JSON value a line.
-fn write_lines<T: Serialize>(path: &Path, items: &[T]) -> Result<(), BundleError> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| file_err(path, e))?);
+/// Write `items` to `path` (or `path.gz`), one JSON value a line.
+fn write_lines<T: Serialize>(path: &Path, items: &[T], storage: Storage) -> Result<(), BundleError> {
+    let mut f = TextWriter::create(path, storage)?;
     for s in items {
         serde_json::to_writer(&mut f, s).map_err(|e| file_err(path, e))?;
         f.write_all(b"\n").map_err(|e| file_err(path, e))?;
     }
-    f.flush().map_err(|e| file_err(path, e))
+    f.finish()?;
+    Ok(())
 }
 
-/// Read a file of one JSON value a line (blank lines skipped).
+/// Read a file (or its `.gz`) of one JSON value a line (blank lines skipped).
 fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, BundleError> {
-    let text = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
-    text.lines()
+    let bytes = textfile::read_text(path)?;
+    let shown = textfile::stored(path).unwrap_or_else(|| path.to_path_buf());
+    String::from_utf8_lossy(&bytes)
+        .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| file_err(path, format!("line {}: {e}", i + 1))))
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| file_err(&shown, format!("line {}: {e}", i + 1))))
         .collect()
 }
 
+/// Read a JSON file (or its `.gz`).
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, BundleError> {
+    let bytes = textfile::read_text(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| file_err(&textfile::stored(path).unwrap_or_else(|| path.to_path_buf()), e))
+}
+
+/// Write `value` as pretty JSON to `path` (or `path.gz`).
+fn write_json<T: Serialize>(path: &Path, value: &T, storage: Storage) -> Result<(), BundleError> {
+    let bytes = serde_json::to_vec_pretty(value).expect("serialises");
+    textfile::write_text(path, &bytes, storage)?;
+    Ok(())
+}
+
 impl Bundle {
-    /// Write the bundle into `dir`.
+    /// The files that grow with the run (the history, probe and status
+    /// samples, each member's final state): what
+    /// [`Bundle::save_as`] compresses. `final.json` and `run.json` stay
+    /// plain (a few KiB, and what a reader opens first).
+    pub const BULKY_FILES: [&'static str; 4] =
+        ["history.jsonl", "probes.jsonl", "status.jsonl", "final-by-member.json"];
+
+    /// Write the bundle into `dir`, every file plain.
     pub fn save(&self, dir: &Path) -> Result<(), BundleError> {
-        std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
-        let h = dir.join("history.jsonl");
-        let f = std::fs::File::create(&h).map_err(|e| file_err(&h, e))?;
-        history::write_events(std::io::BufWriter::new(f), &self.events).map_err(|e| file_err(&h, e))?;
-        if let Some(fs) = &self.final_state {
-            let p = dir.join("final.json");
-            std::fs::write(&p, serde_json::to_vec_pretty(fs).expect("serialises")).map_err(|e| file_err(&p, e))?;
-        }
-        if let Some(fs) = &self.final_by_member {
-            let p = dir.join("final-by-member.json");
-            std::fs::write(&p, serde_json::to_vec_pretty(fs).expect("serialises")).map_err(|e| file_err(&p, e))?;
-        }
-        if let Some(probes) = &self.probes {
-            let p = dir.join("probes.jsonl");
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&p).map_err(|e| file_err(&p, e))?);
-            for s in probes {
-                serde_json::to_writer(&mut f, s).map_err(|e| file_err(&p, e))?;
-                f.write_all(b"\n").map_err(|e| file_err(&p, e))?;
-            }
-            f.flush().map_err(|e| file_err(&p, e))?;
-        }
-        if let Some(statuses) = &self.statuses {
-            write_lines(&dir.join("status.jsonl"), statuses)?;
-        }
-        let p = dir.join("run.json");
-        std::fs::write(&p, serde_json::to_vec_pretty(&self.facts).expect("serialises")).map_err(|e| file_err(&p, e))?;
-        Ok(())
+        self.save_as(dir, Storage::Plain)
     }
 
-    /// Load a bundle directory, or a bare `history.jsonl` file.
+    /// Write the bundle into `dir`, its [`Bundle::BULKY_FILES`] stored as
+    /// `storage` says (the others plain).
+    pub fn save_as(&self, dir: &Path, storage: Storage) -> Result<(), BundleError> {
+        std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+        let h = dir.join("history.jsonl");
+        let mut w = history::HistoryWriter::new(TextWriter::create(&h, storage)?).map_err(|e| file_err(&h, e))?;
+        for e in &self.events {
+            w.append(e).map_err(|e| file_err(&h, e))?;
+        }
+        w.close().map_err(|e| file_err(&h, e))?.finish()?;
+        if let Some(fs) = &self.final_state {
+            write_json(&dir.join("final.json"), fs, Storage::Plain)?;
+        }
+        if let Some(fs) = &self.final_by_member {
+            write_json(&dir.join("final-by-member.json"), fs, storage)?;
+        }
+        if let Some(probes) = &self.probes {
+            write_lines(&dir.join("probes.jsonl"), probes, storage)?;
+        }
+        if let Some(statuses) = &self.statuses {
+            write_lines(&dir.join("status.jsonl"), statuses, storage)?;
+        }
+        write_json(&dir.join("run.json"), &self.facts, Storage::Plain)
+    }
+
+    /// Load a bundle directory, or a bare `history.jsonl` file. Each file
+    /// is read plain, else from its `.gz` (see [`crate::textfile`]).
     pub fn load(path: &Path) -> Result<Self, BundleError> {
         // A history cut short (a killed run) is read up to its last
         // complete event; `history::read_events_tolerant` says where.
@@ -157,34 +184,24 @@ impl Bundle {
         let (events, history_cut) = history::read_events_tolerant(&path.join("history.jsonl"))?;
         let mut b = Self { events, history_cut, ..Self::default() };
         let p = path.join("final.json");
-        if p.exists() {
-            let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;
-            b.final_state = Some(serde_json::from_slice(&bytes).map_err(|e| file_err(&p, e))?);
+        if textfile::exists(&p) {
+            b.final_state = Some(read_json(&p)?);
         }
         let p = path.join("final-by-member.json");
-        if p.exists() {
-            let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;
-            b.final_by_member = Some(serde_json::from_slice(&bytes).map_err(|e| file_err(&p, e))?);
+        if textfile::exists(&p) {
+            b.final_by_member = Some(read_json(&p)?);
         }
         let p = path.join("probes.jsonl");
-        if p.exists() {
-            let text = std::fs::read_to_string(&p).map_err(|e| file_err(&p, e))?;
-            let probes = text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(i, l)| serde_json::from_str(l).map_err(|e| file_err(&p, format!("line {}: {e}", i + 1))))
-                .collect::<Result<Vec<_>, _>>()?;
-            b.probes = Some(probes);
+        if textfile::exists(&p) {
+            b.probes = Some(read_lines(&p)?);
         }
         let p = path.join("status.jsonl");
-        if p.exists() {
+        if textfile::exists(&p) {
             b.statuses = Some(read_lines(&p)?);
         }
         let p = path.join("run.json");
-        if p.exists() {
-            let bytes = std::fs::read(&p).map_err(|e| file_err(&p, e))?;
-            b.facts = serde_json::from_slice(&bytes).map_err(|e| file_err(&p, e))?;
+        if textfile::exists(&p) {
+            b.facts = read_json(&p)?;
         }
         Ok(b)
     }

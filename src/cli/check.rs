@@ -8,14 +8,16 @@ use clap::Args;
 use zk_chaos::check::linear::Budget;
 use zk_chaos::check::suite::{self, Bundle};
 use zk_chaos::diagnose::{self, Finding};
+use zk_chaos::textfile;
 
-/// `(pod, logs/<pod>/zookeeper.log)` for every pod directory under `dir`.
+/// `(pod, logs/<pod>/zookeeper.log)` for every pod directory under `dir`
+/// holding that log (plain or as `.gz`).
 fn pod_logs(dir: &std::path::Path) -> Vec<(String, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut out: Vec<(String, PathBuf)> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path().join("zookeeper.log"))))
-        .filter(|(_, p)| p.is_file())
+        .filter(|(_, p)| textfile::exists(p))
         .collect();
     out.sort();
     out
@@ -65,11 +67,19 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let budget = Budget { time_limit: Some(Duration::from_secs(args.budget_secs)), ..Budget::default() };
     let report = suite::check_all(&bundle, budget)?;
-    let finding = scenario.then(|| {
+    let finding = if scenario {
         let ops = zk_chaos::history::pair(&bundle.events, "history.jsonl").unwrap_or_default();
-        let events = diagnose::read_logs(&pod_logs(&args.path.join("logs")));
-        Finding::new(&events, &ops, &[], report.any_invalid())
-    });
+        let events = match diagnose::read_saved_logs(&pod_logs(&args.path.join("logs"))) {
+            Ok(events) => events,
+            Err(e) => {
+                eprintln!("error: cannot read the server logs: {e}");
+                return Ok(ExitCode::from(EXIT_UNREADABLE));
+            }
+        };
+        Some(Finding::new(&events, &ops, &[], report.any_invalid()))
+    } else {
+        None
+    };
     if args.json {
         let out = serde_json::json!({ "report": report, "finding": finding });
         println!("{}", serde_json::to_string_pretty(&out)?);

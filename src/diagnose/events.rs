@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::logline::{self, EventKind};
+use crate::textfile::{self, TextError};
 
 /// One event of one member's server log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,29 +71,47 @@ pub fn parse_log(ordinal: u32, text: &str) -> Vec<MemberEvent> {
 }
 
 /// The files of one log, oldest first: rotated `<file>.N` ... `<file>.1`,
-/// then `<file>`.
+/// then `<file>` (each kept plain or as `.gz`, see [`crate::textfile`]).
 pub fn rotated(path: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> =
-        (1..=9).rev().map(|i| PathBuf::from(format!("{}.{i}", path.display()))).filter(|p| p.exists()).collect();
+    let mut out: Vec<PathBuf> = (1..=9)
+        .rev()
+        .map(|i| PathBuf::from(format!("{}.{i}", path.display())))
+        .filter(|p| textfile::exists(p))
+        .collect();
     out.push(path.to_path_buf());
     out
 }
 
 /// Every event of every member, from the log files a cluster keeps per
-/// pod (`(pod name, path)`), sorted by time (stable per member). Missing
-/// or unreadable files contribute nothing.
+/// pod (`(pod name, path)`), sorted by time (stable per member). Each
+/// file is read plain, else from its `.gz`. Missing or unreadable files
+/// contribute nothing (see [`read_saved_logs`] to hear of the latter).
 pub fn read_logs(files: &[(String, PathBuf)]) -> Vec<MemberEvent> {
+    collect_logs(files, false).unwrap_or_default()
+}
+
+/// [`read_logs`] over saved logs (a scenario's `logs/<pod>/zookeeper.log`
+/// or its `.gz`): a missing file contributes nothing, but one that is
+/// there and cannot be read (a corrupt `.gz`) is an error naming it.
+pub fn read_saved_logs(files: &[(String, PathBuf)]) -> Result<Vec<MemberEvent>, TextError> {
+    collect_logs(files, true)
+}
+
+fn collect_logs(files: &[(String, PathBuf)], strict: bool) -> Result<Vec<MemberEvent>, TextError> {
     let mut out = Vec::new();
     for (pod, path) in files {
         let Some(ordinal) = ordinal_of_pod(pod) else { continue };
         for f in rotated(path) {
-            if let Ok(bytes) = std::fs::read(&f) {
-                out.extend(parse_log(ordinal, &String::from_utf8_lossy(&bytes)));
+            match textfile::read_text(&f) {
+                Ok(bytes) => out.extend(parse_log(ordinal, &String::from_utf8_lossy(&bytes))),
+                Err(TextError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) if strict => return Err(e),
+                Err(_) => {}
             }
         }
     }
     out.sort_by_key(|e| e.at_ms);
-    out
+    Ok(out)
 }
 
 /// Where each log file ended at some moment, so that later reads see only
@@ -214,5 +233,34 @@ mod tests {
         assert!(mark.lines_since(&files, 1).is_empty());
         let all = read_logs(&files);
         assert_eq!(all.len(), 2);
+    }
+
+    #[test]
+    fn saved_logs_are_read_compressed_too_and_a_corrupt_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |m: &str| format!("2026-11-29 16:10:05,123 [myid:1] - INFO  [main:QuorumPeer@1] - {m}\n");
+        let plain = dir.path().join("zk-0/zookeeper.log");
+        let packed = dir.path().join("zk-1/zookeeper.log");
+        for p in [&plain, &packed] {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        }
+        std::fs::write(&plain, line("LOOKING")).unwrap();
+        let storage = textfile::Storage::Gzip;
+        textfile::write_text(&packed, (line("LOOKING") + &line("FOLLOWING")).as_bytes(), storage).unwrap();
+        assert!(!packed.exists());
+        let files = vec![
+            ("zk-0".to_string(), plain.clone()),
+            ("zk-1".to_string(), packed.clone()),
+            ("zk-2".to_string(), dir.path().join("zk-2/zookeeper.log")),
+        ];
+        let all = read_saved_logs(&files).unwrap();
+        assert_eq!(all.iter().filter(|e| e.ordinal == 1).count(), 2, "{all:?}");
+        assert_eq!(all.iter().filter(|e| e.ordinal == 0).count(), 1, "{all:?}");
+        assert_eq!(read_logs(&files), all);
+
+        std::fs::write(textfile::gz_path(&packed), b"garbage").unwrap();
+        let e = read_saved_logs(&files).unwrap_err().to_string();
+        assert!(e.contains("zk-1/zookeeper.log.gz") && e.contains("cannot decompress"), "{e}");
+        assert_eq!(read_logs(&files).len(), 1, "the live reader skips what it cannot read");
     }
 }

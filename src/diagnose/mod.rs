@@ -17,7 +17,7 @@ pub mod known_bugs;
 pub mod logline;
 pub mod trigger;
 
-pub use events::{LogMark, MemberEvent, read_logs};
+pub use events::{LogMark, MemberEvent, read_logs, read_saved_logs};
 pub use explain::{AckedWrite, Diagnosis, Truncation, acked_writes, diagnose};
 pub use finding::Finding;
 pub use known_bugs::{Attribution, CATALOGUE, KnownBug, attribute};

@@ -266,6 +266,9 @@ pub enum HistoryError {
         /// The error.
         source: std::io::Error,
     },
+    /// The file (plain or `.gz`) could not be read.
+    #[error(transparent)]
+    Read(#[from] crate::textfile::TextError),
     /// A line is not an event.
     #[error("{path}:{line}: not a history event: {source}")]
     Parse {
@@ -517,12 +520,19 @@ impl Lines {
     }
 }
 
-/// Read a JSON Lines history file (markers checked, not returned).
+/// The file `path`'s text is read from, for messages (`history.jsonl.gz`
+/// when that is what is kept).
+fn shown(path: &Path) -> String {
+    crate::textfile::stored(path).unwrap_or_else(|| path.to_path_buf()).display().to_string()
+}
+
+/// Read a JSON Lines history file (markers checked, not returned); a
+/// `<path>.gz` is read when `path` is not there.
 pub fn read_events(path: &Path) -> Result<Vec<Event>, HistoryError> {
-    let p = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|source| HistoryError::Io { path: p.clone(), source })?;
+    let p = shown(path);
+    let f = crate::textfile::open_text(path)?;
     let mut lines = Lines::new(p.clone());
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+    for (i, line) in f.lines().enumerate() {
         let line = line.map_err(|source| HistoryError::Io { path: p.clone(), source })?;
         if line.trim().is_empty() {
             continue;
@@ -534,7 +544,7 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, HistoryError> {
     Ok(lines.events)
 }
 
-/// Read a JSON Lines history file that a killed writer may have cut
+/// Read a JSON Lines history file (or its `.gz`) that a killed writer may have cut
 /// short. A last line that does not parse and has no newline after it is
 /// torn, not corrupt: the events up to the last complete one are returned
 /// with [`Cut::Torn`]. A file of the current format that ends at a line
@@ -542,8 +552,8 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, HistoryError> {
 /// file of the first format (no header) has no marker and is taken whole,
 /// unless it is empty. A bad line anywhere else is still an error.
 pub fn read_events_tolerant(path: &Path) -> Result<(Vec<Event>, Option<Cut>), HistoryError> {
-    let p = path.display().to_string();
-    let text = std::fs::read(path).map_err(|source| HistoryError::Io { path: p.clone(), source })?;
+    let p = shown(path);
+    let text = crate::textfile::read_text(path)?;
     let text = String::from_utf8_lossy(&text);
     let complete = text.ends_with('\n');
     let raw: Vec<&str> = text.lines().collect();

@@ -11,6 +11,7 @@ use super::format::slug;
 use super::record::{Link, LogExcerpt};
 use crate::backend::local::state::RunState;
 use crate::check::suite::Bundle;
+use crate::textfile::{self, Storage};
 
 /// The most of one log file copied (its end), bytes.
 pub const MAX_LOG_BYTES: u64 = 4 << 20;
@@ -56,8 +57,8 @@ fn rel(p: &Path) -> String {
     p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
-/// Copy the last `max` bytes of `from` to `to` (starting at a line boundary when cut).
-fn copy_tail(from: &Path, to: &Path, max: u64) -> Result<(), ReportError> {
+/// The last `max` bytes of `from` (starting at a line boundary when cut).
+fn read_tail(from: &Path, max: u64) -> Result<Vec<u8>, ReportError> {
     let mut f = std::fs::File::open(from).map_err(io(from))?;
     let len = f.metadata().map_err(io(from))?.len();
     let mut buf = Vec::new();
@@ -66,7 +67,8 @@ fn copy_tail(from: &Path, to: &Path, max: u64) -> Result<(), ReportError> {
     }
     f.read_to_end(&mut buf).map_err(io(from))?;
     let start = if len > max { buf.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1) } else { 0 };
-    std::fs::write(to, &buf[start..]).map_err(io(to))
+    buf.drain(..start);
+    Ok(buf)
 }
 
 /// The last warning and error lines of a ZooKeeper log.
@@ -91,7 +93,10 @@ pub fn excerpt(log_text: &str) -> Vec<String> {
 
 /// Save a scenario's bundle (when it has one, with the server-log
 /// `diagnosis.json` at `diagnosis` beside it) and its pods' logs under
-/// `run_dir/scenarios/<nn>-<name>/`.
+/// `run_dir/scenarios/<nn>-<name>/`. With [`Storage::Gzip`] (a passing
+/// scenario) the bulky files, [`Bundle::BULKY_FILES`] and the pods' logs,
+/// are written compressed as `<file>.gz` and linked as such; the log
+/// excerpts are taken from the logs as read, before compressing.
 pub fn save_scenario_artifacts(
     run_dir: &Path,
     number: usize,
@@ -99,13 +104,14 @@ pub fn save_scenario_artifacts(
     bundle: Option<&Bundle>,
     diagnosis: Option<&Path>,
     pod_logs: &[PodLog],
+    storage: Storage,
 ) -> Result<Artifacts, ReportError> {
     let rel_dir = scenario_dir(number, name);
     let dir = run_dir.join(&rel_dir);
     let mut out = Artifacts::default();
     if let Some(b) = bundle {
         let bdir = dir.join("bundle");
-        b.save(&bdir)?;
+        b.save_as(&bdir, storage)?;
         if let Some(diag) = diagnosis {
             let to = bdir.join("diagnosis.json");
             std::fs::copy(diag, &to).map_err(io(&to))?;
@@ -115,8 +121,8 @@ pub fn save_scenario_artifacts(
             });
         }
         for file in ["history.jsonl", "final.json", "probes.jsonl", "status.jsonl", "run.json"] {
-            if bdir.join(file).is_file() {
-                out.links.push(Link { label: file.into(), href: rel(&rel_dir.join("bundle").join(file)) });
+            if let Some(kept) = textfile::stored(&bdir.join(file)) {
+                out.links.push(link(&rel_dir.join("bundle"), &kept, String::new()));
             }
         }
     }
@@ -129,21 +135,25 @@ pub fn save_scenario_artifacts(
                 continue;
             }
             std::fs::create_dir_all(&to_dir).map_err(io(&to_dir))?;
-            copy_tail(&from, &to_dir.join(file), MAX_LOG_BYTES)?;
-            out.links.push(Link {
-                label: format!("{} {file}", p.pod),
-                href: rel(&rel_dir.join("logs").join(&pod).join(file)),
-            });
-        }
-        let text = std::fs::read(to_dir.join("zookeeper.log")).map(|b| String::from_utf8_lossy(&b).into_owned());
-        if let Ok(text) = text {
-            let lines = excerpt(&text);
-            if !lines.is_empty() {
-                out.logs.push(LogExcerpt { pod: p.pod.clone(), lines });
+            let tail = read_tail(&from, MAX_LOG_BYTES)?;
+            let kept = textfile::write_text(&to_dir.join(file), &tail, storage)?;
+            out.links.push(link(&rel_dir.join("logs").join(&pod), &kept, format!("{} ", p.pod)));
+            if file == "zookeeper.log" {
+                let lines = excerpt(&String::from_utf8_lossy(&tail));
+                if !lines.is_empty() {
+                    out.logs.push(LogExcerpt { pod: p.pod.clone(), lines });
+                }
             }
         }
     }
     Ok(out)
+}
+
+/// A link to `file` (kept in `rel_dir`, relative to the run directory),
+/// labelled `prefix` and the file's name as kept (`history.jsonl.gz` when compressed).
+fn link(rel_dir: &Path, file: &Path, prefix: String) -> Link {
+    let name = file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    Link { label: format!("{prefix}{name}"), href: rel(&rel_dir.join(&name)) }
 }
 
 #[cfg(test)]
@@ -151,8 +161,9 @@ mod tests {
     use super::*;
     use crate::history::{Call, Event};
 
-    #[test]
-    fn bundle_and_logs_are_saved_with_relative_links_and_excerpts() {
+    /// A pod log with 20 warnings among 40 lines, a console log, and a
+    /// one-event bundle: (run dir, logs dir, pods, bundle, the server log).
+    fn sample() -> (tempfile::TempDir, tempfile::TempDir, Vec<PodLog>, Bundle, String) {
         let run = tempfile::tempdir().unwrap();
         let logs = tempfile::tempdir().unwrap();
         let pod_dir = logs.path().join("zk-0");
@@ -175,37 +186,83 @@ mod tests {
                 call: Call::Get { path: "/a".into() },
                 intended_ns: None,
             }],
+            final_state: Some(Default::default()),
+            probes: Some(Vec::new()),
             ..Bundle::default()
         };
-        let a = save_scenario_artifacts(
-            run.path(),
-            3,
-            "Kill <the> leader",
-            Some(&bundle),
-            None,
-            &[
-                PodLog { pod: "zk-0".into(), dir: pod_dir },
-                PodLog { pod: "zk-1".into(), dir: logs.path().join("none") },
-            ],
-        )
-        .unwrap();
+        let pods = vec![
+            PodLog { pod: "zk-0".into(), dir: pod_dir },
+            PodLog { pod: "zk-1".into(), dir: logs.path().join("none") },
+        ];
+        (run, logs, pods, bundle, log)
+    }
+
+    fn check_excerpt(a: &Artifacts) {
+        assert_eq!(a.logs.len(), 1);
+        assert_eq!(a.logs[0].lines.len(), EXCERPT_LINES);
+        assert!(a.logs[0].lines.last().unwrap().ends_with("lost 38 <script>"), "{:?}", a.logs[0].lines.last());
+    }
+
+    #[test]
+    fn bundle_and_logs_are_saved_with_relative_links_and_excerpts() {
+        let (run, _logs, pods, bundle, log) = sample();
+        let a = save_scenario_artifacts(run.path(), 3, "Kill <the> leader", Some(&bundle), None, &pods, Storage::Plain)
+            .unwrap();
         let hrefs: Vec<&str> = a.links.iter().map(|l| l.href.as_str()).collect();
         assert_eq!(
             hrefs,
             vec![
                 "scenarios/03-kill-the-leader/bundle/history.jsonl",
+                "scenarios/03-kill-the-leader/bundle/final.json",
+                "scenarios/03-kill-the-leader/bundle/probes.jsonl",
                 "scenarios/03-kill-the-leader/bundle/run.json",
                 "scenarios/03-kill-the-leader/logs/zk-0/zookeeper.log",
                 "scenarios/03-kill-the-leader/logs/zk-0/console.log",
             ]
         );
+        assert_eq!(a.links[4].label, "zk-0 zookeeper.log");
         for h in &hrefs {
             assert!(run.path().join(h).is_file(), "{h}");
+            assert!(!textfile::gz_path(&run.path().join(h)).exists(), "{h}");
         }
-        assert_eq!(std::fs::read_to_string(run.path().join(hrefs[2])).unwrap(), log);
-        assert_eq!(a.logs.len(), 1);
-        assert_eq!(a.logs[0].lines.len(), EXCERPT_LINES);
-        assert!(a.logs[0].lines.last().unwrap().ends_with("lost 38 <script>"), "{:?}", a.logs[0].lines.last());
+        assert_eq!(std::fs::read_to_string(run.path().join(hrefs[4])).unwrap(), log);
+        check_excerpt(&a);
+    }
+
+    #[test]
+    fn a_passing_scenarios_bulky_files_are_kept_compressed_and_linked_so() {
+        let (run, _logs, pods, bundle, log) = sample();
+        let a = save_scenario_artifacts(run.path(), 3, "Kill <the> leader", Some(&bundle), None, &pods, Storage::Gzip)
+            .unwrap();
+        let hrefs: Vec<&str> = a.links.iter().map(|l| l.href.as_str()).collect();
+        assert_eq!(
+            hrefs,
+            vec![
+                "scenarios/03-kill-the-leader/bundle/history.jsonl.gz",
+                "scenarios/03-kill-the-leader/bundle/final.json",
+                "scenarios/03-kill-the-leader/bundle/probes.jsonl.gz",
+                "scenarios/03-kill-the-leader/bundle/run.json",
+                "scenarios/03-kill-the-leader/logs/zk-0/zookeeper.log.gz",
+                "scenarios/03-kill-the-leader/logs/zk-0/console.log.gz",
+            ]
+        );
+        assert_eq!(a.links[0].label, "history.jsonl.gz");
+        assert_eq!(a.links[4].label, "zk-0 zookeeper.log.gz");
+        for h in &hrefs {
+            let kept = run.path().join(h);
+            assert!(kept.is_file(), "{h}");
+            if let Some(plain) = h.strip_suffix(".gz") {
+                assert!(!run.path().join(plain).exists(), "the plain {plain} is not kept");
+            }
+        }
+        // What was compressed reads back whole, under its plain name.
+        let zk_log = run.path().join("scenarios/03-kill-the-leader/logs/zk-0/zookeeper.log");
+        assert_eq!(textfile::read_text(&zk_log).unwrap(), log.as_bytes());
+        let loaded = Bundle::load(&run.path().join("scenarios/03-kill-the-leader/bundle")).unwrap();
+        assert_eq!(loaded.events, bundle.events);
+        assert_eq!(loaded.probes, Some(Vec::new()));
+        // The excerpts come from the data, as for a plain save.
+        check_excerpt(&a);
     }
 
     #[test]
@@ -213,8 +270,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let from = d.path().join("a.log");
         std::fs::write(&from, "first line\nsecond line\nthird\n").unwrap();
-        let to = d.path().join("b.log");
-        copy_tail(&from, &to, 10).unwrap();
-        assert_eq!(std::fs::read_to_string(&to).unwrap(), "third\n");
+        assert_eq!(read_tail(&from, 10).unwrap(), b"third\n");
+        assert_eq!(read_tail(&from, 100).unwrap(), std::fs::read(&from).unwrap());
     }
 }

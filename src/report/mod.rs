@@ -91,6 +91,9 @@ pub enum ReportError {
     /// A bundle could not be saved.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// A scenario's file (plain or `.gz`) could not be written.
+    #[error(transparent)]
+    Text(#[from] crate::textfile::TextError),
     /// A template failed to render (a bug, not bad input).
     #[error("rendering {template}: {message}")]
     Template {

@@ -18,6 +18,7 @@ use crate::report::{
     ServerMark, StepRecord,
 };
 use crate::scenario::ScenarioEvidence;
+use crate::textfile::Storage;
 
 fn outcome(s: Status) -> Outcome {
     match s {
@@ -136,7 +137,10 @@ fn scenario_record(run_dir: &Path, number: usize, s: &ScenarioOutcome) -> Result
             .collect();
         let diagnosis = ev.history_dir.join("diagnosis.json");
         let diagnosis = diagnosis.is_file().then_some(diagnosis.as_path());
-        let a = artifacts::save_scenario_artifacts(run_dir, number, &s.name, bundle.as_ref(), diagnosis, &logs)?;
+        // A passing scenario's bulky files are kept compressed; a failing
+        // (or undecided) one's stay plain: they are what a user opens first.
+        let storage = if s.status == Status::Passed { Storage::Gzip } else { Storage::Plain };
+        let a = artifacts::save_scenario_artifacts(run_dir, number, &s.name, bundle.as_ref(), diagnosis, &logs, storage)?;
         rec.links = a.links;
         rec.logs = a.logs;
         rec.evidence = evidence;
