@@ -124,7 +124,8 @@ fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Bun
 /// Read a JSON file (or its `.gz`).
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, BundleError> {
     let bytes = textfile::read_text(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| file_err(&textfile::stored(path).unwrap_or_else(|| path.to_path_buf()), e))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| file_err(&textfile::stored(path).unwrap_or_else(|| path.to_path_buf()), e))
 }
 
 /// Write `value` as pretty JSON to `path` (or `path.gz`).

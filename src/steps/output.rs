@@ -140,7 +140,8 @@ fn scenario_record(run_dir: &Path, number: usize, s: &ScenarioOutcome) -> Result
         // A passing scenario's bulky files are kept compressed; a failing
         // (or undecided) one's stay plain: they are what a user opens first.
         let storage = if s.status == Status::Passed { Storage::Gzip } else { Storage::Plain };
-        let a = artifacts::save_scenario_artifacts(run_dir, number, &s.name, bundle.as_ref(), diagnosis, &logs, storage)?;
+        let a =
+            artifacts::save_scenario_artifacts(run_dir, number, &s.name, bundle.as_ref(), diagnosis, &logs, storage)?;
         rec.links = a.links;
         rec.logs = a.logs;
         rec.evidence = evidence;
@@ -355,6 +356,70 @@ mod tests {
         );
         let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
         assert!(junit.contains("no such member"), "{junit}");
+    }
+
+    /// A passing scenario's logs are kept compressed and linked so (in the
+    /// record too); a failing or interrupted one's stay plain; the
+    /// excerpts come from the logs either way.
+    #[test]
+    fn only_a_passing_scenarios_logs_are_kept_compressed() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("20261121-000000-8");
+        let pod_dir = root.path().join("pods").join("zk-1-0");
+        std::fs::create_dir_all(&pod_dir).unwrap();
+        let log = "2026-11-21 00:00:01,000 [myid:1] - WARN  [q] - lost the leader\n".repeat(50);
+        std::fs::write(pod_dir.join("zookeeper.log"), &log).unwrap();
+        std::fs::write(pod_dir.join("console.log"), "started\n").unwrap();
+        let with_logs = || {
+            let mut ev = evidence(&dir);
+            ev.logs = vec![("zk-1-0".into(), pod_dir.join("zookeeper.log"))];
+            Some(ev)
+        };
+        let mut interrupted =
+            scenario("a.feature", "cut", 7, vec![step("I wait", 8, Status::Passed, None)], with_logs());
+        interrupted.status = Status::Interrupted;
+        let outcome = RunOutcome {
+            run_id: "20261121-000000-8".into(),
+            seed: 8,
+            tags: String::new(),
+            not_selected: Vec::new(),
+            scenarios: vec![
+                scenario("a.feature", "pass", 3, vec![step("I wait", 4, Status::Passed, None)], with_logs()),
+                scenario("a.feature", "fail", 5, vec![step("I wait", 6, Status::Failed, Some("no"))], with_logs()),
+                interrupted,
+            ],
+            parse_errors: Vec::new(),
+            elapsed: Duration::from_secs(3),
+            out_dir: dir.clone(),
+            interrupted: Some("SIGTERM".into()),
+        };
+        write(&outcome, "local").unwrap();
+        let r = RunRecord::load(&dir).unwrap();
+        let scenarios: Vec<&ScenarioRecord> = r.features[0].scenarios.iter().collect();
+        let hrefs = |s: &ScenarioRecord| s.links.iter().map(|l| l.href.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            hrefs(scenarios[0]),
+            ["scenarios/01-pass/logs/zk-1-0/zookeeper.log.gz", "scenarios/01-pass/logs/zk-1-0/console.log.gz"]
+        );
+        assert_eq!(
+            hrefs(scenarios[1]),
+            ["scenarios/02-fail/logs/zk-1-0/zookeeper.log", "scenarios/02-fail/logs/zk-1-0/console.log"]
+        );
+        assert_eq!(
+            hrefs(scenarios[2]),
+            ["scenarios/03-cut/logs/zk-1-0/zookeeper.log", "scenarios/03-cut/logs/zk-1-0/console.log"]
+        );
+        for s in &scenarios {
+            for h in hrefs(s) {
+                assert!(dir.join(&h).is_file(), "{h}");
+                let other = h.strip_suffix(".gz").map_or_else(|| format!("{h}.gz"), String::from);
+                assert!(!dir.join(&other).exists(), "only one form of {h} is kept");
+            }
+            assert_eq!(s.logs.len(), 1, "an excerpt from the log, compressed or not");
+            assert_eq!(s.logs[0].lines.len(), artifacts::EXCERPT_LINES);
+        }
+        let compressed = dir.join("scenarios/01-pass/logs/zk-1-0/zookeeper.log");
+        assert_eq!(crate::textfile::read_text(&compressed).unwrap(), log.as_bytes());
     }
 
     #[test]
