@@ -99,6 +99,12 @@ fn cases() -> Vec<Case> {
             expect: "cannot read",
             status: 4,
         },
+        Case {
+            args: &["check", "{dir}/history.jsonl"],
+            files: &[("history.jsonl.gz", "plain text, not a gzip stream\n")],
+            expect: "cannot decompress",
+            status: 4,
+        },
     ]
 }
 

@@ -173,12 +173,12 @@ impl Bundle {
         write_json(&dir.join("run.json"), &self.facts, Storage::Plain)
     }
 
-    /// Load a bundle directory, or a bare `history.jsonl` file. Each file
+    /// Load a bundle directory, or a bare `history.jsonl` file (or its `.gz`). Each file
     /// is read plain, else from its `.gz` (see [`crate::textfile`]).
     pub fn load(path: &Path) -> Result<Self, BundleError> {
         // A history cut short (a killed run) is read up to its last
         // complete event; `history::read_events_tolerant` says where.
-        if path.is_file() {
+        if !path.is_dir() && textfile::exists(path) {
             let (events, history_cut) = history::read_events_tolerant(path)?;
             return Ok(Self { events, history_cut, ..Self::default() });
         }
