@@ -109,6 +109,17 @@ pub fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>, TextError> {
     })
 }
 
+/// An error from a reader [`open_text`] gave for `path`, as a
+/// [`TextError`]: the decoder's own (naming the `.gz` file), else an I/O
+/// error on the file read.
+pub fn reader_error(path: &Path, e: io::Error) -> TextError {
+    if e.get_ref().is_some_and(|inner| inner.is::<TextError>()) {
+        let inner = e.into_inner().expect("checked: it wraps an error");
+        return *inner.downcast::<TextError>().expect("checked: it is a TextError");
+    }
+    TextError::Io { path: stored(path).unwrap_or_else(|| path.to_path_buf()), source: e }
+}
+
 /// All of `path`'s text: `path`, else `path.gz` decompressed (see
 /// [`open_text`]).
 pub fn read_text(path: &Path) -> Result<Vec<u8>, TextError> {
@@ -265,7 +276,9 @@ mod tests {
         assert!(e.to_string().contains("history.jsonl.gz") && e.to_string().contains("cannot decompress"), "{e}");
         // Streaming: the error surfaces from the reader, still naming the file.
         let err = open_text(&p).unwrap().lines().find_map(Result::err).unwrap();
-        assert!(err.to_string().contains("history.jsonl.gz"), "{err}");
+        let err = reader_error(&p, err);
+        assert!(matches!(err, TextError::Decompress { .. }), "{err:?}");
+        assert_eq!(err.to_string().matches("history.jsonl.gz").count(), 1, "named once: {err}");
 
         // Cut short: a valid start without its end.
         let text = "x".repeat(10_000);

@@ -533,7 +533,7 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, HistoryError> {
     let f = crate::textfile::open_text(path)?;
     let mut lines = Lines::new(p.clone());
     for (i, line) in f.lines().enumerate() {
-        let line = line.map_err(|source| HistoryError::Io { path: p.clone(), source })?;
+        let line = line.map_err(|e| crate::textfile::reader_error(path, e))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -604,6 +604,27 @@ mod tests {
         }
         w.flush().unwrap();
         w.out
+    }
+
+    #[test]
+    fn a_compressed_history_reads_as_the_plain_one_and_a_corrupt_one_is_named() {
+        use crate::textfile::{self, Storage};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("history.jsonl");
+        let events =
+            [Event::Complete { id: 1, time_ns: 2, outcome: Outcome::Unknown { error: "timeout".into() }, zxid: None }];
+        let mut text = Vec::new();
+        write_events(&mut text, &events).unwrap();
+        textfile::write_text(&p, &text, Storage::Gzip).unwrap();
+        assert!(!p.exists());
+        assert_eq!(read_events(&p).unwrap(), events);
+        assert_eq!(read_events_tolerant(&p).unwrap(), (events.to_vec(), None));
+        std::fs::write(textfile::gz_path(&p), "plain text, not a gzip stream\n").unwrap();
+        for e in [read_events(&p).unwrap_err(), read_events_tolerant(&p).unwrap_err()] {
+            let e = e.to_string();
+            assert!(e.contains("history.jsonl.gz: cannot decompress"), "{e}");
+            assert_eq!(e.matches("history.jsonl").count(), 1, "named once: {e}");
+        }
     }
 
     #[test]
