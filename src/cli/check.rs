@@ -27,7 +27,7 @@ fn pod_logs(dir: &std::path::Path) -> Vec<(String, PathBuf)> {
 pub struct CheckArgs {
     /// A scenario directory of a run (`reports/<run>/scenarios/<nn>-<name>`: its bundle and its pods' server
     /// logs, which are diagnosed too), a bundle directory (history.jsonl, final.json, probes.jsonl, status.jsonl, run.json) or a
-    /// history.jsonl file.
+    /// history.jsonl file; each file is read plain, else from its `.gz` (a passing scenario's are kept compressed).
     path: PathBuf,
     /// Time budget of the linearizability search, seconds (past it: unknown, never valid).
     #[arg(long, default_value_t = 60)]
