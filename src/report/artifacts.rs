@@ -1,7 +1,9 @@
 //! A scenario's files next to its report: the recorded bundle (history,
 //! final state, probes, faults) and each pod's logs, under
 //! `<run-dir>/scenarios/<nn>-<name>/`, with links for the record and the
-//! last warnings and errors of each server log for the page.
+//! last warnings and errors of each server log for the page. A passing
+//! scenario's bulky files are kept gzip-compressed (`<file>.gz`, see
+//! [`crate::textfile`]); a failing one's stay plain.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -122,7 +124,7 @@ pub fn save_scenario_artifacts(
         }
         for file in ["history.jsonl", "final.json", "probes.jsonl", "status.jsonl", "run.json"] {
             if let Some(kept) = textfile::stored(&bdir.join(file)) {
-                out.links.push(link(&rel_dir.join("bundle"), &kept, String::new()));
+                out.links.push(link(&rel_dir.join("bundle"), &kept, ""));
             }
         }
     }
@@ -137,7 +139,7 @@ pub fn save_scenario_artifacts(
             std::fs::create_dir_all(&to_dir).map_err(io(&to_dir))?;
             let tail = read_tail(&from, MAX_LOG_BYTES)?;
             let kept = textfile::write_text(&to_dir.join(file), &tail, storage)?;
-            out.links.push(link(&rel_dir.join("logs").join(&pod), &kept, format!("{} ", p.pod)));
+            out.links.push(link(&rel_dir.join("logs").join(&pod), &kept, &format!("{} ", p.pod)));
             if file == "zookeeper.log" {
                 let lines = excerpt(&String::from_utf8_lossy(&tail));
                 if !lines.is_empty() {
@@ -151,7 +153,7 @@ pub fn save_scenario_artifacts(
 
 /// A link to `file` (kept in `rel_dir`, relative to the run directory),
 /// labelled `prefix` and the file's name as kept (`history.jsonl.gz` when compressed).
-fn link(rel_dir: &Path, file: &Path, prefix: String) -> Link {
+fn link(rel_dir: &Path, file: &Path, prefix: &str) -> Link {
     let name = file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     Link { label: format!("{prefix}{name}"), href: rel(&rel_dir.join(&name)) }
 }
