@@ -127,6 +127,52 @@ fn stale_sync_read_after_a_completed_write_is_invalid() {
 }
 
 #[test]
+fn a_sync_read_older_than_an_acknowledged_write_is_named_with_the_write_it_missed() {
+    let mut h = H::default();
+    let zxid = |z: i64, version: i32| StatLite { czxid: 0x1_0000_0001, mzxid: z, version };
+    h.push(
+        1,
+        (0, Some(10)),
+        Call::Create { path: "/a".into(), value: val(1, 1) },
+        H::ok(Ret::Created { path: "/a".into(), stat: Some(zxid(0x1_0000_0001, 0)) }),
+    );
+    let write = h.push(
+        1,
+        (20, Some(1_000_030)),
+        Call::Set { path: "/a".into(), value: val(1, 2) },
+        H::ok(Ret::Written { stat: zxid(0x1_0000_0002, 1) }),
+    );
+    let read = h.push(
+        2,
+        (1_500_030, Some(1_600_000)),
+        Call::SyncGet { path: "/a".into() },
+        H::ok(Ret::Read { data: Some(val(1, 1).to_string()), stat: Some(zxid(0x1_0000_0001, 0)) }),
+    );
+    let r = h.check();
+    let v = assert_invalid(&r, read);
+    let stale = v.stale_sync_read.as_ref().expect("the pattern is named");
+    assert_eq!((stale.read.id, stale.write.id), (read, write));
+    assert_eq!(
+        (stale.read_mzxid, stale.write_zxid, stale.acknowledged_before_ns),
+        (0x1_0000_0001, 0x1_0000_0002, 500_000)
+    );
+    let first = &v.evidence()[0];
+    assert!(first.starts_with("a read after sync went back in time: op 3 (client 2) read /a at zxid 0x100000001 after its sync, but op 2 (client 1) had been acknowledged 0.5 ms before that read began, writing zxid 0x100000002"), "{first}");
+    assert!(first.contains("ZOOKEEPER-1675"), "{first}");
+}
+
+#[test]
+fn a_violation_without_zxids_to_compare_names_no_stale_sync_read() {
+    // The stats of `stale_sync_read_after_a_completed_write_is_invalid` carry no zxids.
+    let mut h = H::default();
+    h.create(1, (0, 10), "/a", 1);
+    h.set(1, (20, 30), "/a", 2, 1);
+    let stale = h.read(2, (40, 50), "/a", Some((1, 1, 0)));
+    let r = h.check();
+    assert_eq!(assert_invalid(&r, stale).stale_sync_read, None);
+}
+
+#[test]
 fn plain_reads_may_be_stale_and_are_not_judged_here() {
     let mut h = H::default();
     h.create(1, (0, 10), "/a", 1);

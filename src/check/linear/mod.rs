@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::Verdict;
-use crate::history::{Call, ClientId, Operation, Outcome};
+use crate::history::{Call, ClientId, Operation, Outcome, Ret};
 use model::{Excluded, Interner, Reg};
 use search::{Limits, SOp};
 
@@ -136,12 +136,92 @@ pub struct Violation {
     pub concurrent: Vec<OpSummary>,
     /// The last few operations of the prefix (most recent last).
     pub prefix_tail: Vec<OpSummary>,
+    /// When the blocked operation is a read after `sync` that returned an
+    /// older version than a write acknowledged before the read began: the
+    /// pattern named in the evidence (see [`StaleSyncRead`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_sync_read: Option<StaleSyncRead>,
+}
+
+/// A read after `sync` that went back in time: it returned a znode's data
+/// at an older zxid than a write to that znode acknowledged (to any client)
+/// before the read was invoked. ZooKeeper documents that a client that
+/// calls `sync` before reading sees every write acknowledged before it, so
+/// this is a ZooKeeper finding, not a modelling artefact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleSyncRead {
+    /// The znode.
+    pub path: String,
+    /// The read after `sync`.
+    pub read: OpSummary,
+    /// The zxid of the data it returned (`mzxid`).
+    pub read_mzxid: i64,
+    /// The acknowledged write it missed (the newest one before the read).
+    pub write: OpSummary,
+    /// The zxid that write was given.
+    pub write_zxid: i64,
+    /// How long before the read's invoke the write was acknowledged.
+    pub acknowledged_before_ns: u64,
+}
+
+impl StaleSyncRead {
+    /// Find the pattern: `blocked` is an acknowledged `sync`+read of a present
+    /// znode, and among `ops` an acknowledged write to that znode completed
+    /// before it was invoked with a higher zxid than the data it returned.
+    pub fn find(blocked: &Operation, ops: &[&Operation]) -> Option<Self> {
+        let Call::SyncGet { path } = &blocked.call else { return None };
+        let Some(Ret::Read { stat: Some(read), .. }) = blocked.ret() else { return None };
+        let write = ops
+            .iter()
+            .filter(|w| w.is_ok() && w.complete_ns.is_some_and(|c| c < blocked.invoke_ns))
+            .filter_map(|w| Some((*w, written_zxid(w, path)?)))
+            .filter(|(_, z)| *z > read.mzxid)
+            .max_by_key(|(w, _)| w.complete_ns)?;
+        Some(Self {
+            path: path.clone(),
+            read: OpSummary::of(blocked),
+            read_mzxid: read.mzxid,
+            write: OpSummary::of(write.0),
+            write_zxid: write.1,
+            acknowledged_before_ns: blocked.invoke_ns - write.0.complete_ns.unwrap_or(0),
+        })
+    }
+
+    /// The evidence line: what happened and what is known to cause it.
+    pub fn line(&self) -> String {
+        format!(
+            "a read after sync went back in time: op {} (client {}) read {} at zxid {} after its sync, but op {} \
+             (client {}) had been acknowledged {:.1} ms before that read began, writing zxid {}. ZooKeeper documents \
+             that a read after sync sees every write acknowledged before it; this one did not. Known gaps that \
+             allow it (no released version fixes either): a leader answers a sync at once, without waiting until \
+             it has applied what it committed, so a sync+read through the leader can miss a write a follower has \
+             already applied and acknowledged; and sync is not a quorum operation (ZOOKEEPER-1675, open)",
+            self.read.id,
+            self.read.client,
+            self.path,
+            crate::diagnose::explain::zxid_hex(self.read_mzxid),
+            self.write.id,
+            self.write.client,
+            self.acknowledged_before_ns as f64 / 1e6,
+            crate::diagnose::explain::zxid_hex(self.write_zxid),
+        )
+    }
+}
+
+/// The zxid an acknowledged write gave `path`, when the history knows it.
+fn written_zxid(op: &Operation, path: &str) -> Option<i64> {
+    match (&op.call, op.ret()?) {
+        (Call::Set { path: p, .. } | Call::Cas { path: p, .. }, Ret::Written { stat }) if p == path => Some(stat.mzxid),
+        (Call::Create { path: p, .. }, Ret::Created { stat: Some(stat), .. }) if p == path => Some(stat.mzxid),
+        _ => None,
+    }
 }
 
 impl Violation {
     /// Evidence lines for a verdict.
     pub fn evidence(&self) -> Vec<String> {
-        let mut out = vec![
+        let mut out: Vec<String> = self.stale_sync_read.iter().map(StaleSyncRead::line).collect();
+        out.extend([
             format!(
                 "keys {:?}: no linearization of {} operations; longest linearizable prefix has {} ops",
                 self.keys,
@@ -150,7 +230,7 @@ impl Violation {
             ),
             format!("state after that prefix: {}", self.state_after_prefix.join(", ")),
             format!("cannot linearize next: {}", self.blocked.line()),
-        ];
+        ]);
         out.extend(self.prefix_tail.iter().map(|o| format!("prefix tail: {}", o.line())));
         out.extend(self.concurrent.iter().map(|o| format!("concurrent: {}", o.line())));
         out
@@ -457,7 +537,10 @@ fn check_partition(all: &[Operation], part: &Partition, limits: Limits) -> (Part
                     }
                 })
                 .collect();
+            let blocked_op = &all[origin[blocked as usize]];
+            let part_ops: Vec<&Operation> = part.ops.iter().map(|&i| &all[i]).collect();
             let v = Violation {
+                stale_sync_read: StaleSyncRead::find(blocked_op, &part_ops),
                 keys: part.keys.clone(),
                 ops_in_partition: sops.len(),
                 longest_prefix: prefix.iter().map(|&j| all[origin[j as usize]].id).collect(),
