@@ -47,13 +47,11 @@ Feature: Known upstream data-loss bugs, reproduced on purpose
     Then within 60s every member serves in quorum
     And <outcome>
 
-    @race
     Examples: affected: the loss is detected and named
       | version | outcome                                    |
       | 3.8.0   | the known bug ZOOKEEPER-4643 is reproduced |
       | 3.9.3   | the known bug ZOOKEEPER-4925 is reproduced |
 
-    @race
     Examples: fixed: the same choreography loses nothing
       | version | outcome                        |
       | 3.9.6   | no acknowledged write was lost |

@@ -38,8 +38,8 @@ pub enum LoadError {
 
 /// The tag filter when none is given on the local backend: soaks,
 /// kind-only scenarios and `@race` reproductions (choreographies that race
-/// the servers by milliseconds; run them with `--tags @race --repeat N`)
-/// are out.
+/// the servers and do not reproduce every time; run them with `--tags @race
+/// --repeat N`) are out.
 pub const DEFAULT_TAGS: &str = "not @slow and not @kind and not @race";
 
 /// The tag filter when none is given on Kubernetes (`kind`, `kube`): soaks
