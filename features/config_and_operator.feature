@@ -8,7 +8,7 @@ Feature: Config rollouts and operator crashes
   Scenario: A config change rolls out to every member
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
     When I set "maxClientCnxns" to "100" in the config
     Then within 90s the rollout is complete
     And within 30s every member serves in quorum
@@ -22,7 +22,7 @@ Feature: Config rollouts and operator crashes
   Scenario: The operator is killed in the middle of an upgrade
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.3
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
     When I upgrade to 3.9.6
     And I wait up to 60s until 1 pod runs 3.9.6
     And I kill the operator for 5s
@@ -36,7 +36,7 @@ Feature: Config rollouts and operator crashes
   Scenario: The operator is killed in the middle of a scale-down
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
     When I scale to 5 members
     Then within 90s the rollout is complete
     When I scale to 3 members

@@ -8,7 +8,7 @@ Feature: A full data disk
   Scenario: A follower's data disk fills up and is freed
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.6 with 64 MiB data disks
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
     When I fill the data disk of a random follower for 6s
     Then within 60s every member serves in quorum
     And the history is linearizable
@@ -19,7 +19,7 @@ Feature: A full data disk
   Scenario: Size-limited data disks keep their data when every member is killed at once
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.6 with 64 MiB data disks
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
     When I kill every member
     Then within 60s every member serves in quorum
     And every restarted member came back with its own data

@@ -6,7 +6,7 @@ Feature: Leader loss
   Background:
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
 
   Scenario: The leader is killed
     When I wait 2s

@@ -7,7 +7,7 @@ Feature: Pod kills
   Background:
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
 
   Scenario: A random follower is killed and comes back
     When I wait 1s

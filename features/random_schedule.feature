@@ -6,7 +6,7 @@ Feature: A short seeded random schedule
   Scenario: Three random faults under load
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
     When I run a random schedule of 3 faults, one every 6s, each for 3s
     Then within 60s every member serves in quorum
     And the history is linearizable

@@ -10,7 +10,7 @@ Feature: Rolling upgrades with OnDelete and partitions
     Given a 3-member ensemble "zk" running ZooKeeper <from>
     And the operator manages it with update strategy OnDelete and partition 2
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
     When I upgrade to <to> with partition 2
     Then within 60s pod 2 runs <to>
     And within 60s the rollout is complete
@@ -43,7 +43,7 @@ Feature: Rolling upgrades with OnDelete and partitions
     Given a 3-member ensemble "zk" running ZooKeeper 3.8.0
     And the operator manages it with update strategy OnDelete and partition 2
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
     When I upgrade to 3.9.6 with partition 2
     Then within 60s pod 2 runs 3.9.6
     And within 60s the rollout is complete
@@ -60,7 +60,7 @@ Feature: Rolling upgrades with OnDelete and partitions
     Given a 3-member ensemble "zk" running ZooKeeper <from>
     And the operator manages it with update strategy OnDelete and partition 2
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
     When I upgrade to <to> with partition 0
     Then within 90s the rollout is complete
     And within 30s all members run <to>

@@ -6,7 +6,7 @@ Feature: Scaling through dynamic reconfig
   Background:
     Given a 3-member ensemble "zk" running ZooKeeper 3.9.6
     And 200 znodes under "/integrity"
-    And a workload of 8 clients at 300 ops/s on 20 keys
+    And a workload of 4 clients at 300 ops/s on 20 keys
 
   @guards-reconfig
   Scenario: Scale up 3 to 5, then down 5 to 3
