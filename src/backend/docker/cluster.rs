@@ -10,6 +10,7 @@
 //! | block `from -> to`, clients | a blackhole route in the member's network namespace (`nsenter -t <pid> -n ip route`), re-applied when its container restarts |
 //! | netem | `tc` in the member's namespace (fails where the kernel has no `sch_netem`) |
 //! | fill disk | refused: named volumes have no size limit |
+//! | CPU limit | the container's CFS quota (`docker update --cpu-period 100000 --cpu-quota <percent*1000>`); heal sets quota -1 (none) |
 //!
 //! Client traffic goes to the containers' addresses on the run's network:
 //! the host has a route to every Docker bridge, so clients, probes and
@@ -154,6 +155,12 @@ impl FaultTarget for DockerCluster {
     }
     async fn clear_netem(&self, ordinal: u32) -> Result<(), FaultError> {
         self.with_ens(async |e| e.clear_netem(ordinal).await).await
+    }
+    async fn limit_cpu(&self, ordinal: u32, percent: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| e.limit_cpu(ordinal, percent).await).await
+    }
+    async fn unlimit_cpu(&self, ordinal: u32) -> Result<(), FaultError> {
+        self.with_ens(async |e| e.unlimit_cpu(ordinal).await).await
     }
 }
 
