@@ -121,6 +121,16 @@ impl FaultTarget for DockerCluster {
         self.op.with_ens(start).await.map_err(to_fault)?
     }
     async fn pause_pod(&self, ordinal: u32) -> Result<(), FaultError> {
+        // Straight to the engine, as the local backend goes straight to
+        // SIGSTOP: the operator may hold the ensemble for a whole round
+        // (hundreds of milliseconds on a loaded host), and a pause that a
+        // server event triggered must land within the window it aims at.
+        let s = self.snapshot();
+        if let (Some(docker), Some(names)) = (&s.docker, &s.names)
+            && s.pods.contains_key(&ordinal)
+        {
+            return super::ensemble::pause(docker, &names.pod_fqdn(ordinal)).await.map_err(fault_err);
+        }
         self.with_ens(async |e| e.pause_pod(ordinal).await).await
     }
     async fn resume_pod(&self, ordinal: u32) -> Result<(), FaultError> {

@@ -539,8 +539,7 @@ impl DockerEnsemble {
     /// Freeze the member's container (the cgroup freezer: SIGSTOP for
     /// every process in it).
     pub async fn pause_pod(&self, ordinal: u32) -> Result<(), DockerError> {
-        let name = self.dn.container(ordinal);
-        self.docker.pause_container(&name).await.map_err(DockerError::api(format!("pause {name}")))
+        pause(&self.docker, &self.dn.container(ordinal)).await
     }
 
     /// Thaw it (not paused, or gone, is fine).
@@ -663,6 +662,12 @@ impl Drop for DockerEnsemble {
         }
         cleanup::remove_run_blocking(self.dn.run.clone());
     }
+}
+
+/// Freeze `container` (the cgroup freezer), with no lock of the ensemble
+/// held: [`super::DockerCluster`] pauses members this way.
+pub async fn pause(docker: &Docker, container: &str) -> Result<(), DockerError> {
+    docker.pause_container(container).await.map_err(DockerError::api(format!("pause {container}")))
 }
 
 /// `repo[:tag]` -> (`repo`, `tag`), `latest` when untagged.
