@@ -4,8 +4,8 @@
 //! `HostConfig` and in its cgroup, and a busy loop in it is throttled; the
 //! limit survives a kill and restart of the container; heal lifts the
 //! quota (and a later restart does not bring it back); a percentage
-//! outside 1..=100 is refused. Without an engine it prints
-//! `NOT RUN: <why>` (never "passed").
+//! outside 1..=100 is refused; a limited member pauses and resumes.
+//! Without an engine it prints `NOT RUN: <why>` (never "passed").
 //! `harness = false`: one live test with its own summary.
 
 use std::path::{Path, PathBuf};
@@ -109,6 +109,21 @@ async fn limit_and_heal(cluster: &DockerCluster, docker: &Docker) -> Result<(), 
     check(limited.quota == 10_000 && limited.period == 100_000, "HostConfig quota 10000/100000", &limited)?;
     check(limited.cgroup_quota == "10000", "cgroup quota 10000", &limited)?;
     check(limited.throttled > 0, "a busy loop throttled", &limited)?;
+
+    // A limited member pauses (straight through the engine) and resumes.
+    cluster.pause_pod(ordinal).await.map_err(|e| format!("pause: {e}"))?;
+    let paused = |i: &testcontainers::bollard::models::ContainerInspectResponse| {
+        i.state.as_ref().and_then(|s| s.paused) == Some(true)
+    };
+    let i = docker.inspect_container(&container, None).await.map_err(|e| e.to_string())?;
+    if !paused(&i) {
+        return Err(format!("{container} not paused after pause_pod: {:?}", i.state));
+    }
+    cluster.resume_pod(ordinal).await.map_err(|e| format!("resume: {e}"))?;
+    let i = docker.inspect_container(&container, None).await.map_err(|e| e.to_string())?;
+    if paused(&i) {
+        return Err(format!("{container} still paused after resume_pod"));
+    }
 
     // Killed and started again (the same container): the limit stays.
     cluster.kill_pod(ordinal).await.map_err(|e| format!("kill: {e}"))?;
