@@ -664,10 +664,27 @@ impl Drop for DockerEnsemble {
     }
 }
 
+/// How often a pause that the freezer gave up on is tried again.
+pub const FREEZE_TRIES: u32 = 5;
+
 /// Freeze `container` (the cgroup freezer), with no lock of the ensemble
-/// held: [`super::DockerCluster`] pauses members this way.
+/// held: [`super::DockerCluster`] pauses members this way. runc gives up
+/// ("unable to freeze") when some task does not reach the freezer in
+/// time, which a CPU-limited (throttled) container's threads often do not:
+/// that is tried again, up to [`FREEZE_TRIES`] times.
 pub async fn pause(docker: &Docker, container: &str) -> Result<(), DockerError> {
-    docker.pause_container(container).await.map_err(DockerError::api(format!("pause {container}")))
+    let mut tries = 1;
+    loop {
+        match docker.pause_container(container).await {
+            Err(testcontainers::bollard::errors::Error::DockerResponseServerError { status_code: 500, message })
+                if message.contains("unable to freeze") && tries < FREEZE_TRIES =>
+            {
+                tracing::debug!(container, tries, %message, "the freezer gave up; pausing again");
+                tries += 1;
+            }
+            r => return r.map_err(DockerError::api(format!("pause {container}"))),
+        }
+    }
 }
 
 /// `repo[:tag]` -> (`repo`, `tag`), `latest` when untagged.
