@@ -110,19 +110,29 @@ async fn limit_and_heal(cluster: &DockerCluster, docker: &Docker) -> Result<(), 
     check(limited.cgroup_quota == "10000", "cgroup quota 10000", &limited)?;
     check(limited.throttled > 0, "a busy loop throttled", &limited)?;
 
-    // A limited member pauses (straight through the engine) and resumes.
-    cluster.pause_pod(ordinal).await.map_err(|e| format!("pause: {e}"))?;
-    let paused = |i: &testcontainers::bollard::models::ContainerInspectResponse| {
-        i.state.as_ref().and_then(|s| s.paused) == Some(true)
-    };
+    // A limited member pauses (SIGSTOP to its server, straight through the
+    // engine) and resumes: the server process's state says so.
     let i = docker.inspect_container(&container, None).await.map_err(|e| e.to_string())?;
-    if !paused(&i) {
-        return Err(format!("{container} not paused after pause_pod: {:?}", i.state));
+    let pid = i.state.as_ref().and_then(|s| s.pid).filter(|p| *p > 0).ok_or("no server pid")?;
+    let state = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string))
+    };
+    cluster.pause_pod(ordinal).await.map_err(|e| format!("pause: {e}"))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while state().as_deref() != Some("T") {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("{container}'s server (pid {pid}) not stopped after pause_pod: state {:?}", state()));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     cluster.resume_pod(ordinal).await.map_err(|e| format!("resume: {e}"))?;
-    let i = docker.inspect_container(&container, None).await.map_err(|e| e.to_string())?;
-    if paused(&i) {
-        return Err(format!("{container} still paused after resume_pod"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while state().as_deref() == Some("T") {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("{container}'s server (pid {pid}) still stopped after resume_pod"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
     // Killed and started again (the same container): the limit stays.

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | kill / start | `docker kill -s KILL`; the restart loop `docker start`s it with its volume |
 //! | stop | `docker stop` (SIGTERM, SIGKILL after 10 s) |
-//! | pause / resume | `docker pause` / `unpause` (the cgroup freezer); a pause goes straight to the engine, not under the operator's lock |
+//! | pause / resume | SIGSTOP / SIGCONT to the server (the container's init) through the engine, straight, not under the operator's lock (the cgroup freezer of `docker pause` took up to 390 ms) |
 //! | block `from -> to`, clients | a blackhole route in the member's network namespace (`nsenter -t <pid> -n ip route`), re-applied when its container restarts |
 //! | netem | `tc` in the member's namespace (fails where the kernel has no `sch_netem`) |
 //! | fill disk | refused: named volumes have no size limit |

@@ -536,24 +536,14 @@ impl DockerEnsemble {
         }
     }
 
-    /// Freeze the member's container (the cgroup freezer: SIGSTOP for
-    /// every process in it).
+    /// Stop the member's server process (SIGSTOP; see [`pause`]).
     pub async fn pause_pod(&self, ordinal: u32) -> Result<(), DockerError> {
         pause(&self.docker, &self.dn.container(ordinal)).await
     }
 
-    /// Thaw it (not paused, or gone, is fine).
+    /// Continue it (SIGCONT; not stopped, or gone, is fine).
     pub async fn resume_pod(&self, ordinal: u32) -> Result<(), DockerError> {
-        let name = self.dn.container(ordinal);
-        match self.docker.unpause_container(&name).await {
-            Err(e) if DockerError::is_conflict(&e) || DockerError::is_not_found(&e) => Ok(()),
-            Err(testcontainers::bollard::errors::Error::DockerResponseServerError { status_code: 500, message })
-                if message.contains("not paused") =>
-            {
-                Ok(())
-            }
-            r => r.map_err(DockerError::api(format!("unpause {name}"))),
-        }
+        resume(&self.docker, &self.dn.container(ordinal)).await
     }
 
     /// Keep member `ordinal`'s size-limited data volume mounted: Docker's
@@ -664,26 +654,30 @@ impl Drop for DockerEnsemble {
     }
 }
 
-/// How often a pause that the freezer gave up on is tried again.
-pub const FREEZE_TRIES: u32 = 5;
-
-/// Freeze `container` (the cgroup freezer), with no lock of the ensemble
-/// held: [`super::DockerCluster`] pauses members this way. runc gives up
-/// ("unable to freeze") when some task does not reach the freezer in
-/// time, which a CPU-limited (throttled) container's threads often do not:
-/// that is tried again, up to [`FREEZE_TRIES`] times.
+/// Stop `container`'s server process with SIGSTOP (a long GC pause, a
+/// stalled VM), with no lock of the ensemble held: [`super::DockerCluster`]
+/// pauses members this way. The server is the container's init (the image's
+/// start script execs java), and the engine signals it directly, which
+/// lands within milliseconds like the local backend's SIGSTOP. The cgroup
+/// freezer (`docker pause`) took 50 to 390 ms on a loaded host, more on a
+/// CPU-limited container, and sometimes gave up ("unable to freeze"): too
+/// late for a pause a server event triggers.
 pub async fn pause(docker: &Docker, container: &str) -> Result<(), DockerError> {
-    let mut tries = 1;
-    loop {
-        match docker.pause_container(container).await {
-            Err(testcontainers::bollard::errors::Error::DockerResponseServerError { status_code: 500, message })
-                if message.contains("unable to freeze") && tries < FREEZE_TRIES =>
-            {
-                tracing::debug!(container, tries, %message, "the freezer gave up; pausing again");
-                tries += 1;
-            }
-            r => return r.map_err(DockerError::api(format!("pause {container}"))),
-        }
+    signal(docker, container, "SIGSTOP").await
+}
+
+/// Continue `container`'s server process (SIGCONT); not stopped, not
+/// running or gone is fine.
+pub async fn resume(docker: &Docker, container: &str) -> Result<(), DockerError> {
+    signal(docker, container, "SIGCONT").await
+}
+
+async fn signal(docker: &Docker, container: &str, signal: &str) -> Result<(), DockerError> {
+    let opts = KillContainerOptions { signal: signal.to_string() };
+    match docker.kill_container(container, Some(opts)).await {
+        // Continuing what is not running (or gone) leaves nothing stopped.
+        Err(e) if signal == "SIGCONT" && (DockerError::is_conflict(&e) || DockerError::is_not_found(&e)) => Ok(()),
+        r => r.map_err(DockerError::api(format!("{signal} {container}"))),
     }
 }
 
