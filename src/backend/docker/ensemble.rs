@@ -657,13 +657,20 @@ impl Drop for DockerEnsemble {
 /// Stop `container`'s server process with SIGSTOP (a long GC pause, a
 /// stalled VM), with no lock of the ensemble held: [`super::DockerCluster`]
 /// pauses members this way. The server is the container's init (the image's
-/// start script execs java), and the engine signals it directly, which
-/// lands within milliseconds like the local backend's SIGSTOP. The cgroup
-/// freezer (`docker pause`) took 50 to 390 ms on a loaded host, more on a
-/// CPU-limited container, and sometimes gave up ("unable to freeze"): too
-/// late for a pause a server event triggers.
+/// start script execs java); its host pid comes from the engine (the same
+/// pid the network faults `nsenter`), and the signal is sent from here, as
+/// the local backend does, so it lands within milliseconds of the decision.
+/// The engine's own paths were too slow for a pause a server event
+/// triggers: `docker pause` (the cgroup freezer) took 50 to 390 ms on a
+/// loaded host and sometimes gave up ("unable to freeze"), and a signal
+/// through `docker kill` still missed a 186 ms window.
 pub async fn pause(docker: &Docker, container: &str) -> Result<(), DockerError> {
-    signal(docker, container, "SIGSTOP").await
+    let i =
+        docker.inspect_container(container, None).await.map_err(DockerError::api(format!("inspect {container}")))?;
+    let pid =
+        i.state.and_then(|s| s.pid).filter(|p| *p > 0).ok_or_else(|| DockerError::NotRunning(container.into()))?;
+    crate::sys::signal(pid as u32, nix::sys::signal::Signal::SIGSTOP)
+        .map_err(|source| DockerError::Signal { what: format!("SIGSTOP of {container}'s server (pid {pid})"), source })
 }
 
 /// Continue `container`'s server process (SIGCONT); not stopped, not
