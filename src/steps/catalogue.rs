@@ -323,7 +323,7 @@ pub fn all() -> Vec<StepDef> {
             When,
             "I limit the CPU of {selector} to {int} percent for {duration}",
             "When I limit the CPU of the leader to 10 percent for 10s",
-            "A starved member (a noisy neighbour, a throttled container): its server gets that share of one CPU (a cgroup CFS quota), lifted after the duration. A server restarted meanwhile runs unlimited.",
+            "A starved member (a noisy neighbour, a throttled container): its server gets that share of one CPU (a cgroup CFS quota; on docker its container's quota), lifted after the duration. On the local backend a server restarted meanwhile runs unlimited; a docker container keeps its limit across restarts until healed.",
             step!(|w, a| {
                 let f = Fault::CpuLimit { target: a.selector(0)?, percent: a.u32(1)? };
                 fault(w, f, Some(a.duration(2)?)).await

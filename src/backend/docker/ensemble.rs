@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use testcontainers::bollard::Docker;
-use testcontainers::bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use testcontainers::bollard::models::{ContainerUpdateBody, NetworkCreateRequest, VolumeCreateRequest};
 use testcontainers::bollard::query_parameters::{
     KillContainerOptions, ListVolumesOptions, RemoveVolumeOptions, StopContainerOptions,
 };
@@ -26,7 +26,7 @@ use super::engine::{self, address_on};
 use super::error::DockerError;
 use super::naming::{DockerNames, LABEL_RUN};
 use super::spec::{self, ContainerSpec};
-use super::{cleanup, disk, image};
+use super::{cleanup, cpu, disk, image};
 use crate::backend::local::naming::RunId;
 use crate::backend::local::state::PodTemplate;
 use crate::dist::{DistConfig, NoProgress, Progress};
@@ -136,6 +136,9 @@ pub struct DockerEnsemble {
     /// (re-applied whenever a member's container starts: a new sandbox).
     blocked: BTreeSet<(u32, u32)>,
     clients_blocked: BTreeSet<u32>,
+    /// CPU limits in force, percent of one CPU by ordinal (put on a
+    /// recreated container again).
+    cpu_limits: BTreeMap<u32, u32>,
     /// The containers holding size-limited data volumes mounted
     /// ([`DockerEnsemble::hold_disk`]), by ordinal.
     disk_holders: BTreeMap<u32, ContainerAsync<GenericImage>>,
@@ -183,6 +186,7 @@ impl DockerEnsemble {
             operator: None,
             blocked: BTreeSet::new(),
             clients_blocked: BTreeSet::new(),
+            cpu_limits: BTreeMap::new(),
             disk_holders: BTreeMap::new(),
             closed: false,
             dn,
@@ -347,6 +351,9 @@ impl DockerEnsemble {
         m.container_revision = template.revision;
         self.refresh_addr(ordinal).await?;
         self.reapply_cuts().await;
+        if let Some(p) = self.cpu_limits.get(&ordinal).copied() {
+            self.set_cpu(ordinal, Some(p)).await?;
+        }
         Ok(())
     }
 
@@ -472,6 +479,39 @@ impl DockerEnsemble {
         Ok(())
     }
 
+    /// Limit member `ordinal`'s container to `percent` of one CPU (its CFS
+    /// quota, through the engine). The container keeps it across a kill
+    /// and restart; a recreated one gets it again.
+    pub async fn limit_cpu(&mut self, ordinal: u32, percent: u32) -> Result<(), DockerError> {
+        cpu::update(Some(percent)).map_err(|e| DockerError::Invalid(e.to_string()))?;
+        if self.member(ordinal)?.container.is_some() {
+            self.set_cpu(ordinal, Some(percent)).await?;
+        }
+        self.cpu_limits.insert(ordinal, percent);
+        Ok(())
+    }
+
+    /// Undo [`Self::limit_cpu`]: no quota (no limit, or no container, is
+    /// fine).
+    pub async fn unlimit_cpu(&mut self, ordinal: u32) -> Result<(), DockerError> {
+        self.cpu_limits.remove(&ordinal);
+        if self.pods.get(&ordinal).is_none_or(|m| m.container.is_none()) {
+            return Ok(());
+        }
+        match self.set_cpu(ordinal, None).await {
+            Err(DockerError::Api { source, .. }) if DockerError::is_not_found(&source) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Set the container's CFS quota: `percent` of one CPU, or none.
+    async fn set_cpu(&self, ordinal: u32, percent: Option<u32>) -> Result<(), DockerError> {
+        let (period, quota) = cpu::update(percent).map_err(|e| DockerError::Invalid(e.to_string()))?;
+        let name = self.dn.container(ordinal);
+        let body = ContainerUpdateBody { cpu_period: Some(period), cpu_quota: Some(quota), ..Default::default() };
+        self.docker.update_container(&name, body).await.map_err(DockerError::api(format!("update {name}")))
+    }
+
     /// SIGKILL the member's server (its container stops; kubelet, that is
     /// the operator's restart loop, starts it again with its volume).
     pub async fn kill_pod(&mut self, ordinal: u32) -> Result<(), DockerError> {
@@ -496,25 +536,14 @@ impl DockerEnsemble {
         }
     }
 
-    /// Freeze the member's container (the cgroup freezer: SIGSTOP for
-    /// every process in it).
+    /// Stop the member's server process (SIGSTOP; see [`pause`]).
     pub async fn pause_pod(&self, ordinal: u32) -> Result<(), DockerError> {
-        let name = self.dn.container(ordinal);
-        self.docker.pause_container(&name).await.map_err(DockerError::api(format!("pause {name}")))
+        pause(&self.docker, &self.dn.container(ordinal)).await
     }
 
-    /// Thaw it (not paused, or gone, is fine).
+    /// Continue it (SIGCONT; not stopped, or gone, is fine).
     pub async fn resume_pod(&self, ordinal: u32) -> Result<(), DockerError> {
-        let name = self.dn.container(ordinal);
-        match self.docker.unpause_container(&name).await {
-            Err(e) if DockerError::is_conflict(&e) || DockerError::is_not_found(&e) => Ok(()),
-            Err(testcontainers::bollard::errors::Error::DockerResponseServerError { status_code: 500, message })
-                if message.contains("not paused") =>
-            {
-                Ok(())
-            }
-            r => r.map_err(DockerError::api(format!("unpause {name}"))),
-        }
+        resume(&self.docker, &self.dn.container(ordinal)).await
     }
 
     /// Keep member `ordinal`'s size-limited data volume mounted: Docker's
@@ -622,6 +651,40 @@ impl Drop for DockerEnsemble {
             std::mem::forget(h);
         }
         cleanup::remove_run_blocking(self.dn.run.clone());
+    }
+}
+
+/// Stop `container`'s server process with SIGSTOP (a long GC pause, a
+/// stalled VM), with no lock of the ensemble held: [`super::DockerCluster`]
+/// pauses members this way. The server is the container's init (the image's
+/// start script execs java); its host pid comes from the engine (the same
+/// pid the network faults `nsenter`), and the signal is sent from here, as
+/// the local backend does, so it lands within milliseconds of the decision.
+/// The engine's own paths were too slow for a pause a server event
+/// triggers: `docker pause` (the cgroup freezer) took 50 to 390 ms on a
+/// loaded host and sometimes gave up ("unable to freeze"), and a signal
+/// through `docker kill` still missed a 186 ms window.
+pub async fn pause(docker: &Docker, container: &str) -> Result<(), DockerError> {
+    let i =
+        docker.inspect_container(container, None).await.map_err(DockerError::api(format!("inspect {container}")))?;
+    let pid =
+        i.state.and_then(|s| s.pid).filter(|p| *p > 0).ok_or_else(|| DockerError::NotRunning(container.into()))?;
+    crate::sys::signal(pid as u32, nix::sys::signal::Signal::SIGSTOP)
+        .map_err(|source| DockerError::Signal { what: format!("SIGSTOP of {container}'s server (pid {pid})"), source })
+}
+
+/// Continue `container`'s server process (SIGCONT); not stopped, not
+/// running or gone is fine.
+pub async fn resume(docker: &Docker, container: &str) -> Result<(), DockerError> {
+    signal(docker, container, "SIGCONT").await
+}
+
+async fn signal(docker: &Docker, container: &str, signal: &str) -> Result<(), DockerError> {
+    let opts = KillContainerOptions { signal: signal.to_string() };
+    match docker.kill_container(container, Some(opts)).await {
+        // Continuing what is not running (or gone) leaves nothing stopped.
+        Err(e) if signal == "SIGCONT" && (DockerError::is_conflict(&e) || DockerError::is_not_found(&e)) => Ok(()),
+        r => r.map_err(DockerError::api(format!("{signal} {container}"))),
     }
 }
 
@@ -748,6 +811,7 @@ impl PodRuntime for DockerEnsemble {
         PodRuntime::stop_pod(self, ordinal).await?;
         self.blocked.retain(|(a, b)| *a != ordinal && *b != ordinal);
         self.clients_blocked.remove(&ordinal);
+        self.cpu_limits.remove(&ordinal);
         if let Some(m) = self.pods.remove(&ordinal)
             && let Some(c) = m.container
         {

@@ -93,6 +93,15 @@ pub enum DockerError {
     /// The pod is not running (no network namespace to act in).
     #[error("pod {0} is not running")]
     NotRunning(String),
+    /// A signal to a member's server process failed.
+    #[error("{what}: {source}")]
+    Signal {
+        /// Which signal to which process.
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl DockerError {

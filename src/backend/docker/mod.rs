@@ -7,9 +7,10 @@
 //! members through the same [`PodRuntime`](crate::operator::supervisor::runtime::PodRuntime)
 //! seam as the local backend's.
 //!
-//! The pure parts ([`naming`], [`spec`]) build without the feature, so
+//! The pure parts ([`naming`], [`spec`], [`cpu`], [`disk`]) build without the feature, so
 //! their rules are tested in every build.
 
+pub mod cpu;
 pub mod disk;
 pub mod naming;
 pub mod spec;

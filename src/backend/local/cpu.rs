@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use super::naming::{self, RunId};
 
-/// The CFS period the quota is a share of.
-const PERIOD_US: u64 = 100_000;
+/// The CFS period the quota is a share of (the docker backend's too).
+pub const PERIOD_US: u64 = 100_000;
 
 /// Why a CPU limit could not be set.
 #[derive(Debug, thiserror::Error)]
@@ -66,13 +66,19 @@ pub fn cgroup_name(run: &RunId, ordinal: u32) -> String {
     run.netns(ordinal)
 }
 
-/// The quota file contents for `percent` of one CPU: v1 `cpu.cfs_quota_us`
-/// and v2 `cpu.max`.
-pub fn quota(percent: u32) -> Result<(String, String), CpuError> {
+/// The CFS quota in microseconds per [`PERIOD_US`] for `percent` of one
+/// CPU (1..=100), on every backend that limits CPU.
+pub fn quota_us(percent: u32) -> Result<u64, CpuError> {
     if !(1..=100).contains(&percent) {
         return Err(CpuError::Percent(percent));
     }
-    let q = PERIOD_US * u64::from(percent) / 100;
+    Ok(PERIOD_US * u64::from(percent) / 100)
+}
+
+/// The quota file contents for `percent` of one CPU: v1 `cpu.cfs_quota_us`
+/// and v2 `cpu.max`.
+pub fn quota(percent: u32) -> Result<(String, String), CpuError> {
+    let q = quota_us(percent)?;
     Ok((q.to_string(), format!("{q} {PERIOD_US}")))
 }
 
@@ -166,6 +172,9 @@ mod tests {
     fn quotas_are_shares_of_one_cpu() {
         assert_eq!(quota(10).unwrap(), ("10000".to_string(), "10000 100000".to_string()));
         assert_eq!(quota(100).unwrap().0, "100000");
+        assert_eq!(quota_us(10).unwrap(), 10_000);
+        assert_eq!(quota_us(1).unwrap(), 1_000);
+        assert!(matches!(quota_us(0), Err(CpuError::Percent(0))));
         assert!(matches!(quota(0), Err(CpuError::Percent(0))));
         assert!(matches!(quota(101), Err(CpuError::Percent(101))));
     }
