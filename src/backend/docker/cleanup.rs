@@ -49,7 +49,7 @@ pub async fn remove_labelled(docker: &Docker, filter: &str) -> Vec<String> {
         let Some(id) = c.id else { continue };
         let rm = RemoveContainerOptions { force: true, v: true, link: false };
         if let Err(e) = docker.remove_container(&id, Some(rm)).await
-            && !super::error::DockerError::is_not_found(&e)
+            && !super::error::DockerError::is_gone_or_going(&e)
         {
             failed.push(format!("container {id}: {e}"));
         }

@@ -120,11 +120,38 @@ impl DockerError {
     pub fn is_conflict(e: &bollard::errors::Error) -> bool {
         status_of(e) == Some(409)
     }
+
+    /// Whether a removal found the object gone, or already being removed by
+    /// someone else (409 "removal ... is already in progress": a run's own
+    /// teardown racing `down --all`): either way it goes.
+    pub fn is_gone_or_going(e: &bollard::errors::Error) -> bool {
+        Self::is_not_found(e)
+            || matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 409, message }
+                if message.contains("already in progress"))
+    }
 }
 
 fn status_of(e: &bollard::errors::Error) -> Option<u16> {
     match e {
         bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(status_code: u16, message: &str) -> bollard::errors::Error {
+        bollard::errors::Error::DockerResponseServerError { status_code, message: message.into() }
+    }
+
+    #[test]
+    fn a_removal_someone_else_has_started_counts_as_gone_and_a_volume_in_use_does_not() {
+        let racing = engine(409, "removal of container 8ce38397 is already in progress");
+        assert!(DockerError::is_gone_or_going(&racing));
+        assert!(DockerError::is_gone_or_going(&engine(404, "No such container: x")));
+        assert!(!DockerError::is_gone_or_going(&engine(409, "remove zkd-x: volume is in use")));
+        assert!(!DockerError::is_gone_or_going(&engine(500, "already in progress")));
     }
 }
