@@ -15,38 +15,19 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use testcontainers::bollard::Docker;
 use testcontainers::bollard::exec::{CreateExecOptions, StartExecResults};
-use zk_chaos::backend::docker::{DockerCluster, DockerSettings, engine, image};
+use zk_chaos::backend::docker::{DockerCluster, DockerSettings};
 use zk_chaos::dist::{DistConfig, NoProgress};
 use zk_chaos::faults::FaultTarget as _;
 use zk_chaos::operator::crd::{ZookeeperCluster, ZookeeperClusterSpec};
 
+#[path = "support/live_docker.rs"]
+mod live_docker;
+
 const VERSION: &str = "3.9.6";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("docker_cpu: test");
-        return ExitCode::SUCCESS;
-    }
-    if let Some(filter) = args.iter().find(|a| !a.starts_with('-'))
-        && !"docker_cpu".contains(filter.as_str())
-    {
-        return ExitCode::SUCCESS;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(async {
-        let docker = match engine::connect().await {
-            Ok(d) => d,
-            Err(e) => {
-                println!("docker_cpu: NOT RUN: {e}");
-                return ExitCode::SUCCESS;
-            }
-        };
+    live_docker::main("docker_cpu", &[VERSION], async |docker| {
         let cfg = DistConfig::from_env();
-        if let Err(e) = image::prepare(None, &[VERSION], &cfg, &NoProgress).await {
-            eprintln!("docker_cpu: FAILED: cannot build the image: {e}");
-            return ExitCode::FAILURE;
-        }
         let work = tempfile::tempdir().unwrap();
         let settings =
             DockerSettings { image: None, work_dir: work.path().to_path_buf(), dist: cfg, data_disk_mb: None };

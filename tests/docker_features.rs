@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::Value;
-use zk_chaos::backend::docker::{cleanup, engine, image, naming};
+use zk_chaos::backend::docker::{cleanup, naming};
 use zk_chaos::backend::local::EnsembleSpec;
 use zk_chaos::backend::{BackendConfig, DockerBackend};
-use zk_chaos::dist::{self, DistConfig, NoProgress};
+use zk_chaos::dist;
 use zk_chaos::scenario::evidence::ScenarioEvidence;
 use zk_chaos::steps::runner::{self, RunOptions, RunOutcome};
 
@@ -26,6 +26,9 @@ use zk_chaos::steps::runner::{self, RunOptions, RunOutcome};
 /// (30 of 30 passed) on 2 loaded cores:
 /// `ZK_CHAOS_DOCKER_TAGS="not @slow and not @race"`.
 /// `@local-only` is always out.
+#[path = "support/live_docker.rs"]
+mod live_docker;
+
 const DEFAULT_TAGS: &str = "(@smoke or @leader or @kills or @disk) and not @slow and not @race";
 
 const KILL_FEATURE: &str = "\
@@ -39,30 +42,7 @@ Feature: Evidence shape
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("docker_features: test");
-        return ExitCode::SUCCESS;
-    }
-    if let Some(filter) = args.iter().find(|a| !a.starts_with('-'))
-        && !"docker_features".contains(filter.as_str())
-    {
-        return ExitCode::SUCCESS;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(async {
-        let docker = match engine::connect().await {
-            Ok(d) => d,
-            Err(e) => {
-                println!("docker_features: NOT RUN: {e}");
-                return ExitCode::SUCCESS;
-            }
-        };
-        let cfg = DistConfig::from_env();
-        if let Err(e) = image::prepare(None, dist::supported_versions(), &cfg, &NoProgress).await {
-            eprintln!("docker_features: FAILED: cannot build the images: {e}");
-            return ExitCode::FAILURE;
-        }
+    live_docker::main("docker_features", dist::supported_versions(), async |docker| {
         let before: BTreeSet<String> = cleanup::list(&docker, &naming::managed_filter()).await.into_iter().collect();
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let mut failed = Vec::new();
