@@ -47,6 +47,12 @@ pub struct MemberStatus {
     pub error: Option<String>,
 }
 
+/// [`MemberStatus::instance`] of a server process known by its pid and
+/// its start time in clock ticks since boot (field 22 of `/proc/PID/stat`).
+pub fn process_instance(pid: u32, start_ticks: u64) -> String {
+    format!("pid {pid} started at tick {start_ticks}")
+}
+
 impl MemberStatus {
     /// A member nothing is known about yet (before, or without, a probe).
     pub fn unprobed(ordinal: u32, addr: Ipv4Addr) -> Self {

@@ -371,13 +371,9 @@ impl DockerEnsemble {
 
     /// The pid of member `ordinal`'s container (its network namespace).
     async fn pid(&self, ordinal: u32) -> Result<u32, DockerError> {
-        let name = self.dn.container(ordinal);
-        let i =
-            self.docker.inspect_container(&name, None).await.map_err(DockerError::api(format!("inspect {name}")))?;
-        match i.state.and_then(|s| s.pid) {
-            Some(p) if p > 0 => Ok(p as u32),
-            _ => Err(DockerError::NotRunning(self.dn.names.pod(ordinal))),
-        }
+        container_pid(&self.docker, &self.dn.container(ordinal))
+            .await?
+            .ok_or_else(|| DockerError::NotRunning(self.dn.names.pod(ordinal)))
     }
 
     /// Run `cmd` in member `ordinal`'s network namespace (`nsenter -t
@@ -665,27 +661,28 @@ impl Drop for DockerEnsemble {
 /// loaded host and sometimes gave up ("unable to freeze"), and a signal
 /// through `docker kill` still missed a 186 ms window.
 pub async fn pause(docker: &Docker, container: &str) -> Result<(), DockerError> {
-    let i =
-        docker.inspect_container(container, None).await.map_err(DockerError::api(format!("inspect {container}")))?;
-    let pid =
-        i.state.and_then(|s| s.pid).filter(|p| *p > 0).ok_or_else(|| DockerError::NotRunning(container.into()))?;
-    crate::sys::signal(pid as u32, nix::sys::signal::Signal::SIGSTOP)
+    let pid = container_pid(docker, container).await?.ok_or_else(|| DockerError::NotRunning(container.into()))?;
+    crate::sys::signal(pid, nix::sys::signal::Signal::SIGSTOP)
         .map_err(|source| DockerError::Signal { what: format!("SIGSTOP of {container}'s server (pid {pid})"), source })
 }
 
-/// Continue `container`'s server process (SIGCONT); not stopped, not
-/// running or gone is fine.
+/// Continue `container`'s server process (SIGCONT, through the engine, to
+/// whatever process is its init now); not stopped, not running or gone is
+/// fine: nothing is left stopped.
 pub async fn resume(docker: &Docker, container: &str) -> Result<(), DockerError> {
-    signal(docker, container, "SIGCONT").await
+    let opts = KillContainerOptions { signal: "SIGCONT".to_string() };
+    match docker.kill_container(container, Some(opts)).await {
+        Err(e) if DockerError::is_conflict(&e) || DockerError::is_not_found(&e) => Ok(()),
+        r => r.map_err(DockerError::api(format!("SIGCONT {container}"))),
+    }
 }
 
-async fn signal(docker: &Docker, container: &str, signal: &str) -> Result<(), DockerError> {
-    let opts = KillContainerOptions { signal: signal.to_string() };
-    match docker.kill_container(container, Some(opts)).await {
-        // Continuing what is not running (or gone) leaves nothing stopped.
-        Err(e) if signal == "SIGCONT" && (DockerError::is_conflict(&e) || DockerError::is_not_found(&e)) => Ok(()),
-        r => r.map_err(DockerError::api(format!("{signal} {container}"))),
-    }
+/// The host pid of `container`'s init (its server), `None` when it is not
+/// running.
+async fn container_pid(docker: &Docker, container: &str) -> Result<Option<u32>, DockerError> {
+    let i =
+        docker.inspect_container(container, None).await.map_err(DockerError::api(format!("inspect {container}")))?;
+    Ok(i.state.and_then(|s| s.pid).filter(|p| *p > 0).map(|p| p as u32))
 }
 
 /// `repo[:tag]` -> (`repo`, `tag`), `latest` when untagged.

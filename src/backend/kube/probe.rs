@@ -114,7 +114,7 @@ pub fn server_process(answer: &str) -> Option<String> {
     }
     let (pid, ticks) = only.split_once(' ')?;
     let (pid, ticks) = (pid.parse::<u32>().ok()?, ticks.trim().parse::<u64>().ok()?);
-    Some(format!("pid {pid} started at tick {ticks}"))
+    Some(crate::probe::status::process_instance(pid, ticks))
 }
 
 /// The script asking one four-letter `word` on `client_port`.

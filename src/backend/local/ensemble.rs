@@ -789,11 +789,9 @@ pub async fn probe_run(state: &RunState) -> EnsembleStatus {
     let members: Vec<(u32, Ipv4Addr)> = state.pods.iter().map(|(o, p)| (*o, p.addr)).collect();
     let mut probed = probe::probe_all(&members, state.admin_port, PROBE_TIMEOUT).await;
     for m in &mut probed {
-        m.instance = state
-            .pods
-            .get(&m.ordinal)
-            .and_then(|p| p.pid)
-            .and_then(|pid| crate::sys::process_start_ticks(pid).map(|t| format!("pid {pid} started at tick {t}")));
+        m.instance = state.pods.get(&m.ordinal).and_then(|p| p.pid).and_then(|pid| {
+            crate::sys::process_start_ticks(pid).map(|t| crate::probe::status::process_instance(pid, t))
+        });
     }
     EnsembleStatus::judge(probed)
 }
